@@ -1,0 +1,228 @@
+/**
+ * Wraps any StorageDriver so every call has a deadline. The deadline is combined with the caller's
+ * AbortSignal and the combined signal is passed down, so a well-behaved driver stops work; the
+ * wrapper rejects on time even when the driver does not.
+ *
+ * A timeout rejects with DriverTransientError: the operation may or may not have happened, and the
+ * caller retries under the same idempotency key. A caller abort rejects with DriverAbortedError
+ * (also a DriverTransientError, name `AbortError`).
+ */
+import { abortedError } from './abort';
+import { DriverTransientError } from './errors';
+import type {
+  AttachOptions,
+  CallOptions,
+  Capacity,
+  CapacityQuery,
+  DetachOptions,
+  DriverSnapshot,
+  DriverVolume,
+  Instance,
+  InstanceId,
+  RemoveOptions,
+  StorageDriver,
+  StorageType,
+  VolumeCreateOptions,
+} from './storage-driver';
+
+/** The bounded (async) operations of a StorageDriver. */
+export type DriverOperation =
+  | 'init'
+  | 'instanceInspect'
+  | 'volumes'
+  | 'volumeInspect'
+  | 'volumeInspectByName'
+  | 'volumeCreate'
+  | 'volumeCreateFromSnapshot'
+  | 'volumeCopy'
+  | 'volumeSnapshot'
+  | 'volumeRemove'
+  | 'volumeAttach'
+  | 'volumeDetach'
+  | 'snapshots'
+  | 'snapshotInspect'
+  | 'snapshotRemove'
+  | 'capacity';
+
+export interface BoundedDriverOptions {
+  /** Deadline for every call, ms. Default 30 000. */
+  timeoutMs?: number;
+  /** Per-operation deadlines, ms (e.g. a longer `volumeSnapshot`). */
+  timeouts?: Partial<Record<DriverOperation, number>>;
+}
+
+export const DEFAULT_DRIVER_TIMEOUT_MS = 30_000;
+
+export class BoundedDriver implements StorageDriver {
+  readonly name: string;
+  readonly hostPath?: (volume: DriverVolume) => string;
+  readonly close?: () => Promise<void>;
+  private readonly timeoutMs: number;
+  private readonly timeouts: Partial<Record<DriverOperation, number>>;
+
+  constructor(
+    readonly inner: StorageDriver,
+    options: BoundedDriverOptions = {},
+  ) {
+    this.name = inner.name;
+    this.timeoutMs = checkTimeout(options.timeoutMs ?? DEFAULT_DRIVER_TIMEOUT_MS, 'timeoutMs');
+    this.timeouts = {};
+    for (const [op, ms] of Object.entries(options.timeouts ?? {}) as [DriverOperation, number | undefined][]) {
+      if (ms !== undefined) this.timeouts[op] = checkTimeout(ms, `timeouts.${op}`);
+    }
+    // Optional members exist only when the inner driver has them, so `driver.hostPath` keeps meaning "maps to a host path".
+    if (inner.hostPath) {
+      const hostPath = inner.hostPath.bind(inner);
+      this.hostPath = (volume) => hostPath(volume);
+    }
+    if (inner.close) {
+      const close = inner.close.bind(inner);
+      this.close = () => close();
+    }
+  }
+
+  /** The deadline applied to `op`, ms. */
+  timeoutFor(op: DriverOperation): number {
+    return this.timeouts[op] ?? this.timeoutMs;
+  }
+
+  type(): StorageType {
+    return this.inner.type();
+  }
+
+  attachLimit(instanceId: InstanceId): number | undefined {
+    return this.inner.attachLimit(instanceId);
+  }
+
+  init(options?: CallOptions): Promise<void> {
+    return this.run('init', '', options, (o) => this.inner.init(o));
+  }
+
+  instanceInspect(instanceId: InstanceId, options?: CallOptions): Promise<Instance> {
+    return this.run('instanceInspect', instanceId.id, options, (o) => this.inner.instanceInspect(instanceId, o));
+  }
+
+  volumes(options?: CallOptions): Promise<DriverVolume[]> {
+    return this.run('volumes', '', options, (o) => this.inner.volumes(o));
+  }
+
+  volumeInspect(volumeId: string, options?: CallOptions): Promise<DriverVolume> {
+    return this.run('volumeInspect', volumeId, options, (o) => this.inner.volumeInspect(volumeId, o));
+  }
+
+  volumeInspectByName(name: string, options?: CallOptions): Promise<DriverVolume | undefined> {
+    return this.run('volumeInspectByName', name, options, (o) => this.inner.volumeInspectByName(name, o));
+  }
+
+  volumeCreate(name: string, create: VolumeCreateOptions, options?: CallOptions): Promise<DriverVolume> {
+    return this.run('volumeCreate', name, options, (o) => this.inner.volumeCreate(name, create, o));
+  }
+
+  volumeCreateFromSnapshot(snapshotId: string, name: string, create: VolumeCreateOptions, options?: CallOptions): Promise<DriverVolume> {
+    return this.run('volumeCreateFromSnapshot', name, options, (o) => this.inner.volumeCreateFromSnapshot(snapshotId, name, create, o));
+  }
+
+  volumeCopy(volumeId: string, name: string, options?: CallOptions): Promise<DriverVolume> {
+    return this.run('volumeCopy', volumeId, options, (o) => this.inner.volumeCopy(volumeId, name, o));
+  }
+
+  volumeSnapshot(volumeId: string, snapshotName: string, options?: CallOptions): Promise<DriverSnapshot> {
+    return this.run('volumeSnapshot', volumeId, options, (o) => this.inner.volumeSnapshot(volumeId, snapshotName, o));
+  }
+
+  volumeRemove(volumeId: string, remove?: RemoveOptions, options?: CallOptions): Promise<void> {
+    return this.run('volumeRemove', volumeId, options, (o) => this.inner.volumeRemove(volumeId, remove, o));
+  }
+
+  volumeAttach(
+    volumeId: string,
+    instanceId: InstanceId,
+    attach?: AttachOptions,
+    options?: CallOptions,
+  ): Promise<{ volume: DriverVolume; attachToken?: string }> {
+    return this.run('volumeAttach', volumeId, options, (o) => this.inner.volumeAttach(volumeId, instanceId, attach, o));
+  }
+
+  volumeDetach(volumeId: string, instanceId: InstanceId, detach?: DetachOptions, options?: CallOptions): Promise<DriverVolume> {
+    return this.run('volumeDetach', volumeId, options, (o) => this.inner.volumeDetach(volumeId, instanceId, detach, o));
+  }
+
+  snapshots(options?: CallOptions): Promise<DriverSnapshot[]> {
+    return this.run('snapshots', '', options, (o) => this.inner.snapshots(o));
+  }
+
+  snapshotInspect(snapshotId: string, options?: CallOptions): Promise<DriverSnapshot> {
+    return this.run('snapshotInspect', snapshotId, options, (o) => this.inner.snapshotInspect(snapshotId, o));
+  }
+
+  snapshotRemove(snapshotId: string, options?: CallOptions): Promise<void> {
+    return this.run('snapshotRemove', snapshotId, options, (o) => this.inner.snapshotRemove(snapshotId, o));
+  }
+
+  capacity(query: CapacityQuery, zone: string | undefined, options?: CallOptions): Promise<Capacity | undefined> {
+    return this.run('capacity', zone ?? '', options, (o) => this.inner.capacity(query, zone, o));
+  }
+
+  /**
+   * Runs `call` with a signal that fires on the caller's abort or the deadline, whichever is first,
+   * and settles as soon as either fires. A late result or rejection of the inner call is dropped.
+   */
+  private run<T>(
+    op: DriverOperation,
+    subject: string,
+    options: CallOptions | undefined,
+    call: (options: CallOptions) => Promise<T>,
+  ): Promise<T> {
+    const what = subject ? `${op} ${subject}` : op;
+    const caller = options?.signal;
+    if (caller?.aborted) {
+      return Promise.reject(abortedError(what, caller.reason));
+    }
+    const ms = this.timeoutFor(op);
+    const deadline = new AbortController();
+    const signal = caller ? AbortSignal.any([caller, deadline.signal]) : deadline.signal;
+
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const settle = (finish: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        caller?.removeEventListener('abort', onCallerAbort);
+        finish();
+      };
+      const onCallerAbort = (): void => settle(() => reject(abortedError(what, caller?.reason)));
+      const timer = setTimeout(() => {
+        const err = new DriverTransientError(`timed out after ${ms} ms: ${what}`, {
+          operation: op,
+          subject,
+          timeoutMs: ms,
+          timedOut: true,
+        });
+        settle(() => reject(err));
+        deadline.abort(err);
+      }, ms);
+      caller?.addEventListener('abort', onCallerAbort, { once: true });
+
+      let pending: Promise<T>;
+      try {
+        pending = call({ ...options, signal });
+      } catch (err) {
+        // A driver that throws synchronously still gets a rejected promise, not an exception.
+        settle(() => reject(err));
+        return;
+      }
+      pending.then(
+        (value) => settle(() => resolve(value)),
+        (err: unknown) => settle(() => reject(err)),
+      );
+    });
+  }
+}
+
+function checkTimeout(ms: number, what: string): number {
+  if (!Number.isFinite(ms) || ms <= 0 || ms > 2_147_483_647) {
+    throw new RangeError(`${what} must be a positive number of milliseconds (got ${ms})`);
+  }
+  return ms;
+}

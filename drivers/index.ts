@@ -1,0 +1,44 @@
+/**
+ * The storage drivers' public surface: the interface, errors, helpers, the bounded wrapper and a
+ * factory that turns a configured driver name into a driver.
+ */
+import type { StorageDriver } from './storage-driver';
+import { VfsDriver } from './vfs/vfs-driver';
+import type { VfsDriverConfig } from './vfs/vfs-driver';
+
+export * from './storage-driver';
+export * from './errors';
+export { DriverAbortedError, abortedError, throwIfAborted } from './abort';
+export { BoundedDriver, DEFAULT_DRIVER_TIMEOUT_MS } from './bounded-driver';
+export type { BoundedDriverOptions, DriverOperation } from './bounded-driver';
+export { silentDriverLogger } from './driver-logger';
+export type { DriverLogger } from './driver-logger';
+export { assertValidName, hasControlChars, nameKey, nameProblem, MAX_NAME_LENGTH } from './name-rules';
+export { assertValidSize, checkCreateOptions, MAX_VOLUME_SIZE_GIB } from './create-options';
+export { VfsDriver } from './vfs/vfs-driver';
+export type { VfsDriverConfig } from './vfs/vfs-driver';
+
+/** Each driver's config type, by driver name. `libstorage` joins here when it exists. */
+export interface DriverConfigs {
+  vfs: VfsDriverConfig;
+}
+
+export type DriverName = keyof DriverConfigs;
+
+const factories: { [K in DriverName]: (config: DriverConfigs[K]) => StorageDriver } = {
+  vfs: (config) => new VfsDriver(config),
+};
+
+export function isDriverName(name: string): name is DriverName {
+  return Object.prototype.hasOwnProperty.call(factories, name);
+}
+
+export const driverNames: readonly DriverName[] = Object.keys(factories) as DriverName[];
+
+/** A new (uninitialised, unbounded) driver; wrap it in `BoundedDriver` and call `init()`. */
+export function createDriver<K extends DriverName>(name: K, config: DriverConfigs[K]): StorageDriver {
+  if (!isDriverName(name)) {
+    throw new Error(`unknown storage driver ${JSON.stringify(name)} (known: ${driverNames.join(', ')})`);
+  }
+  return factories[name](config);
+}

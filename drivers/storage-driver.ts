@@ -1,0 +1,153 @@
+/**
+ * The storage driver interface, modelled on libStorage's StorageDriver (the server-side
+ * "controller" half): one instance per configured service. Every call is async, takes an
+ * AbortSignal, and is bounded by a timeout (see `BoundedDriver`). Nothing under drivers/
+ * imports from framework/.
+ */
+
+/** libStorage's storage types. */
+export type StorageType = 'block' | 'nas' | 'object';
+
+/** How an agent is known to a backend (libStorage InstanceID). */
+export interface InstanceId {
+  /** Backend-specific instance ID (EC2 instance ID, hostname for vfs ...). */
+  id: string;
+  driver?: string;
+  service?: string;
+  fields?: Record<string, string>;
+}
+
+export interface Instance {
+  instanceId: InstanceId;
+  name?: string;
+  providerName?: string;
+  region?: string;
+  zone?: string;
+}
+
+export interface VolumeAttachment {
+  volumeId: string;
+  instanceId: InstanceId;
+  deviceName?: string;
+  mountPoint?: string;
+  status?: string;
+  readOnly?: boolean;
+  /** ISO-8601. */
+  attachedAt?: string;
+}
+
+export interface DriverVolume {
+  /** The backend's volume ID (unique per service). */
+  id: string;
+  name: string;
+  /** GiB. */
+  size: number;
+  type?: string;
+  iops?: number;
+  availabilityZone?: string;
+  encrypted?: boolean;
+  status?: string;
+  fields: Record<string, string>;
+  attachments: VolumeAttachment[];
+  /** ISO-8601. */
+  createdAt?: string;
+}
+
+export interface DriverSnapshot {
+  id: string;
+  name: string;
+  volumeId: string;
+  /** GiB. */
+  volumeSize: number;
+  /** ISO-8601. */
+  startTime: string;
+  status: string;
+  encrypted?: boolean;
+  fields: Record<string, string>;
+}
+
+export interface VolumeCreateOptions {
+  /** GiB. */
+  size?: number;
+  type?: string;
+  iops?: number;
+  availabilityZone?: string;
+  encrypted?: boolean;
+  encryptionKey?: string;
+  fields?: Record<string, string>;
+}
+
+export interface AttachOptions {
+  /** Detach from any other instance first (only after the holder is known to be gone). */
+  force?: boolean;
+  readOnly?: boolean;
+}
+
+export interface DetachOptions {
+  force?: boolean;
+}
+
+export interface RemoveOptions {
+  force?: boolean;
+}
+
+/** Every call can be cancelled; the bounded wrapper also applies a deadline. */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+/** A profile's create parameters, as far as capacity questions care. */
+export interface CapacityQuery {
+  type?: string;
+  iops?: number;
+  encrypted?: boolean;
+}
+
+export interface Capacity {
+  /** GiB. */
+  totalGiB: number;
+  /** GiB still provisionable. */
+  availableGiB: number;
+}
+
+export interface StorageDriver {
+  /** The driver's name, e.g. `vfs`, `libstorage`. */
+  readonly name: string;
+  type(): StorageType;
+  init(options?: CallOptions): Promise<void>;
+  close?(): Promise<void>;
+
+  instanceInspect(instanceId: InstanceId, options?: CallOptions): Promise<Instance>;
+
+  volumes(options?: CallOptions): Promise<DriverVolume[]>;
+  /** Throws DriverNotFoundError when absent. */
+  volumeInspect(volumeId: string, options?: CallOptions): Promise<DriverVolume>;
+  /** Case-insensitive lookup by name; undefined when absent. Names are the create idempotency key. */
+  volumeInspectByName(name: string, options?: CallOptions): Promise<DriverVolume | undefined>;
+  volumeCreate(name: string, create: VolumeCreateOptions, options?: CallOptions): Promise<DriverVolume>;
+  volumeCreateFromSnapshot(snapshotId: string, name: string, create: VolumeCreateOptions, options?: CallOptions): Promise<DriverVolume>;
+  volumeCopy(volumeId: string, name: string, options?: CallOptions): Promise<DriverVolume>;
+  volumeSnapshot(volumeId: string, snapshotName: string, options?: CallOptions): Promise<DriverSnapshot>;
+  volumeRemove(volumeId: string, remove?: RemoveOptions, options?: CallOptions): Promise<void>;
+  /**
+   * Attaches to `instanceId`. Attaching where it is already attached is a no-op (idempotent).
+   * A read-write attach while attached elsewhere is refused (DriverConflictError) unless `force`.
+   */
+  volumeAttach(volumeId: string, instanceId: InstanceId, attach?: AttachOptions, options?: CallOptions): Promise<{ volume: DriverVolume; attachToken?: string }>;
+  /** Detaching where it is not attached is a no-op (idempotent). */
+  volumeDetach(volumeId: string, instanceId: InstanceId, detach?: DetachOptions, options?: CallOptions): Promise<DriverVolume>;
+
+  snapshots(options?: CallOptions): Promise<DriverSnapshot[]>;
+  snapshotInspect(snapshotId: string, options?: CallOptions): Promise<DriverSnapshot>;
+  snapshotRemove(snapshotId: string, options?: CallOptions): Promise<void>;
+
+  /** Provisionable capacity for a profile in a zone, where the backend knows it; undefined otherwise. */
+  capacity(query: CapacityQuery, zone: string | undefined, options?: CallOptions): Promise<Capacity | undefined>;
+  /** How many volumes one instance can have attached (e.g. EBS ~ 40); undefined = no limit known. */
+  attachLimit(instanceId: InstanceId): number | undefined;
+  /**
+   * For drivers whose volumes are visible on the agent as a directory (mapping mode `hostPath`):
+   * the path a task mounts. Undefined for drivers that need a docker volume driver.
+   */
+  hostPath?(volume: DriverVolume): string;
+}

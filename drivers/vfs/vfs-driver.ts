@@ -1,0 +1,656 @@
+/**
+ * The embedded default driver: volumes are directories under a root that may be a shared
+ * filesystem (e.g. NFS) mounted at the same path on every agent. Modelled on libStorage's vfs
+ * without its flaws: IDs never repeat, names are unique (case-insensitively), metadata is written
+ * atomically, attachments are exclusive for writers, and two processes on one root are safe.
+ *
+ * Commit points: a volume (snapshot) exists iff its `<id>.json` exists. Create writes the name
+ * entry, then the data directory, then the metadata; remove deletes the metadata first. A crash
+ * therefore leaves at most an orphan directory or a dangling name entry, both ignored by readers
+ * and cleaned by `init()`. Every mutation runs under the root lock; bulk copies run outside it in
+ * a staging directory that is renamed into place under the lock.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { throwIfAborted } from '../abort';
+import { checkCreateOptions } from '../create-options';
+import { DriverLogger, silentDriverLogger } from '../driver-logger';
+import { DriverConflictError, DriverInvalidError, DriverNotFoundError, DriverNotImplementedError } from '../errors';
+import { assertValidName, hasControlChars, nameKey } from '../name-rules';
+import type {
+  AttachOptions,
+  CallOptions,
+  Capacity,
+  CapacityQuery,
+  DetachOptions,
+  DriverSnapshot,
+  DriverVolume,
+  Instance,
+  InstanceId,
+  RemoveOptions,
+  StorageDriver,
+  StorageType,
+  VolumeAttachment,
+  VolumeCreateOptions,
+} from '../storage-driver';
+import { AtomicWriteOptions, TEMP_SUFFIX, fsyncDir, isErrno, readJsonFile, writeJsonAtomic } from './atomic-json';
+import { IdSequence } from './id-sequence';
+import { RootLock } from './root-lock';
+import {
+  SNAPSHOT_META_PATTERN,
+  STAGING_PREFIX,
+  VOLUME_ID_PATTERN,
+  VOLUME_META_PATTERN,
+  SNAPSHOT_ID_PATTERN,
+  VfsLayout,
+  formatSnapshotId,
+  formatVolumeId,
+  isSnapshotId,
+  isVolumeId,
+} from './vfs-layout';
+import {
+  RECORD_SCHEMA,
+  VfsSnapshotRecord,
+  VfsVolumeRecord,
+  parseNameEntry,
+  parseSnapshotRecord,
+  parseVolumeRecord,
+  toDriverSnapshot,
+  toDriverVolume,
+} from './vfs-records';
+
+export interface VfsDriverConfig {
+  /** The directory holding volumes; may be a shared filesystem mounted at this path on every agent. */
+  root: string;
+  /** Volumes one instance may have attached; undefined = no limit. */
+  attachLimit?: number;
+  /** A root lock untouched this long is presumed abandoned, ms (default 30 000). */
+  lockStaleMs?: number;
+  /** Give up waiting for the root lock after this long, ms (default 30 000). */
+  lockTimeoutMs?: number;
+  /** fsync metadata and directories (default true). Turn off only for throwaway roots. */
+  durable?: boolean;
+  /** Staging copies older than this are removed by `init()`, ms (default 1 hour). */
+  stagingMaxAgeMs?: number;
+  logger?: DriverLogger;
+}
+
+const GIB = 1024 ** 3;
+const READ_BATCH = 64;
+
+export class VfsDriver implements StorageDriver {
+  readonly name = 'vfs';
+  readonly layout: VfsLayout;
+  private readonly lock: RootLock;
+  private readonly ids: IdSequence;
+  private readonly write: AtomicWriteOptions;
+  private readonly logger: DriverLogger;
+  private readonly limit: number | undefined;
+  private readonly stagingMaxAgeMs: number;
+  private initialised: Promise<void> | undefined;
+
+  constructor(config: VfsDriverConfig) {
+    if (typeof config.root !== 'string' || config.root.length === 0) {
+      throw new DriverInvalidError('vfs: root must be a non-empty path');
+    }
+    if (config.attachLimit !== undefined && (!Number.isInteger(config.attachLimit) || config.attachLimit < 1)) {
+      throw new DriverInvalidError('vfs: attachLimit must be a positive integer', { attachLimit: config.attachLimit });
+    }
+    this.layout = new VfsLayout(config.root);
+    this.logger = config.logger ?? silentDriverLogger;
+    this.write = { durable: config.durable ?? true };
+    this.lock = new RootLock(this.layout.lockFile, {
+      staleMs: config.lockStaleMs,
+      acquireTimeoutMs: config.lockTimeoutMs,
+      logger: this.logger,
+    });
+    this.ids = new IdSequence(this.layout, this.write);
+    this.limit = config.attachLimit;
+    this.stagingMaxAgeMs = config.stagingMaxAgeMs ?? 3_600_000;
+  }
+
+  type(): StorageType {
+    return 'nas';
+  }
+
+  attachLimit(_instanceId: InstanceId): number | undefined {
+    return this.limit;
+  }
+
+  /** The directory a task mounts for `volume`. */
+  hostPath(volume: DriverVolume): string {
+    if (!isVolumeId(volume.id)) {
+      throw new DriverInvalidError('vfs: not a vfs volume ID', { volumeId: String(volume.id).slice(0, 300) });
+    }
+    return this.layout.volumeData(volume.id);
+  }
+
+  /** Creates the layout and cleans up after crashes. Idempotent; other methods call it on first use. */
+  async init(options?: CallOptions): Promise<void> {
+    throwIfAborted(options?.signal, 'init');
+    this.initialised ??= this.prepareRoot(options?.signal).catch((err: unknown) => {
+      this.initialised = undefined;
+      throw err;
+    });
+    await this.initialised;
+  }
+
+  async instanceInspect(instanceId: InstanceId, options?: CallOptions): Promise<Instance> {
+    throwIfAborted(options?.signal, 'instanceInspect');
+    checkInstanceId(instanceId);
+    return { instanceId: { ...instanceId }, name: instanceId.id };
+  }
+
+  async volumes(options?: CallOptions): Promise<DriverVolume[]> {
+    const signal = options?.signal;
+    await this.ready(signal, 'volumes');
+    const ids = await listIds(this.layout.volumesDir, VOLUME_META_PATTERN);
+    const out: DriverVolume[] = [];
+    for (let i = 0; i < ids.length; i += READ_BATCH) {
+      throwIfAborted(signal, 'volumes');
+      const batch = await Promise.all(
+        ids.slice(i, i + READ_BATCH).map((id) =>
+          this.readVolume(id).catch((err: unknown) => {
+            // One unreadable file must not hide every other volume; it is reported, not listed.
+            this.logger.error('unreadable vfs volume metadata', { volumeId: id, error: (err as Error).message });
+            return undefined;
+          }),
+        ),
+      );
+      for (const r of batch) if (r) out.push(toDriverVolume(r));
+    }
+    return out;
+  }
+
+  async volumeInspect(volumeId: string, options?: CallOptions): Promise<DriverVolume> {
+    await this.ready(options?.signal, 'volumeInspect');
+    return toDriverVolume(await this.mustReadVolume(volumeId));
+  }
+
+  async volumeInspectByName(name: string, options?: CallOptions): Promise<DriverVolume | undefined> {
+    assertValidName(name, 'name');
+    await this.ready(options?.signal, 'volumeInspectByName');
+    const id = await this.nameHolder(name);
+    if (id === undefined) return undefined;
+    const r = await this.readVolume(id);
+    return r && toDriverVolume(r);
+  }
+
+  async volumeCreate(name: string, create: VolumeCreateOptions, options?: CallOptions): Promise<DriverVolume> {
+    const signal = options?.signal;
+    assertValidName(name, 'name');
+    const c = checkVfsCreate(create);
+    await this.ready(signal, 'volumeCreate');
+    return this.lock.withLock(signal, `volumeCreate ${name}`, async () => {
+      await this.assertNameFree(name);
+      throwIfAborted(signal, 'volumeCreate');
+      const id = formatVolumeId(await this.ids.next('volume'));
+      throwIfAborted(signal, 'volumeCreate');
+      await this.claimName(id, name);
+      await fs.rm(this.layout.volumeDir(id), { recursive: true, force: true }); // an orphan from a lost counter
+      await fs.mkdir(this.layout.volumeData(id), { recursive: true });
+      throwIfAborted(signal, 'volumeCreate');
+      const record = newVolumeRecord(id, name, {
+        size: c.size ?? 1,
+        type: c.type,
+        iops: c.iops,
+        availabilityZone: c.availabilityZone,
+        fields: c.fields ?? {},
+      });
+      await writeJsonAtomic(this.layout.volumeMeta(id), record, this.write);
+      this.logger.info('vfs volume created', { volumeId: id, name });
+      return toDriverVolume(record);
+    });
+  }
+
+  async volumeCreateFromSnapshot(
+    snapshotId: string,
+    name: string,
+    create: VolumeCreateOptions,
+    options?: CallOptions,
+  ): Promise<DriverVolume> {
+    const signal = options?.signal;
+    assertValidName(name, 'name');
+    const c = checkVfsCreate(create);
+    await this.ready(signal, 'volumeCreateFromSnapshot');
+    const snap = await this.mustReadSnapshot(snapshotId);
+    if (c.size !== undefined && c.size < snap.volumeSize) {
+      throw new DriverInvalidError(`invalid size: smaller than the snapshot's volume (${snap.volumeSize} GiB)`, { size: c.size });
+    }
+    await this.assertNameFree(name); // fail fast, before copying; re-checked under the lock
+    return this.createFromCopy(this.layout.snapshotDir(snap.id), name, signal, 'volumeCreateFromSnapshot', {
+      size: c.size ?? snap.volumeSize,
+      type: c.type ?? snap.volumeType,
+      iops: c.iops ?? snap.volumeIops,
+      availabilityZone: c.availabilityZone ?? snap.volumeAvailabilityZone,
+      fields: { ...snap.fields, ...c.fields },
+    });
+  }
+
+  async volumeCopy(volumeId: string, name: string, options?: CallOptions): Promise<DriverVolume> {
+    const signal = options?.signal;
+    assertValidName(name, 'name');
+    await this.ready(signal, 'volumeCopy');
+    const source = await this.mustReadVolume(volumeId);
+    await this.assertNameFree(name);
+    return this.createFromCopy(this.layout.volumeData(source.id), name, signal, 'volumeCopy', {
+      size: source.size,
+      type: source.type,
+      iops: source.iops,
+      availabilityZone: source.availabilityZone,
+      fields: { ...source.fields },
+    });
+  }
+
+  async volumeSnapshot(volumeId: string, snapshotName: string, options?: CallOptions): Promise<DriverSnapshot> {
+    const signal = options?.signal;
+    assertValidName(snapshotName, 'snapshotName');
+    await this.ready(signal, 'volumeSnapshot');
+    const volume = await this.mustReadVolume(volumeId);
+    const staging = await this.stage(this.layout.snapshotsDir, this.layout.volumeData(volume.id), signal, 'volumeSnapshot');
+    try {
+      return await this.lock.withLock(signal, `volumeSnapshot ${volume.id}`, async () => {
+        const id = formatSnapshotId(await this.ids.next('snapshot'));
+        throwIfAborted(signal, 'volumeSnapshot');
+        await fs.rm(this.layout.snapshotDir(id), { recursive: true, force: true });
+        await fs.rename(staging, this.layout.snapshotDir(id));
+        const record: VfsSnapshotRecord = {
+          schema: RECORD_SCHEMA,
+          id,
+          name: snapshotName,
+          volumeId: volume.id,
+          volumeSize: volume.size,
+          startTime: new Date().toISOString(),
+          status: 'online',
+          fields: { ...volume.fields },
+        };
+        if (volume.type !== undefined) record.volumeType = volume.type;
+        if (volume.iops !== undefined) record.volumeIops = volume.iops;
+        if (volume.availabilityZone !== undefined) record.volumeAvailabilityZone = volume.availabilityZone;
+        await writeJsonAtomic(this.layout.snapshotMeta(id), record, this.write);
+        this.logger.info('vfs snapshot created', { volumeId: volume.id, snapshotId: id });
+        return toDriverSnapshot(record);
+      });
+    } finally {
+      await fs.rm(staging, { recursive: true, force: true });
+    }
+  }
+
+  async volumeRemove(volumeId: string, remove?: RemoveOptions, options?: CallOptions): Promise<void> {
+    const signal = options?.signal;
+    checkVolumeId(volumeId);
+    await this.ready(signal, 'volumeRemove');
+    await this.lock.withLock(signal, `volumeRemove ${volumeId}`, async () => {
+      const record = await this.mustReadVolume(volumeId);
+      if (record.attachments.length > 0 && !remove?.force) {
+        throw new DriverConflictError(`volume ${volumeId} is attached; detach it first or remove with force`, {
+          volumeId,
+          instances: record.attachments.map((a) => a.instanceId.id),
+        });
+      }
+      throwIfAborted(signal, 'volumeRemove');
+      await fs.rm(this.layout.volumeMeta(volumeId)); // the commit point
+      if (this.write.durable) await fsyncDir(this.layout.volumesDir);
+      await this.releaseName(volumeId, record.name);
+      await fs.rm(this.layout.volumeDir(volumeId), { recursive: true, force: true });
+      this.logger.info('vfs volume removed', { volumeId, forced: record.attachments.length > 0 });
+    });
+  }
+
+  async volumeAttach(
+    volumeId: string,
+    instanceId: InstanceId,
+    attach?: AttachOptions,
+    options?: CallOptions,
+  ): Promise<{ volume: DriverVolume; attachToken?: string }> {
+    const signal = options?.signal;
+    checkVolumeId(volumeId);
+    checkInstanceId(instanceId);
+    const readOnly = attach?.readOnly === true;
+    const force = attach?.force === true;
+    await this.ready(signal, 'volumeAttach');
+    return this.lock.withLock(signal, `volumeAttach ${volumeId}`, async () => {
+      const record = await this.mustReadVolume(volumeId);
+      const mine = record.attachments.find((a) => sameInstance(a.instanceId, instanceId));
+      if (mine && (mine.readOnly === true) === readOnly) {
+        return { volume: toDriverVolume(record) }; // already attached in this mode: idempotent
+      }
+      const others = record.attachments.filter((a) => !sameInstance(a.instanceId, instanceId));
+      // A writer excludes everyone; a reader excludes only writers.
+      const conflicting = others.filter((a) => !readOnly || a.readOnly !== true);
+      if (conflicting.length > 0 && !force) {
+        throw new DriverConflictError(`volume ${volumeId} is attached to ${conflicting.map((a) => a.instanceId.id).join(', ')}`, {
+          volumeId,
+          instances: conflicting.map((a) => a.instanceId.id),
+          readOnly,
+        });
+      }
+      throwIfAborted(signal, 'volumeAttach');
+      const attachment: VolumeAttachment = {
+        volumeId,
+        instanceId: { ...instanceId },
+        mountPoint: this.layout.volumeData(volumeId),
+        status: 'attached',
+        readOnly,
+        attachedAt: new Date().toISOString(),
+      };
+      record.attachments = [...others.filter((a) => !conflicting.includes(a)), attachment];
+      await writeJsonAtomic(this.layout.volumeMeta(volumeId), record, this.write);
+      if (conflicting.length > 0) {
+        this.logger.warn('vfs volume force-detached for attach', {
+          volumeId,
+          detached: conflicting.map((a) => a.instanceId.id),
+          agentInstance: instanceId.id,
+        });
+      }
+      this.logger.info('vfs volume attached', { volumeId, instance: instanceId.id, readOnly });
+      return { volume: toDriverVolume(record) };
+    });
+  }
+
+  async volumeDetach(volumeId: string, instanceId: InstanceId, _detach?: DetachOptions, options?: CallOptions): Promise<DriverVolume> {
+    const signal = options?.signal;
+    checkVolumeId(volumeId);
+    checkInstanceId(instanceId);
+    await this.ready(signal, 'volumeDetach');
+    // Nothing is mounted by the driver itself, so `force` changes nothing here.
+    return this.lock.withLock(signal, `volumeDetach ${volumeId}`, async () => {
+      const record = await this.mustReadVolume(volumeId);
+      const kept = record.attachments.filter((a) => !sameInstance(a.instanceId, instanceId));
+      if (kept.length === record.attachments.length) {
+        return toDriverVolume(record); // not attached there: no-op
+      }
+      throwIfAborted(signal, 'volumeDetach');
+      record.attachments = kept;
+      await writeJsonAtomic(this.layout.volumeMeta(volumeId), record, this.write);
+      this.logger.info('vfs volume detached', { volumeId, instance: instanceId.id });
+      return toDriverVolume(record);
+    });
+  }
+
+  async snapshots(options?: CallOptions): Promise<DriverSnapshot[]> {
+    const signal = options?.signal;
+    await this.ready(signal, 'snapshots');
+    const ids = await listIds(this.layout.snapshotsDir, SNAPSHOT_META_PATTERN);
+    const out: DriverSnapshot[] = [];
+    for (const id of ids) {
+      throwIfAborted(signal, 'snapshots');
+      try {
+        const r = await this.readSnapshot(id);
+        if (r) out.push(toDriverSnapshot(r));
+      } catch (err) {
+        this.logger.error('unreadable vfs snapshot metadata', { snapshotId: id, error: (err as Error).message });
+      }
+    }
+    return out;
+  }
+
+  async snapshotInspect(snapshotId: string, options?: CallOptions): Promise<DriverSnapshot> {
+    await this.ready(options?.signal, 'snapshotInspect');
+    return toDriverSnapshot(await this.mustReadSnapshot(snapshotId));
+  }
+
+  async snapshotRemove(snapshotId: string, options?: CallOptions): Promise<void> {
+    const signal = options?.signal;
+    checkSnapshotId(snapshotId);
+    await this.ready(signal, 'snapshotRemove');
+    await this.lock.withLock(signal, `snapshotRemove ${snapshotId}`, async () => {
+      await this.mustReadSnapshot(snapshotId);
+      throwIfAborted(signal, 'snapshotRemove');
+      await fs.rm(this.layout.snapshotMeta(snapshotId));
+      if (this.write.durable) await fsyncDir(this.layout.snapshotsDir);
+      await fs.rm(this.layout.snapshotDir(snapshotId), { recursive: true, force: true });
+      this.logger.info('vfs snapshot removed', { snapshotId });
+    });
+  }
+
+  /** The root filesystem's size and free space; the same in every zone (the root is shared). */
+  async capacity(query: CapacityQuery, _zone: string | undefined, options?: CallOptions): Promise<Capacity | undefined> {
+    await this.ready(options?.signal, 'capacity');
+    const stats = await fs.statfs(this.layout.root);
+    const totalGiB = Math.floor((stats.blocks * stats.bsize) / GIB);
+    const availableGiB = query.encrypted ? 0 : Math.floor((stats.bavail * stats.bsize) / GIB);
+    return { totalGiB, availableGiB };
+  }
+
+  // ---- internals ----
+
+  private async ready(signal: AbortSignal | undefined, what: string): Promise<void> {
+    throwIfAborted(signal, what);
+    await this.init({ signal });
+    throwIfAborted(signal, what);
+  }
+
+  private async prepareRoot(signal: AbortSignal | undefined): Promise<void> {
+    const { root, volumesDir, snapshotsDir, namesDir } = this.layout;
+    await fs.mkdir(root, { recursive: true });
+    const hadNames = await exists(namesDir);
+    for (const dir of [volumesDir, snapshotsDir, namesDir]) await fs.mkdir(dir, { recursive: true });
+    await this.lock.withLock(signal, 'init', async () => {
+      await this.ids.ensure();
+      await this.collectGarbage();
+      if (!hadNames) await this.rebuildNameIndex();
+    });
+  }
+
+  /** Under the lock, nothing is mid-write, so temp files and metadata-less directories are crash leftovers. */
+  private async collectGarbage(): Promise<void> {
+    const { root, volumesDir, snapshotsDir, namesDir } = this.layout;
+    for (const dir of [root, volumesDir, snapshotsDir, namesDir]) {
+      for (const entry of await fs.readdir(dir)) {
+        if (entry.startsWith('.') && entry.endsWith(TEMP_SUFFIX)) await fs.rm(path.join(dir, entry), { force: true });
+      }
+    }
+    for (const [dir, idPattern] of [
+      [volumesDir, VOLUME_ID_PATTERN],
+      [snapshotsDir, SNAPSHOT_ID_PATTERN],
+    ] as const) {
+      const entries = await fs.readdir(dir);
+      const withMeta = new Set(entries.filter((e) => e.endsWith('.json')).map((e) => e.slice(0, -'.json'.length)));
+      for (const entry of entries) {
+        const full = path.join(dir, entry);
+        if (idPattern.test(entry) && !withMeta.has(entry)) {
+          this.logger.warn('removing orphan vfs directory', { path: full });
+          await fs.rm(full, { recursive: true, force: true });
+        } else if (entry.startsWith(STAGING_PREFIX) && (await ageMs(full)) > this.stagingMaxAgeMs) {
+          this.logger.warn('removing abandoned vfs staging copy', { path: full });
+          await fs.rm(full, { recursive: true, force: true });
+        }
+      }
+    }
+  }
+
+  /** The name index was lost (or predates this root): rebuild it from the metadata. */
+  private async rebuildNameIndex(): Promise<void> {
+    for (const id of await listIds(this.layout.volumesDir, VOLUME_META_PATTERN)) {
+      const r = await this.readVolume(id).catch(() => undefined);
+      if (r && (await this.nameHolder(r.name)) === undefined) await this.claimName(r.id, r.name);
+    }
+  }
+
+  /** Copies `source` to a staging directory, then (under the lock) gives it an ID and commits it. */
+  private async createFromCopy(
+    source: string,
+    name: string,
+    signal: AbortSignal | undefined,
+    what: string,
+    attrs: Pick<VfsVolumeRecord, 'size' | 'type' | 'iops' | 'availabilityZone' | 'fields'>,
+  ): Promise<DriverVolume> {
+    const staging = await this.stage(this.layout.volumesDir, source, signal, what, 'data');
+    try {
+      return await this.lock.withLock(signal, `${what} ${name}`, async () => {
+        await this.assertNameFree(name);
+        throwIfAborted(signal, what);
+        const id = formatVolumeId(await this.ids.next('volume'));
+        throwIfAborted(signal, what);
+        await this.claimName(id, name);
+        await fs.rm(this.layout.volumeDir(id), { recursive: true, force: true });
+        await fs.rename(staging, this.layout.volumeDir(id));
+        const record = newVolumeRecord(id, name, attrs);
+        await writeJsonAtomic(this.layout.volumeMeta(id), record, this.write);
+        this.logger.info(`vfs volume created by ${what}`, { volumeId: id, name });
+        return toDriverVolume(record);
+      });
+    } finally {
+      await fs.rm(staging, { recursive: true, force: true });
+    }
+  }
+
+  /** A fresh staging directory in `dir` holding a copy of `source` (at `sub` inside it, if given). */
+  private async stage(dir: string, source: string, signal: AbortSignal | undefined, what: string, sub?: string): Promise<string> {
+    const staging = path.join(dir, `${STAGING_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
+    const target = sub ? path.join(staging, sub) : staging;
+    try {
+      throwIfAborted(signal, what);
+      await fs.mkdir(staging);
+      // Symlinks inside user data are copied as links, never followed out of the volume.
+      await fs.cp(source, target, { recursive: true, verbatimSymlinks: true, errorOnExist: false, force: true });
+      throwIfAborted(signal, what);
+      return staging;
+    } catch (err) {
+      await fs.rm(staging, { recursive: true, force: true });
+      if (isErrno(err, 'ENOENT')) throw new DriverNotFoundError(`${what}: source data is gone`, { source });
+      throw err;
+    }
+  }
+
+  private async readVolume(id: string): Promise<VfsVolumeRecord | undefined> {
+    const file = this.layout.volumeMeta(id);
+    const raw = await readJsonFile(file);
+    return raw === undefined ? undefined : parseVolumeRecord(raw, file);
+  }
+
+  private async mustReadVolume(volumeId: string): Promise<VfsVolumeRecord> {
+    checkVolumeId(volumeId);
+    const r = await this.readVolume(volumeId);
+    if (!r) throw new DriverNotFoundError(`volume ${volumeId} not found`, { volumeId });
+    return r;
+  }
+
+  private async readSnapshot(id: string): Promise<VfsSnapshotRecord | undefined> {
+    const file = this.layout.snapshotMeta(id);
+    const raw = await readJsonFile(file);
+    return raw === undefined ? undefined : parseSnapshotRecord(raw, file);
+  }
+
+  private async mustReadSnapshot(snapshotId: string): Promise<VfsSnapshotRecord> {
+    checkSnapshotId(snapshotId);
+    const r = await this.readSnapshot(snapshotId);
+    if (!r) throw new DriverNotFoundError(`snapshot ${snapshotId} not found`, { snapshotId });
+    return r;
+  }
+
+  /** The ID of the volume holding `name` (any case). A dangling index entry (crash mid-create/remove) holds nothing. */
+  private async nameHolder(name: string): Promise<string | undefined> {
+    const entry = parseNameEntry(await readJsonFile(this.layout.nameEntry(name)).catch(() => undefined));
+    if (!entry) return undefined;
+    const r = await this.readVolume(entry.id).catch(() => undefined);
+    return r && nameKey(r.name) === nameKey(name) ? r.id : undefined;
+  }
+
+  private async assertNameFree(name: string): Promise<void> {
+    const holder = await this.nameHolder(name);
+    if (holder !== undefined) {
+      throw new DriverConflictError(`a volume named ${JSON.stringify(name)} already exists (${holder})`, { name, volumeId: holder });
+    }
+  }
+
+  private claimName(id: string, name: string): Promise<void> {
+    return writeJsonAtomic(this.layout.nameEntry(name), { id, name }, this.write);
+  }
+
+  private async releaseName(id: string, name: string): Promise<void> {
+    const file = this.layout.nameEntry(name);
+    const entry = parseNameEntry(await readJsonFile(file).catch(() => undefined));
+    if (entry?.id === id) await fs.rm(file, { force: true });
+  }
+}
+
+function newVolumeRecord(
+  id: string,
+  name: string,
+  attrs: Pick<VfsVolumeRecord, 'size' | 'type' | 'iops' | 'availabilityZone' | 'fields'>,
+): VfsVolumeRecord {
+  const record: VfsVolumeRecord = {
+    schema: RECORD_SCHEMA,
+    id,
+    name,
+    size: attrs.size,
+    fields: attrs.fields,
+    attachments: [],
+    createdAt: new Date().toISOString(),
+  };
+  if (attrs.type !== undefined) record.type = attrs.type;
+  if (attrs.iops !== undefined) record.iops = attrs.iops;
+  if (attrs.availabilityZone !== undefined) record.availabilityZone = attrs.availabilityZone;
+  return record;
+}
+
+function checkVfsCreate(create: VolumeCreateOptions | undefined): VolumeCreateOptions {
+  const c = checkCreateOptions(create);
+  if (c.encrypted) {
+    throw new DriverNotImplementedError('vfs cannot encrypt volumes');
+  }
+  return c;
+}
+
+/** An ID not in this driver's format cannot name one of its volumes: not found, and never a path. */
+function checkVolumeId(volumeId: unknown): asserts volumeId is string {
+  if (!isVolumeId(volumeId)) {
+    throw new DriverNotFoundError('volume not found: not a vfs volume ID', {
+      volumeId: typeof volumeId === 'string' ? volumeId.slice(0, 300) : typeof volumeId,
+    });
+  }
+}
+
+function checkSnapshotId(snapshotId: unknown): asserts snapshotId is string {
+  if (!isSnapshotId(snapshotId)) {
+    throw new DriverNotFoundError('snapshot not found: not a vfs snapshot ID', {
+      snapshotId: typeof snapshotId === 'string' ? snapshotId.slice(0, 300) : typeof snapshotId,
+    });
+  }
+}
+
+function checkInstanceId(instanceId: InstanceId): void {
+  const id: unknown = instanceId?.id;
+  if (typeof id !== 'string' || id.length === 0 || id.length > 255 || hasControlChars(id)) {
+    throw new DriverInvalidError('invalid instance ID: must be 1-255 printable characters');
+  }
+}
+
+/** libStorage compares instance IDs case-insensitively (hostnames). */
+function sameInstance(a: InstanceId, b: InstanceId): boolean {
+  return a.id.toLowerCase() === b.id.toLowerCase();
+}
+
+async function listIds(dir: string, metaPattern: RegExp): Promise<string[]> {
+  const ids: string[] = [];
+  for (const entry of await fs.readdir(dir)) {
+    const m = metaPattern.exec(entry);
+    if (m) ids.push(m[1]);
+  }
+  // Zero-padded, but IDs may outgrow the padding: order by number.
+  return ids.sort((a, b) => idNum(a) - idNum(b));
+}
+
+function idNum(id: string): number {
+  return Number(id.slice(id.lastIndexOf('-') + 1));
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function ageMs(p: string): Promise<number> {
+  try {
+    return Date.now() - (await fs.stat(p)).mtimeMs;
+  } catch {
+    return 0;
+  }
+}

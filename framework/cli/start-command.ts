@@ -1,0 +1,62 @@
+/** `polly start`: run the Polly service until SIGINT/SIGTERM. */
+import type { Command } from 'commander';
+import { loadConfig } from '../config/config-loader';
+import { createLogger } from '../logging/winston-logger';
+import { PollyService } from '../polly-service';
+
+interface StartFlags {
+  config?: string;
+  master?: string;
+  home?: string;
+  logLevel?: string;
+  logFormat?: string;
+}
+
+export function registerStartCommand(program: Command): void {
+  program
+    .command('start')
+    .description('run Polly: subscribe to Mesos and serve its APIs until interrupted')
+    .option('-c, --config <file>', 'YAML configuration file (default /etc/polly/config.yml if present)')
+    .option('-m, --master <master>', 'local | http://HOST:5050[,http://HOST2:5050]')
+    .option('--home <dir>', 'state directory (default ~/.polly, or POLLY_HOME)')
+    .option('--log-level <level>', 'error | warn | info | debug')
+    .option('--log-format <format>', 'auto | json | pretty')
+    .action(async (flags: StartFlags) => {
+      const config = loadConfig({
+        file: flags.config,
+        overrides: { master: flags.master, home: flags.home, 'log.level': flags.logLevel, 'log.format': flags.logFormat },
+      });
+      const logger = createLogger({
+        level: config.log.level,
+        format: config.log.format === 'auto' ? undefined : config.log.format,
+      });
+      await runUntilSignalled(config, logger);
+    });
+}
+
+async function runUntilSignalled(config: Parameters<typeof PollyService.start>[0]['config'], logger: ReturnType<typeof createLogger>): Promise<void> {
+  let fatal: string | undefined;
+  let wake: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => (wake = resolve));
+  const service = await PollyService.start({
+    config,
+    logger,
+    onFatal: (reason) => {
+      fatal = reason;
+      wake();
+    },
+  });
+  const onSignal = (signal: NodeJS.Signals): void => {
+    logger.info('signal received, shutting down', { signal });
+    wake();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  await stopped;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  await service.stop();
+  if (fatal) {
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * `--master local`: an in-process, protocol-faithful Mesos master with simulated agents that run
+ * tasks as real local processes. A development and test tool; production uses a real master.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { mesos } from '../generated/mesos';
+import type { Logger } from '../logger';
+import { silentLogger } from '../logger';
+import type { MasterLink, SimulatedAgentApi } from './agent-link';
+import { DEFAULT_AGENTS, parseAgentSpec, type AgentSpecInput } from './agent-spec';
+import { SimulatedAgent } from './agent/simulated-agent';
+import { LocalMaster } from './master/local-master';
+import { MasterHttpServer } from './master/http-server';
+import { OperatorEndpoint } from './master/operator-endpoint';
+import { SchedulerEndpoint } from './master/scheduler-endpoint';
+import type { Credential } from './master/http-util';
+
+export type { AgentSpecInput } from './agent-spec';
+
+export interface LocalClusterOptions {
+  host?: string;
+  port?: number;
+  workDir: string;
+  agents?: AgentSpecInput[];
+  heartbeatIntervalSeconds?: number;
+  allocationIntervalMs?: number;
+  offerTimeoutMs?: number;
+  agentPingTimeoutMs?: number;
+  statusUpdateRetry?: { minMs: number; maxMs: number };
+  credentials?: Credential[];
+  maxCompletedFrameworks?: number;
+  dockerVolumeResolver?: (driver: string, name: string, options: Record<string, string>) => Promise<string>;
+  logger?: Logger;
+}
+
+/** Agents hold this link for their whole life; it always points at the current master. */
+class MasterRelay implements MasterLink {
+  constructor(private readonly current: () => LocalMaster) {}
+  statusUpdate(agentId: string, frameworkId: string, status: mesos.v1.ITaskStatus): void {
+    this.current().statusUpdate(agentId, frameworkId, status);
+  }
+  agentRegistered(agent: SimulatedAgentApi, reregistered: boolean): void {
+    this.current().agentRegistered(agent, reregistered);
+  }
+  agentUnregistered(agentId: string): void {
+    this.current().agentUnregistered(agentId);
+  }
+}
+
+export class LocalCluster {
+  private master: LocalMaster;
+  private readonly agentMap = new Map<string, SimulatedAgent>();
+  private readonly relay: MasterRelay;
+  private readonly server: MasterHttpServer;
+  private readonly operator: OperatorEndpoint;
+  private leading: { leading: true } | { leading: false; leaderHostPort?: string } = { leading: true };
+  private agentCount = 0;
+  private port = 0;
+  private readonly host: string;
+  private readonly logger: Logger;
+
+  private constructor(private readonly options: LocalClusterOptions) {
+    this.host = options.host ?? '127.0.0.1';
+    this.logger = options.logger ?? silentLogger;
+    this.master = this.newMaster();
+    this.relay = new MasterRelay(() => this.master);
+    const heartbeat = options.heartbeatIntervalSeconds ?? 15;
+    this.operator = new OperatorEndpoint(() => this.master, heartbeat);
+    const scheduler = new SchedulerEndpoint(() => this.master, { credentials: options.credentials, leader: () => this.leading });
+    this.server = new MasterHttpServer(() => this.master, scheduler, this.operator, this.logger);
+  }
+
+  static async start(options: LocalClusterOptions): Promise<LocalCluster> {
+    const cluster = new LocalCluster(options);
+    await fs.promises.mkdir(options.workDir, { recursive: true });
+    cluster.port = await cluster.server.listen(cluster.host, options.port ?? 5050);
+    // The master learns its port only now.
+    cluster.master.shutdown();
+    cluster.master = cluster.newMaster();
+    cluster.operator.bind(cluster.master);
+    for (const input of options.agents ?? DEFAULT_AGENTS) await cluster.addAgent(input);
+    return cluster;
+  }
+
+  get url(): string {
+    return `http://${this.host}:${this.port}`;
+  }
+
+  get masterId(): string {
+    return this.master.masterId;
+  }
+
+  /** The master's internals, for tests that need to look inside. */
+  get localMaster(): LocalMaster {
+    return this.master;
+  }
+
+  agents(): SimulatedAgentApi[] {
+    return [...this.agentMap.values()];
+  }
+
+  agent(agentId: string): SimulatedAgent | undefined {
+    return this.agentMap.get(agentId);
+  }
+
+  async addAgent(input: AgentSpecInput): Promise<string> {
+    const agentId = `${this.master.masterId}-S${this.agentCount++}`;
+    const workDir = path.join(this.options.workDir, 'agents', agentId);
+    await fs.promises.mkdir(workDir, { recursive: true });
+    const spec = parseAgentSpec(input, { agentId, workDir, port: 5051 + this.agentCount - 1 });
+    const agent = new SimulatedAgent(spec, this.relay, {
+      statusUpdateRetry: this.options.statusUpdateRetry,
+      dockerVolumeResolver: this.options.dockerVolumeResolver,
+      logger: this.logger,
+    });
+    this.agentMap.set(agentId, agent);
+    agent.start();
+    return agentId;
+  }
+
+  crashAgent(agentId: string): void {
+    this.requireAgent(agentId).crash();
+  }
+
+  partitionAgent(agentId: string): void {
+    this.requireAgent(agentId).partition();
+  }
+
+  async healAgent(agentId: string): Promise<void> {
+    const agent = this.requireAgent(agentId);
+    if (agent.state === 'unreachable') agent.heal();
+    else if (agent.state === 'stopped') agent.restart();
+  }
+
+  removeAgent(agentId: string): void {
+    this.requireAgent(agentId);
+    this.master.markAgentGone(agentId);
+  }
+
+  /** Master failover: a new master (new ID) on the same address; agents re-register, frameworks must re-subscribe. */
+  async restartMaster(): Promise<void> {
+    this.master.shutdown();
+    this.master = this.newMaster();
+    this.operator.bind(this.master);
+    for (const agent of this.agentMap.values()) {
+      // Like a real agent after a master failover: re-register and resend unacknowledged updates now.
+      agent.reregister();
+    }
+  }
+
+  dropStream(frameworkId: string): void {
+    this.master.dropStream(frameworkId);
+  }
+
+  setLeading(leading: boolean, leaderUrl?: string): void {
+    if (leading) this.leading = { leading: true };
+    else this.leading = { leading: false, leaderHostPort: leaderUrl ? new URL(leaderUrl).host : undefined };
+  }
+
+  async stop(): Promise<void> {
+    this.master.shutdown();
+    this.operator.close();
+    await Promise.all([...this.agentMap.values()].map((a) => a.destroy()));
+    await this.server.close();
+  }
+
+  private newMaster(): LocalMaster {
+    const master = new LocalMaster({
+      hostname: this.host,
+      port: this.port,
+      heartbeatIntervalSeconds: this.options.heartbeatIntervalSeconds ?? 15,
+      allocationIntervalMs: this.options.allocationIntervalMs ?? 1000,
+      offerTimeoutMs: this.options.offerTimeoutMs,
+      agentPingTimeoutMs: this.options.agentPingTimeoutMs ?? 75_000,
+      maxCompletedFrameworks: this.options.maxCompletedFrameworks ?? 50,
+      pingAgent: (agentId) => this.agentMap.get(agentId)?.state === 'running',
+      logger: this.logger,
+    });
+    return master;
+  }
+
+  private requireAgent(agentId: string): SimulatedAgent {
+    const agent = this.agentMap.get(agentId);
+    if (!agent) throw new Error(`Unknown agent ${agentId}`);
+    return agent;
+  }
+}

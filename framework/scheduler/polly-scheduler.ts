@@ -1,0 +1,138 @@
+/**
+ * Polly as a Mesos framework: subscribes, keeps its framework ID, reconciles after every
+ * (re)subscription, and is a good citizen with offers it does not need (decline with a filter,
+ * then SUPPRESS until there is work). Storage offers and app launching build on this.
+ */
+import { mesos } from '../mesos/generated/mesos';
+import type { Logger } from '../mesos/logger';
+import type { MasterDetector } from '../mesos/master-detector';
+import { SchedulerClient } from '../mesos/scheduler/scheduler-client';
+import type { FrameworkIdStore } from './framework-id-store';
+import { buildFrameworkInfo, FrameworkIdentity } from './framework-info';
+
+export interface PollySchedulerOptions {
+  identity: Omit<FrameworkIdentity, 'frameworkId'>;
+  detector: MasterDetector;
+  frameworkIds: FrameworkIdStore;
+  logger: Logger;
+  format?: 'protobuf' | 'json';
+  credentials?: { principal: string; secret: string };
+  tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
+  missedHeartbeats?: number;
+  declineRefuseSeconds: number;
+  /** Called when Mesos ends this framework for good (failed over to another instance, removed). */
+  onFatal?: (reason: string) => void;
+}
+
+export class PollyScheduler {
+  private client: SchedulerClient | undefined;
+  private subscribed = false;
+  private suppressed = false;
+
+  constructor(private readonly options: PollySchedulerOptions) {}
+
+  get frameworkId(): string | undefined {
+    return this.client?.frameworkId;
+  }
+
+  get isSubscribed(): boolean {
+    return this.subscribed;
+  }
+
+  async start(): Promise<void> {
+    const { logger } = this.options;
+    const frameworkId = await this.options.frameworkIds.load();
+    const frameworkInfo = buildFrameworkInfo({ ...this.options.identity, frameworkId });
+    logger.info(frameworkId ? 'resuming Mesos framework' : 'registering new Mesos framework', {
+      frameworkId,
+      name: frameworkInfo.name,
+      roles: frameworkInfo.roles,
+      failoverTimeoutSeconds: frameworkInfo.failover_timeout,
+    });
+    const client = new SchedulerClient({
+      detector: this.options.detector,
+      frameworkInfo,
+      format: this.options.format,
+      credentials: this.options.credentials,
+      tls: this.options.tls,
+      missedHeartbeats: this.options.missedHeartbeats,
+      logger,
+    });
+    this.client = client;
+    client.on('connected', (url) => logger.info('connected to Mesos master', { master: url.toString() }));
+    client.on('subscribed', (event) => void this.onSubscribed(event.frameworkId, event.resubscribed));
+    client.on('disconnected', ({ reason, willRetry }) => {
+      this.subscribed = false;
+      logger.warn('Mesos subscription lost', { reason, willRetry });
+    });
+    client.on('offers', (offers) => void this.onOffers(offers));
+    client.on('rescind', (offerId) => logger.debug('offer rescinded', { offerId }));
+    client.on('update', (status) => this.onUpdate(status));
+    client.on('failure', (failure) =>
+      logger.warn(failure.executorId ? 'executor failed' : 'agent lost', { agentId: failure.agentId, executorId: failure.executorId, status: failure.status }),
+    );
+    client.on('mesosError', (message) => logger.error('Mesos master reported an error', { message }));
+    client.on('stopped', ({ reason }) => {
+      this.subscribed = false;
+      if (reason === 'Framework has been removed') void this.options.frameworkIds.clear();
+      if (reason) {
+        logger.error('Mesos subscription ended for good', { reason });
+        this.options.onFatal?.(reason);
+      }
+    });
+    client.start();
+  }
+
+  async stop(): Promise<void> {
+    // Close the stream without TEARDOWN: within failover_timeout our tasks keep running.
+    await this.client?.stop();
+  }
+
+  private async onSubscribed(frameworkId: string, resubscribed: boolean): Promise<void> {
+    this.subscribed = true;
+    this.suppressed = false;
+    this.options.logger.info(resubscribed ? 're-subscribed to Mesos' : 'subscribed to Mesos', { frameworkId });
+    try {
+      await this.options.frameworkIds.save(frameworkId);
+      // Implicit reconciliation: the master tells us every task it knows for this framework.
+      await this.client?.reconcile([]);
+    } catch (err) {
+      this.options.logger.error('post-subscription work failed', { error: (err as Error).message });
+    }
+  }
+
+  private async onOffers(offers: mesos.v1.IOffer[]): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    const ids = offers.map((o) => o.id.value);
+    for (const offer of offers) {
+      this.options.logger.debug('offer', {
+        offerId: offer.id.value,
+        agentId: offer.agent_id.value,
+        hostname: offer.hostname,
+        zone: offer.domain?.fault_domain?.zone?.name,
+      });
+    }
+    this.options.logger.info('declining offers: nothing to launch', { count: ids.length });
+    try {
+      await client.decline(ids, { refuse_seconds: this.options.declineRefuseSeconds });
+      if (!this.suppressed) {
+        await client.suppress();
+        this.suppressed = true;
+        this.options.logger.info('suppressed offers until there is work');
+      }
+    } catch (err) {
+      this.options.logger.warn('could not decline offers', { error: (err as Error).message });
+    }
+  }
+
+  private onUpdate(status: mesos.v1.ITaskStatus): void {
+    this.options.logger.info('task status', {
+      taskId: status.task_id.value,
+      agentId: status.agent_id?.value,
+      state: mesos.v1.TaskState[status.state],
+      reason: status.reason !== undefined && status.reason !== null ? mesos.v1.TaskStatus.Reason[status.reason] : undefined,
+      message: status.message || undefined,
+    });
+  }
+}

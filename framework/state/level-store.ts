@@ -1,0 +1,314 @@
+/**
+ * The embedded default store: LevelDB through `level`. Each value is stored as the JSON envelope
+ * `{"v":<version>,"d":<value>}`. LevelDB is single-process (it holds a lock on its directory), so
+ * serialising this instance's writes through one in-process commit loop makes compare-and-set atomic.
+ * Reads do not take the mutex: LevelDB reads see a consistent snapshot.
+ */
+import { Level } from 'level';
+import { UnavailableError } from '../errors/unavailable-error';
+import { ValidationError } from '../errors/validation-error';
+import { Logger, silentLogger } from '../mesos/logger';
+import {
+  assertValidExpectedVersion,
+  assertValidKey,
+  assertValidPrefix,
+  BatchOperation,
+  Store,
+  StoreChange,
+  StoreClosedError,
+  StoreConflictError,
+  StoreListener,
+  Versioned,
+} from './store';
+
+interface Envelope {
+  v: number;
+  d: unknown;
+}
+
+interface Watcher {
+  prefix: string;
+  listener: StoreListener<unknown>;
+}
+
+/** A committed change, with the value still encoded: listeners get their own parsed copy. */
+interface EncodedChange {
+  key: string;
+  raw: string | undefined;
+  version: number;
+}
+
+interface PendingWrite {
+  operations: readonly BatchOperation[];
+  resolve: (version: number) => void;
+  reject: (reason: unknown) => void;
+}
+
+type LevelOp = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
+
+/** Writes committed together at most (bounds one LevelDB batch and the latency of its first write). */
+const MAX_GROUP = 512;
+
+export interface LevelStoreOptions {
+  logger?: Logger;
+}
+
+const ENVELOPE_HEAD = /^\{"v":(\d+),"d":/;
+
+function encode(version: number, value: unknown): string {
+  if (value === undefined) throw new ValidationError('Store values must be JSON values, not undefined', { field: 'value' });
+  return JSON.stringify({ v: version, d: value } satisfies Envelope);
+}
+
+function isEnvelope(parsed: unknown): parsed is Envelope {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return false;
+  const keys = Object.keys(parsed);
+  const v = (parsed as { v?: unknown }).v;
+  return keys.length === 2 && 'd' in parsed && typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
+}
+
+/** Values written before versioning (schema 0) are bare JSON: they read as version 1. */
+function decode(raw: string): Versioned<unknown> {
+  const parsed: unknown = JSON.parse(raw);
+  return isEnvelope(parsed) ? { value: parsed.d, version: parsed.v } : { value: parsed, version: 1 };
+}
+
+/** The version alone, without parsing a possibly large value. */
+function versionOf(raw: string | undefined): number {
+  if (raw === undefined) return 0;
+  const head = ENVELOPE_HEAD.exec(raw);
+  return head ? Number(head[1]) : decode(raw).version;
+}
+
+function isLockedError(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: unknown } } | undefined)?.cause;
+  return cause?.code === 'LEVEL_LOCKED' || (err as { code?: unknown } | undefined)?.code === 'LEVEL_LOCKED';
+}
+
+export class LevelStore implements Store {
+  readonly backend = 'leveldb';
+  private db: Level<string, string> | undefined;
+  private readonly logger: Logger;
+  private watchers: Watcher[] = [];
+  /** Writes waiting for the commit loop, which is the write mutex: one group commits at a time. */
+  private pending: PendingWrite[] = [];
+  private committing = false;
+  private closing = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly location: string,
+    options: LevelStoreOptions = {},
+  ) {
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  get isOpen(): boolean {
+    return this.db?.status === 'open';
+  }
+
+  async open(): Promise<void> {
+    if (this.isOpen) return;
+    const db = new Level<string, string>(this.location, { valueEncoding: 'utf8' });
+    try {
+      await db.open();
+    } catch (err) {
+      if (isLockedError(err)) {
+        throw new UnavailableError(
+          `The state store at ${this.location} is in use by another process`,
+          { location: this.location },
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+    this.db = db;
+  }
+
+  async close(): Promise<void> {
+    // Writes already submitted finish first; writes submitted from now on are refused.
+    this.closing = true;
+    try {
+      if (this.committing) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+      const db = this.db;
+      this.db = undefined;
+      if (db) await db.close();
+    } finally {
+      this.closing = false;
+    }
+  }
+
+  async get<T>(key: string): Promise<T | undefined> {
+    return (await this.getVersioned<T>(key))?.value;
+  }
+
+  async getVersioned<T>(key: string): Promise<Versioned<T> | undefined> {
+    assertValidKey(key);
+    const raw = await this.handle().get(key);
+    return raw === undefined ? undefined : (decode(raw) as Versioned<T>);
+  }
+
+  async put(key: string, value: unknown): Promise<number> {
+    return this.write([{ type: 'put', key, value }]);
+  }
+
+  async putIfVersion(key: string, value: unknown, expectedVersion: number): Promise<number> {
+    return this.write([{ type: 'put', key, value, expectVersion: expectedVersion }]);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.write([{ type: 'del', key }]);
+  }
+
+  async deleteIfVersion(key: string, expectedVersion: number): Promise<void> {
+    await this.write([{ type: 'del', key, expectVersion: expectedVersion }]);
+  }
+
+  async batch(operations: readonly BatchOperation[]): Promise<void> {
+    if (operations.length > 0) await this.write(operations);
+  }
+
+  async *scan<T>(prefix: string): AsyncIterable<[string, T]> {
+    assertValidPrefix(prefix);
+    // No upper bound: keys are compared as UTF-8 bytes, so stop at the first key outside the prefix.
+    for await (const [key, raw] of this.handle().iterator({ gte: prefix })) {
+      if (!key.startsWith(prefix)) break;
+      yield [key, decode(raw).value as T];
+    }
+  }
+
+  async count(prefix: string): Promise<number> {
+    assertValidPrefix(prefix);
+    let n = 0;
+    for await (const key of this.handle().keys({ gte: prefix })) {
+      if (!key.startsWith(prefix)) break;
+      n++;
+    }
+    return n;
+  }
+
+  watch<T>(prefix: string, listener: StoreListener<T>): () => void {
+    assertValidPrefix(prefix);
+    const watcher: Watcher = { prefix, listener: listener as StoreListener<unknown> };
+    this.watchers = [...this.watchers, watcher];
+    return () => {
+      this.watchers = this.watchers.filter((w) => w !== watcher);
+    };
+  }
+
+  /**
+   * Queues `operations` as one all-or-nothing write; resolves with the version of the last key written.
+   * Writes are committed by one loop (the mutex), and writes that queued up while the previous group
+   * was committing go together: one read of their keys, one LevelDB batch (group commit). Each write
+   * is still checked and applied on its own: a failed compare-and-set rejects only that write.
+   */
+  private write(operations: readonly BatchOperation[]): Promise<number> {
+    // Validate before queueing: bad input fails fast and writes nothing.
+    for (const op of operations) {
+      assertValidKey(op.key);
+      if (op.expectVersion !== undefined) assertValidExpectedVersion(op.expectVersion);
+      if (op.type === 'put' && op.value === undefined) encode(1, op.value);
+    }
+    if (this.closing || !this.isOpen) return Promise.reject(new StoreClosedError());
+    return new Promise<number>((resolve, reject) => {
+      this.pending.push({ operations, resolve, reject });
+      if (!this.committing) void this.commitLoop();
+    });
+  }
+
+  private async commitLoop(): Promise<void> {
+    this.committing = true;
+    try {
+      while (this.pending.length > 0) await this.commitGroup(this.pending.splice(0, MAX_GROUP));
+    } finally {
+      this.committing = false;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  private async commitGroup(group: PendingWrite[]): Promise<void> {
+    let db: Level<string, string>;
+    let current: Array<string | undefined>;
+    const distinct = [...new Set(group.flatMap((w) => w.operations.map((op) => op.key)))];
+    try {
+      db = this.handle();
+      current = await db.getMany(distinct);
+    } catch (err) {
+      for (const w of group) w.reject(err);
+      return;
+    }
+    /** Versions as committed plus the writes accepted so far in this group. */
+    const versions = new Map(distinct.map((key, i) => [key, versionOf(current[i])]));
+    const levelOps: LevelOp[] = [];
+    const accepted: Array<{ write: PendingWrite; changes: EncodedChange[]; version: number }> = [];
+    for (const write of group) {
+      try {
+        const local = new Map<string, number>();
+        const ops: LevelOp[] = [];
+        const changes: EncodedChange[] = [];
+        let lastVersion = 0;
+        for (const op of write.operations) {
+          const actual = local.get(op.key) ?? versions.get(op.key) ?? 0;
+          if (op.expectVersion !== undefined && op.expectVersion !== actual) throw new StoreConflictError(op.key, op.expectVersion, actual);
+          if (op.type === 'put') {
+            const version = actual + 1;
+            const raw = encode(version, op.value);
+            ops.push({ type: 'put', key: op.key, value: raw });
+            changes.push({ key: op.key, raw, version });
+            local.set(op.key, version);
+            lastVersion = version;
+          } else {
+            lastVersion = 0;
+            if (actual === 0) continue; // nothing to delete, nothing to tell watchers
+            ops.push({ type: 'del', key: op.key });
+            changes.push({ key: op.key, raw: undefined, version: 0 });
+            local.set(op.key, 0);
+          }
+        }
+        for (const [key, version] of local) versions.set(key, version);
+        levelOps.push(...ops);
+        accepted.push({ write, changes, version: lastVersion });
+      } catch (err) {
+        write.reject(err);
+      }
+    }
+    try {
+      if (levelOps.length > 0) await db.batch(levelOps);
+    } catch (err) {
+      for (const a of accepted) a.write.reject(err);
+      return;
+    }
+    for (const a of accepted) {
+      this.notify(a.changes);
+      a.write.resolve(a.version);
+    }
+  }
+
+  private notify(changes: readonly EncodedChange[]): void {
+    const watchers = this.watchers;
+    if (watchers.length === 0) return;
+    for (const change of changes) {
+      for (const watcher of watchers) {
+        if (!change.key.startsWith(watcher.prefix)) continue;
+        // Each listener gets its own copy: a listener that mutates the value cannot affect others.
+        const event: StoreChange<unknown> = {
+          key: change.key,
+          value: change.raw === undefined ? undefined : decode(change.raw).value,
+          version: change.version,
+        };
+        try {
+          watcher.listener(event);
+        } catch (err) {
+          this.logger.warn('state store watcher threw; ignored', { key: change.key, error: (err as Error).message });
+        }
+      }
+    }
+  }
+
+  private handle(): Level<string, string> {
+    if (!this.db || this.db.status !== 'open') throw new StoreClosedError();
+    return this.db;
+  }
+}

@@ -1,0 +1,29 @@
+'use strict';
+// What the test suite needs from the machine. Each entry checks, and where possible installs
+// (Debian, as root), so `npm ci && npm test` works on a fresh machine.
+const { spawnSync } = require('node:child_process');
+
+const requirements = [
+  // Filled in as suites need services: ZooKeeper (HA store tests), Chromium (dashboard tests).
+];
+
+function aptInstall(packages) {
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!asRoot || spawnSync('which', ['apt-get']).status !== 0) return false;
+  console.error(`installing ${packages.join(' ')} (apt-get)`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (spawnSync('apt-get', ['update'], { stdio: 'inherit', env }).status !== 0) return false;
+  return spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { stdio: 'inherit', env }).status === 0;
+}
+
+function ensurePrerequisites() {
+  const missing = requirements.filter((r) => !r.present());
+  if (missing.length === 0) return;
+  const packages = missing.flatMap((r) => r.debianPackages);
+  if (!aptInstall(packages) || missing.some((r) => !r.present())) {
+    for (const r of missing) console.error(`test prerequisite missing: ${r.name} (${r.hint})`);
+    process.exit(1);
+  }
+}
+
+module.exports = { ensurePrerequisites, aptInstall };

@@ -1,0 +1,117 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { LevelStore } from '../../../framework/state/level-store';
+import { SCHEMA_VERSION_KEY } from '../../../framework/state/keys';
+import { CURRENT_SCHEMA_VERSION, Migration, openStore, StoreSchemaError } from '../../../framework/state/schema';
+
+describe('openStore (schema versions and migrations)', () => {
+  let dir: string;
+  let store: LevelStore;
+
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'polly-schema-'));
+    store = new LevelStore(path.join(dir, 'state'));
+  });
+
+  afterEach(async () => {
+    await store.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('opens and stamps a new store with the current version', async () => {
+    const result = await openStore(store);
+    expect(store.isOpen).toBe(true);
+    expect(result).toEqual({ from: undefined, to: CURRENT_SCHEMA_VERSION, applied: [], stamped: true });
+    expect(await store.get(SCHEMA_VERSION_KEY)).toMatchObject({ version: CURRENT_SCHEMA_VERSION });
+  });
+
+  it('leaves a current store alone', async () => {
+    await openStore(store);
+    const before = await store.getVersioned(SCHEMA_VERSION_KEY);
+    const result = await openStore(store);
+    expect(result).toEqual({ from: CURRENT_SCHEMA_VERSION, to: CURRENT_SCHEMA_VERSION, applied: [], stamped: false });
+    expect(await store.getVersioned(SCHEMA_VERSION_KEY)).toEqual(before);
+  });
+
+  it('migrates 1 → 2 with an injected migration, in one batch with the stamp', async () => {
+    await openStore(store, { currentVersion: 1, migrations: [] });
+    await store.put('volumes/a', { id: 'a', sizeGb: 5 });
+    await store.put('volumes/b', { id: 'b', sizeGb: 7 });
+    const renameSize: Migration = {
+      from: 1,
+      to: 2,
+      description: 'rename sizeGb to size',
+      async migrate(s) {
+        const ops = [];
+        for await (const [key, value] of s.scan<{ id: string; sizeGb: number }>('volumes/')) {
+          ops.push({ type: 'put' as const, key, value: { id: value.id, size: value.sizeGb } });
+        }
+        return ops;
+      },
+    };
+    const result = await openStore(store, { currentVersion: 2, migrations: [renameSize] });
+    expect(result).toEqual({ from: 1, to: 2, applied: ['rename sizeGb to size'], stamped: false });
+    expect(await store.get('volumes/a')).toEqual({ id: 'a', size: 5 });
+    expect(await store.get('volumes/b')).toEqual({ id: 'b', size: 7 });
+    expect(await store.get(SCHEMA_VERSION_KEY)).toMatchObject({ version: 2 });
+
+    // Running again is a no-op.
+    const again = await openStore(store, { currentVersion: 2, migrations: [renameSize] });
+    expect(again.applied).toEqual([]);
+  });
+
+  it('runs several migrations in order', async () => {
+    await openStore(store, { currentVersion: 1, migrations: [] });
+    const order: number[] = [];
+    const step = (from: number): Migration => ({
+      from,
+      to: from + 1,
+      description: `step ${from}`,
+      async migrate(s) {
+        order.push(from);
+        await s.put(`meta/step-${from}`, true); // writing directly (idempotent) is allowed too
+      },
+    });
+    const result = await openStore(store, { currentVersion: 4, migrations: [step(3), step(1), step(2)] });
+    expect(order).toEqual([1, 2, 3]);
+    expect(result.applied).toEqual(['step 1', 'step 2', 'step 3']);
+    expect(await store.get(SCHEMA_VERSION_KEY)).toMatchObject({ version: 4 });
+  });
+
+  it('a failing migration leaves the store at the old version', async () => {
+    await openStore(store, { currentVersion: 1, migrations: [] });
+    const failing: Migration = {
+      from: 1,
+      to: 2,
+      description: 'fails',
+      async migrate() {
+        throw new Error('boom');
+      },
+    };
+    await expect(openStore(store, { currentVersion: 2, migrations: [failing] })).rejects.toThrow('boom');
+    expect(await store.get(SCHEMA_VERSION_KEY)).toMatchObject({ version: 1 });
+  });
+
+  it('refuses a store whose schema is newer than the code, and changes nothing', async () => {
+    await openStore(store, { currentVersion: 3, migrations: [] });
+    const err = await openStore(store, { currentVersion: 2, migrations: [] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreSchemaError);
+    expect((err as Error).message).toMatch(/schema version 3, newer than this Polly supports \(2\)/);
+    expect(await store.get(SCHEMA_VERSION_KEY)).toMatchObject({ version: 3 });
+  });
+
+  it('refuses when no migration leads from the stored version', async () => {
+    await openStore(store, { currentVersion: 1, migrations: [] });
+    await expect(openStore(store, { currentVersion: 2, migrations: [] })).rejects.toThrow(/No migration .* from schema version 1/);
+  });
+
+  it('adopts an unversioned store with data (schema 0) through the built-in migration', async () => {
+    await store.open();
+    await store.put('mesos/framework-id', { value: 'fw-1' });
+    const result = await openStore(store);
+    expect(result).toMatchObject({ from: 0, to: CURRENT_SCHEMA_VERSION, stamped: false });
+    expect(result.applied).toHaveLength(1);
+    expect(await store.get('mesos/framework-id')).toEqual({ value: 'fw-1' });
+  });
+});
