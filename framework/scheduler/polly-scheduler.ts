@@ -28,6 +28,7 @@ export class PollyScheduler {
   private client: SchedulerClient | undefined;
   private subscribed = false;
   private suppressed = false;
+  private stopping = false;
 
   constructor(private readonly options: PollySchedulerOptions) {}
 
@@ -63,6 +64,7 @@ export class PollyScheduler {
     client.on('subscribed', (event) => void this.onSubscribed(event.frameworkId, event.resubscribed));
     client.on('disconnected', ({ reason, willRetry }) => {
       this.subscribed = false;
+      if (this.stopping) return;
       logger.warn('Mesos subscription lost', { reason, willRetry });
     });
     client.on('offers', (offers) => void this.onOffers(offers));
@@ -74,6 +76,7 @@ export class PollyScheduler {
     client.on('mesosError', (message) => logger.error('Mesos master reported an error', { message }));
     client.on('stopped', ({ reason }) => {
       this.subscribed = false;
+      if (this.stopping) return;
       if (reason === 'Framework has been removed') void this.options.frameworkIds.clear();
       if (reason) {
         logger.error('Mesos subscription ended for good', { reason });
@@ -85,6 +88,7 @@ export class PollyScheduler {
 
   async stop(): Promise<void> {
     // Close the stream without TEARDOWN: within failover_timeout our tasks keep running.
+    this.stopping = true;
     await this.client?.stop();
   }
 

@@ -310,8 +310,10 @@ describe('SchedulerClient', () => {
     await sleep(600); // > 10 allocation cycles
     const later = recorder.all('offers').slice(mark).flat();
     expect(later.some((o) => o.agent_id.value === agentId)).toBe(false);
+    // Listen before reviving: the master may allocate (and send) before the 202 arrives.
+    const revived = nextOffer(client, (o) => o.agent_id.value === agentId);
     await client.revive();
-    await nextOffer(client, (o) => o.agent_id.value === agentId);
+    await revived;
   });
 
   it('SUPPRESS stops offers and REVIVE brings them back', async () => {
@@ -327,8 +329,9 @@ describe('SchedulerClient', () => {
     const mark = recorder.count('offers');
     await sleep(600);
     expect(recorder.count('offers')).toBe(mark);
+    const revived = nextOffer(client);
     await client.revive();
-    await nextOffer(client);
+    await revived;
   });
 
   it('subscribes with basic auth, and stops with a clear reason on 401', async () => {

@@ -1,0 +1,105 @@
+/**
+ * Polly as a Mesos framework, end to end over HTTP against the local cluster: it subscribes with
+ * its identity, is a good citizen with offers, and a restart resumes the same framework.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../framework/config/config-loader';
+import { LocalCluster } from '../../framework/mesos/local/local-cluster';
+import { silentLogger } from '../../framework/mesos/logger';
+import { PollyService } from '../../framework/polly-service';
+import { waitFor } from '../support/mesos-http';
+
+interface StateFramework {
+  id: string;
+  name: string;
+  hostname: string;
+  webui_url: string;
+  active: boolean;
+  connected: boolean;
+  failover_timeout: number;
+  capabilities: string[];
+  roles: string[];
+  offers: unknown[];
+}
+
+async function masterFrameworks(cluster: LocalCluster): Promise<{ frameworks: StateFramework[]; completed_frameworks: StateFramework[] }> {
+  const res = await fetch(`${cluster.url}/master/state`);
+  return (await res.json()) as { frameworks: StateFramework[]; completed_frameworks: StateFramework[] };
+}
+
+describe('PollyService against the local cluster', () => {
+  let dir: string;
+  let cluster: LocalCluster;
+  let service: PollyService | undefined;
+
+  beforeEach(async () => {
+    dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'polly-service-'));
+    cluster = await LocalCluster.start({
+      port: 0,
+      workDir: path.join(dir, 'cluster'),
+      heartbeatIntervalSeconds: 0.2,
+      allocationIntervalMs: 50,
+    });
+  });
+
+  afterEach(async () => {
+    await service?.stop().catch(() => undefined);
+    service = undefined;
+    await cluster.stop();
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  });
+
+  function config() {
+    return loadConfig({
+      env: {},
+      file: path.join(dir, 'empty.yml'),
+      overrides: { master: cluster.url, home: path.join(dir, 'home'), 'mesos.hostname': 'polly.test', 'api.port': 7978 },
+    });
+  }
+
+  beforeEach(() => fs.writeFileSync(path.join(dir, 'empty.yml'), ''));
+
+  it('subscribes as framework polly with hostname, webui_url, capabilities and a one-week failover timeout', async () => {
+    service = await PollyService.start({ config: config(), logger: silentLogger });
+    const frameworkId = await waitFor(() => service?.scheduler.isSubscribed && service.scheduler.frameworkId, 10000);
+    const state = await masterFrameworks(cluster);
+    const fw = state.frameworks.find((f) => f.id === frameworkId);
+    expect(fw).toBeDefined();
+    expect(fw).toMatchObject({
+      name: 'polly',
+      hostname: 'polly.test',
+      webui_url: 'http://127.0.0.1:7978/ui',
+      active: true,
+      failover_timeout: 604800,
+      roles: ['polly'],
+    });
+    expect([...fw!.capabilities].sort()).toEqual(['MULTI_ROLE', 'PARTITION_AWARE', 'RESERVATION_REFINEMENT', 'TASK_KILLING_STATE']);
+  });
+
+  it('declines offers it does not need and suppresses, so it holds none', async () => {
+    service = await PollyService.start({ config: config(), logger: silentLogger });
+    const frameworkId = await waitFor(() => service?.scheduler.isSubscribed && service.scheduler.frameworkId, 10000);
+    // Offers arrive within an allocation cycle or two, are declined and then suppressed.
+    await waitFor(async () => {
+      const fw = (await masterFrameworks(cluster)).frameworks.find((f) => f.id === frameworkId);
+      return fw && fw.offers.length === 0 && (service?.scheduler as unknown as { suppressed: boolean }).suppressed;
+    }, 10000);
+  });
+
+  it('resumes the same framework after a restart, without the master removing it', async () => {
+    service = await PollyService.start({ config: config(), logger: silentLogger });
+    const first = await waitFor(() => service?.scheduler.isSubscribed && service.scheduler.frameworkId, 10000);
+    await service.stop();
+    service = undefined;
+    // Disconnected but kept: failover_timeout is a week.
+    await waitFor(async () => (await masterFrameworks(cluster)).frameworks.find((f) => f.id === first && !f.connected), 5000);
+    service = await PollyService.start({ config: config(), logger: silentLogger });
+    const second = await waitFor(() => service?.scheduler.isSubscribed && service.scheduler.frameworkId, 10000);
+    expect(second).toBe(first);
+    const state = await masterFrameworks(cluster);
+    expect(state.frameworks.filter((f) => f.name === 'polly')).toHaveLength(1);
+    expect(state.completed_frameworks).toHaveLength(0);
+  });
+});
