@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+'use strict';
+// `npm run bench`: runs each benchmark in its own process (TypeScript through swc), prints one
+// table and writes scripts/bench/results.json. `npm run bench -- decode` runs only matching ones.
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..', '..');
+const PREFIX = 'BENCH_RESULTS ';
+const filter = process.argv.slice(2);
+const benches = fs
+  .readdirSync(__dirname)
+  .filter((f) => f.endsWith('-bench.ts'))
+  .filter((f) => filter.length === 0 || filter.some((word) => f.includes(word)))
+  .sort();
+
+const results = [];
+let failed = false;
+for (const file of benches) {
+  process.stderr.write(`bench: ${file} ...\n`);
+  const run = spawnSync(process.execPath, ['--expose-gc', '-r', path.join(root, 'test/support/register-ts.js'), path.join(__dirname, file)], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 20 * 60 * 1000,
+  });
+  const line = (run.stdout || '').split('\n').find((l) => l.startsWith(PREFIX));
+  if (run.status !== 0 || !line) {
+    failed = true;
+    process.stderr.write(`bench: ${file} failed (exit ${run.status})\n${run.stdout || ''}`);
+    continue;
+  }
+  results.push(...JSON.parse(line.slice(PREFIX.length)));
+}
+
+const fmt = (v) => (v === undefined ? '' : typeof v === 'number' ? (Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : String(v)) : String(v));
+const rows = [['benchmark', 'value', 'unit', 'peer', 'peer value', 'ratio']].concat(
+  results.map((r) => [r.name, fmt(r.value), r.unit, r.peer || '', fmt(r.peerValue), r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`]),
+);
+const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+for (const [n, row] of rows.entries()) {
+  console.log(row.map((c, i) => (i === 1 || i === 4 || i === 5 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  '));
+  if (n === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+}
+for (const r of results.filter((r) => r.note)) console.log(`  ${r.name}: ${r.note}`);
+fs.writeFileSync(path.join(__dirname, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+console.log(`\nwrote scripts/bench/results.json (${results.length} results)`);
+process.exit(failed ? 1 : 0);
