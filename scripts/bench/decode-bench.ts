@@ -58,7 +58,7 @@ async function record(clusterUrl: string, format: WireFormat): Promise<Recording
           const event = format === 'json' ? Event.fromObject(JSON.parse(rec.toString('utf8'))) : Event.decode(rec);
           if (event.type === Event.Type.SUBSCRIBED) found.subscribed = Buffer.from(rec);
           if (event.type === Event.Type.HEARTBEAT) found.heartbeat = Buffer.from(rec);
-          if (event.type === Event.Type.OFFERS && event.offers!.offers.length === OFFERS_PER_EVENT) found.offers = Buffer.from(rec);
+          if (event.type === Event.Type.OFFERS && (event.offers?.offers?.length ?? 0) === OFFERS_PER_EVENT) found.offers = Buffer.from(rec);
           if (found.subscribed && found.heartbeat && found.offers) {
             req.destroy();
             resolve(found as Recording);
@@ -219,7 +219,7 @@ async function main(): Promise<void> {
   // The physical limit: protobufjs decoding bare Event messages.
   const bare = await bestOf(REPEATS, () => {
     let n = 0;
-    for (let i = 0; i < EVENTS; i++) n += Event.decode(recordings.protobuf.offers).offers!.offers.length;
+    for (let i = 0; i < EVENTS; i++) n += (Event.decode(recordings.protobuf.offers).offers?.offers?.length ?? 0);
     if (n !== offersTotal) throw new Error('bare decode miscount');
   });
   const bareRate = offersTotal / (bare / 1000);
