@@ -1,0 +1,631 @@
+/**
+ * The claim ledger: leases of volumes by tasks on agents (DESIGN §3). One live RW claim per volume,
+ * RO claims share only with RO claims. A claim attaches through the driver with the agent's instance
+ * ID; a release detaches. Every transition is persisted (with its intent, where it calls the driver)
+ * and emitted.
+ *
+ * The single-writer rule holds because every operation on a volume runs in that volume's slot of
+ * the shared KeyedSerialQueue: the check and the insert of a claim happen with no other operation
+ * on that volume in between, and the insert is a compare-and-set (`expectVersion: 0`) in the store.
+ */
+import { randomUUID } from 'node:crypto';
+import { DriverNotFoundError } from '../../drivers/errors';
+import type { DriverVolume, StorageDriver } from '../../drivers/storage-driver';
+import { ConflictError } from '../errors/conflict-error';
+import { ForbiddenError } from '../errors/forbidden-error';
+import { NotFoundError } from '../errors/not-found-error';
+import { Logger, silentLogger } from '../mesos/logger';
+import { claimByVolumeKey, claimKey, PREFIXES } from '../state/keys';
+import type { BatchOperation, Store } from '../state/store';
+import {
+  checkClaimRequest,
+  checkIdText,
+  checkReason,
+  ClaimMode,
+  ClaimRecord,
+  ClaimRequest,
+  ClaimState,
+  compatible,
+  isLive,
+} from './claim-record';
+import { crashPoint } from './crash-points';
+import { IntentLog, IntentRecord } from './intent-log';
+import type { KeyedSerialQueue } from './keyed-queue';
+import { retryTransient, RetryOptions } from './retry';
+import type { ServiceRegistry } from './service-registry';
+import { StorageEvents } from './storage-events';
+import { errorMessage, sameInstance, toPollyError } from './storage-errors';
+import type { StagedVolumeChange, VolumeCatalog } from './volume-catalog';
+import type { VolumeRecord } from './volume-record';
+
+export interface ReleaseOptions {
+  reason?: string;
+}
+
+export interface ClaimFilter {
+  volumeId?: string;
+  scheduler?: string;
+  taskId?: string;
+  agentId?: string;
+  state?: ClaimState;
+  /** Only live claims (pending, attaching, attached, releasing). */
+  live?: boolean;
+}
+
+export interface ClaimLedgerOptions {
+  store: Store;
+  registry: ServiceRegistry;
+  catalog: VolumeCatalog;
+  queue: KeyedSerialQueue;
+  intents: IntentLog;
+  events: StorageEvents;
+  logger?: Logger;
+  retry?: RetryOptions;
+}
+
+/** The outcome of a repair run by recovery. */
+export type RepairOutcome = 'attached' | 'released' | 'failed' | 'unchanged';
+
+const EVENT_FOR: Record<ClaimState, `claim.${ClaimState}`> = {
+  pending: 'claim.pending',
+  attaching: 'claim.attaching',
+  attached: 'claim.attached',
+  releasing: 'claim.releasing',
+  released: 'claim.released',
+  failed: 'claim.failed',
+};
+
+function addTo(index: Map<string, Set<string>>, key: string | undefined, id: string): void {
+  if (key === undefined) return;
+  let set = index.get(key);
+  if (!set) index.set(key, (set = new Set()));
+  set.add(id);
+}
+
+function removeFrom(index: Map<string, Set<string>>, key: string | undefined, id: string): void {
+  if (key === undefined) return;
+  const set = index.get(key);
+  if (!set) return;
+  set.delete(id);
+  if (set.size === 0) index.delete(key);
+}
+
+function freeze(claim: ClaimRecord): ClaimRecord {
+  for (const h of claim.history) Object.freeze(h);
+  Object.freeze(claim.history);
+  return Object.freeze(claim);
+}
+
+interface StagedClaim {
+  record: ClaimRecord;
+  ops: BatchOperation[];
+  commit(): void;
+}
+
+export class ClaimLedger {
+  private readonly store: Store;
+  private readonly registry: ServiceRegistry;
+  private readonly catalog: VolumeCatalog;
+  private readonly queue: KeyedSerialQueue;
+  private readonly intents: IntentLog;
+  private readonly events: StorageEvents;
+  private readonly logger: Logger;
+  private readonly retry: RetryOptions;
+  private readonly claims = new Map<string, ClaimRecord>();
+  /** Live claims only. */
+  private readonly liveByVolume = new Map<string, Set<string>>();
+  private readonly liveByTask = new Map<string, Set<string>>();
+  private readonly liveByAgent = new Map<string, Set<string>>();
+
+  constructor(options: ClaimLedgerOptions) {
+    this.store = options.store;
+    this.registry = options.registry;
+    this.catalog = options.catalog;
+    this.queue = options.queue;
+    this.intents = options.intents;
+    this.events = options.events;
+    this.logger = options.logger ?? silentLogger;
+    this.retry = options.retry ?? {};
+    this.catalog.setLiveClaimCheck((volumeId) => this.liveClaims(volumeId)[0]);
+  }
+
+  /** Loads every claim with one prefix scan. */
+  async load(): Promise<number> {
+    this.claims.clear();
+    this.liveByVolume.clear();
+    this.liveByTask.clear();
+    this.liveByAgent.clear();
+    for await (const [, claim] of this.store.scan<ClaimRecord>(PREFIXES.claims)) this.index(freeze(claim));
+    return this.claims.size;
+  }
+
+  get size(): number {
+    return this.claims.size;
+  }
+
+  find(id: string): ClaimRecord | undefined {
+    return this.claims.get(id);
+  }
+
+  get(id: string): ClaimRecord {
+    const claim = this.claims.get(id);
+    if (!claim) throw new NotFoundError(`Claim ${JSON.stringify(String(id).slice(0, 300))} not found`, { claimId: id });
+    return claim;
+  }
+
+  liveClaims(volumeId: string): ClaimRecord[] {
+    return [...(this.liveByVolume.get(volumeId) ?? [])].map((id) => this.claims.get(id)!);
+  }
+
+  /** IDs of volumes with at least one live claim. */
+  claimedVolumeIds(): string[] {
+    return [...this.liveByVolume.keys()];
+  }
+
+  list(filter: ClaimFilter = {}): ClaimRecord[] {
+    let candidates: Iterable<string>;
+    if (filter.volumeId !== undefined && (filter.live || (filter.state !== undefined && isLive({ state: filter.state })))) {
+      candidates = this.liveByVolume.get(filter.volumeId) ?? [];
+    } else if (filter.taskId !== undefined && filter.live) candidates = this.liveByTask.get(filter.taskId) ?? [];
+    else if (filter.agentId !== undefined && filter.live) candidates = this.liveByAgent.get(filter.agentId) ?? [];
+    else candidates = this.claims.keys();
+    const out: ClaimRecord[] = [];
+    for (const id of candidates) {
+      const c = this.claims.get(id);
+      if (!c) continue;
+      if (filter.volumeId !== undefined && c.volumeId !== filter.volumeId) continue;
+      if (filter.scheduler !== undefined && c.scheduler !== filter.scheduler) continue;
+      if (filter.taskId !== undefined && c.taskId !== filter.taskId) continue;
+      if (filter.agentId !== undefined && c.agentId !== filter.agentId) continue;
+      if (filter.state !== undefined && c.state !== filter.state) continue;
+      if (filter.live && !isLive(c)) continue;
+      out.push(c);
+    }
+    return out;
+  }
+
+  /**
+   * Claims a volume for a task and attaches it to the agent. Resolves with the attached claim;
+   * refusals (Forbidden, Conflict) write nothing; an attach failure leaves the claim `failed`.
+   */
+  async claim(request: ClaimRequest): Promise<ClaimRecord> {
+    const req = checkClaimRequest(request);
+    return this.queue.run(req.volumeId, async () => {
+      const volume = this.catalog.get(req.volumeId);
+      if (!req.admin && (req.scheduler === undefined || !volume.schedulers.includes(req.scheduler))) {
+        throw new ForbiddenError(`Volume ${volume.id} is not offered to scheduler ${JSON.stringify(req.scheduler)}`, {
+          volumeId: volume.id,
+          scheduler: req.scheduler,
+        });
+      }
+      if (volume.status === 'removing' || volume.status === 'missing') {
+        throw new ConflictError(`Volume ${volume.id} cannot be claimed: it is ${volume.status}`, {
+          volumeId: volume.id,
+          status: volume.status,
+        });
+      }
+      for (const holder of this.liveClaims(volume.id)) {
+        if (!compatible(req.mode, holder)) {
+          throw new ConflictError(
+            `Volume ${volume.id} is held ${holder.mode} by claim ${holder.id} (task ${holder.taskId ?? '-'}, agent ${holder.agentId}); ` +
+              `a ${req.mode} claim cannot share it`,
+            { volumeId: volume.id, claimId: holder.id, taskId: holder.taskId, agentId: holder.agentId, mode: holder.mode },
+          );
+        }
+      }
+      const now = new Date().toISOString();
+      const record: ClaimRecord = {
+        id: randomUUID(),
+        volumeId: volume.id,
+        agentId: req.agentId,
+        instanceId: req.instanceId,
+        mode: req.mode,
+        state: 'pending',
+        createdAt: now,
+        updatedAt: now,
+        history: [{ state: 'pending', at: now }],
+      };
+      if (req.scheduler !== undefined) record.scheduler = req.scheduler;
+      if (req.frameworkId !== undefined) record.frameworkId = req.frameworkId;
+      if (req.taskId !== undefined) record.taskId = req.taskId;
+      const pending = freeze(record);
+      await this.store.batch([
+        { type: 'put', key: claimKey(pending.id), value: pending, expectVersion: 0 },
+        { type: 'put', key: claimByVolumeKey(pending.volumeId, pending.id), value: pending.id },
+      ]);
+      this.index(pending);
+      this.events.publish('claim.pending', { claim: pending });
+      this.logger.info('claim pending', this.fields(pending));
+
+      crashPoint('attach', 'before-intent');
+      const attaching = this.stage(pending, 'attaching');
+      const intent = await this.intents.begin(
+        {
+          kind: 'attach',
+          key: pending.id,
+          service: volume.service,
+          volumeId: volume.id,
+          claimId: pending.id,
+          payload: { driverVolumeId: volume.driverVolumeId, instanceId: pending.instanceId, mode: pending.mode },
+        },
+        attaching.ops,
+      );
+      attaching.commit();
+      crashPoint('attach', 'after-intent');
+      return this.attachUnderIntent(attaching.record, volume, intent, true);
+    });
+  }
+
+  /** Releases a claim: detaches from its agent and marks it released. Idempotent for finished claims. */
+  async release(claimId: string, options: ReleaseOptions = {}): Promise<ClaimRecord> {
+    checkIdText(claimId, 'claimId');
+    const reason = checkReason(options.reason, false);
+    return this.releaseOne(claimId, reason, false);
+  }
+
+  /**
+   * Operator (or fencing) release: a reason is required, the detach is forced, the claim is marked
+   * `forced`, and an audit event is emitted.
+   */
+  async forceRelease(claimId: string, reason: string): Promise<ClaimRecord> {
+    checkIdText(claimId, 'claimId');
+    const why = checkReason(reason, true)!;
+    return this.releaseOne(claimId, why, true);
+  }
+
+  /** The task is terminal: release its live claims. */
+  async releaseForTask(taskId: string, options: ReleaseOptions = {}): Promise<ClaimRecord[]> {
+    checkIdText(taskId, 'taskId');
+    const reason = checkReason(options.reason, false) ?? `task ${taskId} is terminal`;
+    const ids = [...(this.liveByTask.get(taskId) ?? [])];
+    return Promise.all(ids.map((id) => this.releaseOne(id, reason, false)));
+  }
+
+  /** Fencing: the agent is gone (Mesos removed it), so its claims are force-released. */
+  async releaseForAgent(agentId: string, reason: string): Promise<ClaimRecord[]> {
+    checkIdText(agentId, 'agentId');
+    const why = checkReason(reason, true)!;
+    const ids = [...(this.liveByAgent.get(agentId) ?? [])];
+    return Promise.all(ids.map((id) => this.releaseOne(id, why, true)));
+  }
+
+  // ---- repairs used by recovery; the caller runs them in the volume's queue slot ----
+
+  /**
+   * A live claim that should be attached (pending/attaching after a crash, or attached but missing
+   * on the backend): attach again (idempotent) and mark it attached, or mark it failed.
+   */
+  async repairAttach(claimId: string, intent: IntentRecord | undefined): Promise<RepairOutcome> {
+    const claim = this.get(claimId);
+    const volume = this.catalog.find(claim.volumeId);
+    if (!volume || !isLive(claim) || claim.state === 'releasing') {
+      return this.rollbackAttach(intent, claim);
+    }
+    let open = intent;
+    let current = claim;
+    if (!open) {
+      const attaching = current.state === 'attaching' ? undefined : this.stage(current, 'attaching', 'recovery: attaching again');
+      open = await this.intents.begin(this.attachIntent(current, volume), attaching?.ops ?? []);
+      attaching?.commit();
+      current = attaching?.record ?? current;
+    }
+    try {
+      const done = await this.attachUnderIntent(current, volume, open, false);
+      return done.state === 'attached' ? 'attached' : 'failed';
+    } catch {
+      return 'failed';
+    }
+  }
+
+  /**
+   * An attach intent whose claim is gone or finished: make sure the backend does not keep the
+   * attachment (unless another live claim shares the instance), fail the claim if still live.
+   */
+  async rollbackAttach(intent: IntentRecord | undefined, claim: ClaimRecord | undefined): Promise<RepairOutcome> {
+    const volumeId = claim?.volumeId ?? intent?.volumeId;
+    const instanceId = claim?.instanceId ?? (intent?.payload.instanceId as string | undefined);
+    const volume = volumeId === undefined ? undefined : this.catalog.find(volumeId);
+    if (volume && instanceId !== undefined && !this.sharedInstance(volume.id, instanceId, claim?.id)) {
+      const driver = this.registry.get(volume.service).driver;
+      try {
+        await retryTransient(() => driver.volumeDetach(volume.driverVolumeId, { id: instanceId }, { force: true }), this.retry);
+      } catch (err) {
+        if (!(err instanceof DriverNotFoundError)) {
+          this.logger.error('recovery could not detach after an interrupted attach; will retry', {
+            volumeId: volume.id,
+            claimId: claim?.id,
+            error: errorMessage(err),
+          });
+          return 'unchanged';
+        }
+      }
+    }
+    const ops: BatchOperation[] = [];
+    let staged: StagedClaim | undefined;
+    let volumeChange: StagedVolumeChange | undefined;
+    if (claim && isLive(claim)) {
+      staged = this.stage(claim, 'failed', 'interrupted before the attach completed');
+      ops.push(...staged.ops);
+      volumeChange = this.volumeWithout(claim);
+      if (volumeChange) ops.push(...volumeChange.ops);
+    }
+    if (intent) await this.intents.resolve(intent.id, ops);
+    else if (ops.length > 0) await this.store.batch(ops);
+    staged?.commit();
+    volumeChange?.commit();
+    return staged ? 'failed' : 'unchanged';
+  }
+
+  /** A claim being released (or a detach intent): detach (idempotent) and mark it released. */
+  async repairDetach(claimId: string | undefined, intent: IntentRecord | undefined): Promise<RepairOutcome> {
+    const claim = claimId === undefined ? undefined : this.claims.get(claimId);
+    if (!claim || !isLive(claim)) {
+      if (intent) await this.intents.resolve(intent.id);
+      return 'unchanged';
+    }
+    const forced = intent ? intent.payload.force === true : claim.forced === true;
+    try {
+      const result = await this.detachUnderIntent(claim, intent, claim.reason, forced);
+      return result.state === 'released' ? 'released' : 'unchanged';
+    } catch {
+      return 'unchanged';
+    }
+  }
+
+  /** A pending claim with no intent never reached the driver: it failed. */
+  async failClaim(claimId: string, reason: string): Promise<void> {
+    const claim = this.get(claimId);
+    if (!isLive(claim)) return;
+    const staged = this.stage(claim, 'failed', reason);
+    const volumeChange = this.volumeWithout(claim);
+    await this.store.batch([...staged.ops, ...(volumeChange?.ops ?? [])]);
+    staged.commit();
+    volumeChange?.commit();
+  }
+
+  /** Makes the volume record's attachments list exactly the attached live claims (recovery). */
+  async syncVolumeAttachments(volumeId: string): Promise<boolean> {
+    const volume = this.catalog.find(volumeId);
+    if (!volume) return false;
+    const attached = this.liveClaims(volumeId).filter((c) => c.state === 'attached');
+    const want = new Set(attached.map((c) => c.id));
+    const have = new Set(volume.attachments.map((a) => a.claimId));
+    if (want.size === have.size && [...want].every((id) => have.has(id))) return false;
+    const staged = this.catalog.stageUpdate(volumeId, (d) => {
+      d.attachments = attached.map((c) => {
+        const old = volume.attachments.find((a) => a.claimId === c.id);
+        return old ?? { claimId: c.id, instanceId: c.instanceId, agentId: c.agentId, mode: c.mode, attachedAt: c.updatedAt };
+      });
+    });
+    await this.store.batch(staged.ops);
+    staged.commit();
+    return true;
+  }
+
+  /** True when another live claim of the volume (not `exceptClaimId`) uses the same instance. */
+  sharedInstance(volumeId: string, instanceId: string, exceptClaimId?: string): boolean {
+    return this.liveClaims(volumeId).some((c) => c.id !== exceptClaimId && sameInstance(c.instanceId, instanceId));
+  }
+
+  // ---- internals ----
+
+  private attachIntent(claim: ClaimRecord, volume: VolumeRecord) {
+    return {
+      kind: 'attach' as const,
+      key: claim.id,
+      service: volume.service,
+      volumeId: volume.id,
+      claimId: claim.id,
+      payload: { driverVolumeId: volume.driverVolumeId, instanceId: claim.instanceId, mode: claim.mode },
+    };
+  }
+
+  /** Runs the attach under an open intent and records the outcome (attached, or failed). */
+  private async attachUnderIntent(
+    claim: ClaimRecord,
+    volume: VolumeRecord,
+    intent: IntentRecord,
+    throwOnFailure: boolean,
+  ): Promise<ClaimRecord> {
+    const driver = this.registry.get(volume.service).driver;
+    try {
+      await retryTransient(() => driver.volumeAttach(volume.driverVolumeId, { id: claim.instanceId }, { readOnly: claim.mode === 'RO' }), {
+        ...this.retry,
+        onRetry: (attempt, err, delayMs) =>
+          this.logger.warn('attach timed out; retrying', { ...this.fields(claim), attempt, delayMs, error: err.message }),
+      });
+    } catch (err) {
+      const failed = await this.failAttach(claim, volume, driver, intent, err);
+      if (throwOnFailure) {
+        const polly = toPollyError(err);
+        throw Object.assign(polly, { details: { ...(polly.details ?? {}), claimId: failed.id, volumeId: volume.id } });
+      }
+      return failed;
+    }
+    crashPoint('attach', 'after-driver');
+    const attached = this.stage(claim, 'attached');
+    const volumeChange = this.catalog.stageUpdate(volume.id, (d) => {
+      d.attachments = [
+        ...d.attachments.filter((a) => a.claimId !== claim.id),
+        {
+          claimId: claim.id,
+          instanceId: claim.instanceId,
+          agentId: claim.agentId,
+          mode: claim.mode,
+          attachedAt: attached.record.updatedAt,
+        },
+      ];
+    });
+    await this.intents.resolve(intent.id, [...attached.ops, ...volumeChange.ops]);
+    attached.commit();
+    volumeChange.commit();
+    crashPoint('attach', 'after-resolve');
+    this.logger.info('claim attached', this.fields(attached.record));
+    return attached.record;
+  }
+
+  /**
+   * The attach failed. Leave the backend as it was: if the driver shows the volume attached to this
+   * instance (a timed-out attach that did happen), detach it, unless another live claim shares it.
+   */
+  private async failAttach(
+    claim: ClaimRecord,
+    volume: VolumeRecord,
+    driver: StorageDriver,
+    intent: IntentRecord,
+    cause: unknown,
+  ): Promise<ClaimRecord> {
+    const reason = `attach failed: ${errorMessage(cause)}`.slice(0, 1024);
+    let settled = true;
+    try {
+      const dv: DriverVolume = await retryTransient(() => driver.volumeInspect(volume.driverVolumeId), this.retry);
+      const ours = dv.attachments.some((a) => sameInstance(a.instanceId.id, claim.instanceId));
+      if (ours && !this.sharedInstance(volume.id, claim.instanceId, claim.id)) {
+        await retryTransient(() => driver.volumeDetach(volume.driverVolumeId, { id: claim.instanceId }), this.retry);
+      }
+    } catch (err) {
+      // Unknown backend state: the intent stays open and recovery settles it.
+      settled = err instanceof DriverNotFoundError;
+    }
+    const failed = this.stage(claim, 'failed', reason);
+    if (settled) await this.intents.resolve(intent.id, failed.ops);
+    else await this.store.batch(failed.ops);
+    failed.commit();
+    this.logger.warn('claim failed', { ...this.fields(failed.record), reason, intentOpen: !settled });
+    return failed.record;
+  }
+
+  private async releaseOne(claimId: string, reason: string | undefined, force: boolean): Promise<ClaimRecord> {
+    const first = this.get(claimId);
+    return this.queue.run(first.volumeId, async () => {
+      const claim = this.get(claimId);
+      if (!isLive(claim)) return claim; // released or failed already: nothing to do
+      crashPoint('detach', 'before-intent');
+      const result = await this.detachUnderIntent(claim, undefined, reason, force);
+      if (force) {
+        this.logger.warn('claim force-released', { ...this.fields(result), reason });
+        this.events.publish('claim.audit', { claim: result, action: 'force-release', reason: reason ?? '', at: result.updatedAt });
+      }
+      return result;
+    });
+  }
+
+  /**
+   * Marks the claim releasing under a detach intent (a new one unless `intent` is given), detaches
+   * unless another live claim shares the instance, then marks it released. A definite detach failure
+   * leaves the claim `releasing` (still live: the volume may still be attached) and throws.
+   */
+  private async detachUnderIntent(
+    claim: ClaimRecord,
+    intent: IntentRecord | undefined,
+    reason: string | undefined,
+    force: boolean,
+  ): Promise<ClaimRecord> {
+    const volume = this.catalog.find(claim.volumeId);
+    let current = claim;
+    let open = intent;
+    if (!open) {
+      const releasing = this.stage(current, 'releasing', reason, force);
+      open = await this.intents.begin(
+        {
+          kind: 'detach',
+          key: claim.id,
+          service: volume?.service ?? '',
+          volumeId: claim.volumeId,
+          claimId: claim.id,
+          payload: { driverVolumeId: volume?.driverVolumeId, instanceId: claim.instanceId, force },
+        },
+        releasing.ops,
+      );
+      releasing.commit();
+      current = releasing.record;
+    }
+    crashPoint('detach', 'after-intent');
+    if (volume && !this.sharedInstance(volume.id, claim.instanceId, claim.id)) {
+      const driver = this.registry.get(volume.service).driver;
+      try {
+        await retryTransient(() => driver.volumeDetach(volume.driverVolumeId, { id: claim.instanceId }, { force }), {
+          ...this.retry,
+          onRetry: (attempt, err, delayMs) =>
+            this.logger.warn('detach timed out; retrying', { ...this.fields(claim), attempt, delayMs, error: err.message }),
+        });
+      } catch (err) {
+        if (!(err instanceof DriverNotFoundError)) {
+          // The claim stays `releasing` (live: the volume may still be attached); that state is the
+          // record of the unfinished detach, so the intent is closed and a retry or reconciliation
+          // detaches again.
+          await this.intents.resolve(open.id);
+          this.logger.error('detach failed; the claim stays releasing', { ...this.fields(claim), error: errorMessage(err) });
+          throw toPollyError(err);
+        }
+        // The backend has no such volume: nothing is attached.
+      }
+    }
+    crashPoint('detach', 'after-driver');
+    const released = this.stage(current, 'released', reason, force);
+    const volumeChange = this.volumeWithout(claim);
+    await this.intents.resolve(open.id, [...released.ops, ...(volumeChange?.ops ?? [])]);
+    released.commit();
+    volumeChange?.commit();
+    crashPoint('detach', 'after-resolve');
+    this.logger.info('claim released', { ...this.fields(released.record), reason, forced: force });
+    return released.record;
+  }
+
+  /** The volume record without this claim's attachment (undefined when there is nothing to change). */
+  private volumeWithout(claim: ClaimRecord): StagedVolumeChange | undefined {
+    const volume = this.catalog.find(claim.volumeId);
+    if (!volume || !volume.attachments.some((a) => a.claimId === claim.id)) return undefined;
+    return this.catalog.stageUpdate(volume.id, (d) => {
+      d.attachments = d.attachments.filter((a) => a.claimId !== claim.id);
+    });
+  }
+
+  private stage(claim: ClaimRecord, state: ClaimState, reason?: string, forced?: boolean): StagedClaim {
+    const at = new Date().toISOString();
+    const next: ClaimRecord = {
+      ...claim,
+      state,
+      updatedAt: at,
+      history: [...claim.history, reason === undefined ? { state, at } : { state, at, reason }],
+    };
+    if (reason !== undefined) next.reason = reason;
+    if (forced) next.forced = true;
+    const record = freeze(next);
+    return {
+      record,
+      ops: [{ type: 'put', key: claimKey(record.id), value: record }],
+      commit: () => {
+        const before = this.claims.get(record.id);
+        if (before) this.unindex(before);
+        this.index(record);
+        this.events.publish(EVENT_FOR[state], { claim: record });
+      },
+    };
+  }
+
+  private index(claim: ClaimRecord): void {
+    this.claims.set(claim.id, claim);
+    if (!isLive(claim)) return;
+    addTo(this.liveByVolume, claim.volumeId, claim.id);
+    addTo(this.liveByTask, claim.taskId, claim.id);
+    addTo(this.liveByAgent, claim.agentId, claim.id);
+  }
+
+  private unindex(claim: ClaimRecord): void {
+    removeFrom(this.liveByVolume, claim.volumeId, claim.id);
+    removeFrom(this.liveByTask, claim.taskId, claim.id);
+    removeFrom(this.liveByAgent, claim.agentId, claim.id);
+  }
+
+  private fields(claim: ClaimRecord): Record<string, unknown> {
+    return {
+      claimId: claim.id,
+      volumeId: claim.volumeId,
+      scheduler: claim.scheduler,
+      taskId: claim.taskId,
+      agentId: claim.agentId,
+      mode: claim.mode as ClaimMode,
+    };
+  }
+}

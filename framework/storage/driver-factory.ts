@@ -1,0 +1,36 @@
+/**
+ * The real DriverFactory for the ServiceRegistry: builds the configured driver and bounds every
+ * call by the service's timeout.
+ */
+import { BoundedDriver, createDriver, DriverLogger, VfsDriverConfig } from '../../drivers';
+import type { StorageDriver } from '../../drivers/storage-driver';
+import { ValidationError } from '../errors/validation-error';
+import type { DriverFactory, ServiceDefinition } from './service-registry';
+
+export interface DriverFactoryOptions {
+  logger?: DriverLogger;
+  /** fsync vfs metadata (default true). */
+  durable?: boolean;
+  /** vfs lock tuning (e.g. a short stale time for tests that kill processes holding the lock). */
+  vfsLock?: Pick<VfsDriverConfig, 'lockStaleMs' | 'lockTimeoutMs'>;
+}
+
+export function driverFactory(options: DriverFactoryOptions = {}): DriverFactory {
+  return (service: ServiceDefinition): StorageDriver => {
+    switch (service.driver) {
+      case 'vfs': {
+        if (!service.vfs) throw ValidationError.field('vfs', `Service "${service.name}" has no vfs root`);
+        const inner = createDriver('vfs', {
+          root: service.vfs.root,
+          attachLimit: service.vfs.attachLimit,
+          logger: options.logger,
+          durable: options.durable,
+          ...options.vfsLock,
+        });
+        return new BoundedDriver(inner, { timeoutMs: service.timeoutMs });
+      }
+      default:
+        throw ValidationError.field('driver', `Service "${service.name}": unknown storage driver ${JSON.stringify(service.driver)}`);
+    }
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * Retries a driver call while its outcome is "maybe" (DriverTransientError: timeout, lost
+ * connection, throttling), with jittered exponential backoff and a bounded number of attempts.
+ * Safe only for idempotent calls made under the same idempotency key (attach, detach, remove).
+ */
+import { DriverTransientError } from '../../drivers/errors';
+
+export interface RetryOptions {
+  /** Total attempts, ≥ 1. Default 4. */
+  attempts?: number;
+  /** First delay, ms. Default 100. */
+  baseDelayMs?: number;
+  /** Longest delay, ms. Default 5 000. */
+  maxDelayMs?: number;
+  signal?: AbortSignal;
+  onRetry?: (attempt: number, err: Error, delayMs: number) => void;
+}
+
+export function isTransient(err: unknown): boolean {
+  return err instanceof DriverTransientError && (err as Error).name !== 'AbortError';
+}
+
+export async function retryTransient<T>(call: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const attempts = Math.max(1, options.attempts ?? 4);
+  const base = options.baseDelayMs ?? 100;
+  const max = options.maxDelayMs ?? 5_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isTransient(err) || attempt >= attempts || options.signal?.aborted) throw err;
+      // Full jitter: spreads retries of many callers hitting one slow backend.
+      const delay = Math.round(Math.random() * Math.min(max, base * 2 ** (attempt - 1)));
+      options.onRetry?.(attempt, err as Error, delay);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The storage core wired together: service registry (drivers), volume catalog, claim ledger, intent
+ * log, per-volume queue and recovery. `start()` opens the store, initialises the drivers, loads the
+ * catalog and the claims (one prefix scan each) and runs recovery before anything is served;
+ * `stop()` lets the operations in flight finish. Each part stays usable (and tested) on its own.
+ */
+import { Logger, silentLogger } from '../mesos/logger';
+import { openStore } from '../state/schema';
+import type { Store } from '../state/store';
+import { ClaimLedger } from './claim-ledger';
+import { IntentLog } from './intent-log';
+import { KeyedSerialQueue } from './keyed-queue';
+import type { RetryOptions } from './retry';
+import type { ServiceRegistry } from './service-registry';
+import { StorageEvents } from './storage-events';
+import { RecoveryReport, StorageRecovery } from './storage-recovery';
+import { VolumeCatalog } from './volume-catalog';
+
+export interface StorageServiceOptions {
+  store: Store;
+  registry: ServiceRegistry;
+  logger?: Logger;
+  /** Operations running at once across volumes (one at a time per volume). Default 16. */
+  concurrency?: number;
+  /** Backoff for "maybe" (timed-out) driver calls. */
+  retry?: RetryOptions;
+}
+
+export class StorageService {
+  readonly store: Store;
+  readonly registry: ServiceRegistry;
+  readonly events = new StorageEvents();
+  readonly queue: KeyedSerialQueue;
+  readonly intents: IntentLog;
+  readonly catalog: VolumeCatalog;
+  readonly ledger: ClaimLedger;
+  readonly recovery: StorageRecovery;
+  private readonly logger: Logger;
+  private started = false;
+
+  constructor(options: StorageServiceOptions) {
+    this.store = options.store;
+    this.registry = options.registry;
+    this.logger = options.logger ?? silentLogger;
+    this.queue = new KeyedSerialQueue({ concurrency: options.concurrency ?? 16 });
+    this.intents = new IntentLog(this.store);
+    const common = {
+      store: this.store,
+      registry: this.registry,
+      queue: this.queue,
+      intents: this.intents,
+      events: this.events,
+      logger: this.logger,
+      retry: options.retry,
+    };
+    this.catalog = new VolumeCatalog(common);
+    this.ledger = new ClaimLedger({ ...common, catalog: this.catalog });
+    this.recovery = new StorageRecovery({ ...common, catalog: this.catalog, ledger: this.ledger });
+  }
+
+  get isStarted(): boolean {
+    return this.started;
+  }
+
+  /** Opens the store (migrating it if needed), starts the drivers, loads state and recovers. */
+  async start(): Promise<RecoveryReport> {
+    await openStore(this.store, { logger: this.logger });
+    await this.registry.start();
+    // Two independent prefix scans: overlapping them hides part of LevelDB's read latency.
+    const [volumes, claims] = await Promise.all([this.catalog.load(), this.ledger.load()]);
+    this.logger.info('storage state loaded', { volumes, claims });
+    const report = await this.recovery.recover();
+    this.started = true;
+    return report;
+  }
+
+  /** Waits for queued and running operations, then closes the drivers (the store is the caller's). */
+  async stop(): Promise<void> {
+    this.started = false;
+    await this.queue.drain();
+    await this.registry.close();
+  }
+}

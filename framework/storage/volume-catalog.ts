@@ -1,0 +1,583 @@
+/**
+ * The volume catalog: Polly's record of every managed volume (created through Polly or registered),
+ * indexed in memory by service + case-insensitive name, by zone and by scheduler, loaded from the
+ * store once at start so no request scans. Unmanaged volumes (on a backend, not registered) are
+ * listed from the drivers on demand.
+ *
+ * Every change to a volume runs in that volume's slot of the shared KeyedSerialQueue (one at a time
+ * per volume), is persisted in one store batch, then applied in memory and emitted. Records handed
+ * out are frozen: callers cannot change the catalog behind its back.
+ */
+import { checkCreateOptions } from '../../drivers/create-options';
+import { DriverConflictError, DriverNotFoundError } from '../../drivers/errors';
+import { nameKey } from '../../drivers/name-rules';
+import type { DriverVolume, StorageDriver, VolumeCreateOptions } from '../../drivers/storage-driver';
+import { ConflictError } from '../errors/conflict-error';
+import { NotFoundError } from '../errors/not-found-error';
+import { UnavailableError } from '../errors/unavailable-error';
+import { ValidationError } from '../errors/validation-error';
+import { Logger, silentLogger } from '../mesos/logger';
+import { PREFIXES, volumeKey, volumeNameKey } from '../state/keys';
+import type { BatchOperation, Store } from '../state/store';
+import type { ClaimRecord } from './claim-record';
+import { crashPoint } from './crash-points';
+import { IntentLog } from './intent-log';
+import type { KeyedSerialQueue } from './keyed-queue';
+import type { CreateRequest } from './profile';
+import { isTransient, retryTransient, RetryOptions } from './retry';
+import type { ServiceRegistry } from './service-registry';
+import { StorageEvents } from './storage-events';
+import { errorMessage, toPollyError } from './storage-errors';
+import { formatVolumeId, parseVolumeId } from './volume-id';
+import {
+  checkLabelKeys,
+  checkSchedulerName,
+  checkSchedulers,
+  checkStringMap,
+  checkVolumeName,
+  statusFor,
+  VolumeRecord,
+  VolumeStatus,
+  volumeFromDriver,
+} from './volume-record';
+
+export interface CreateVolumeRequest extends CreateRequest {
+  service: string;
+  name: string;
+  /** Default `default`. */
+  profile?: string;
+  labels?: Record<string, string>;
+  /** Passed to the driver and kept on the record. */
+  fields?: Record<string, string>;
+  /** Schedulers to offer the new volume to. */
+  schedulers?: string[];
+  /** The scheduler the volume is created on behalf of: it is offered to it (original Polly behaviour). */
+  scheduler?: string;
+}
+
+export interface RegisterVolumeOptions {
+  schedulers?: string[];
+  labels?: Record<string, string>;
+}
+
+export interface VolumeFilter {
+  service?: string;
+  /** Only volumes offered to this scheduler. */
+  scheduler?: string;
+  /** Every `k=v` must match. */
+  labels?: Record<string, string>;
+  /** Case-insensitive exact name. */
+  name?: string;
+  zone?: string;
+  status?: VolumeStatus;
+}
+
+/** A record change computed but not yet applied: persist `ops` (with other ops), then `commit()`. */
+export interface StagedVolumeChange {
+  readonly record: VolumeRecord | undefined;
+  readonly ops: BatchOperation[];
+  commit(): void;
+}
+
+export interface VolumeCatalogOptions {
+  store: Store;
+  registry: ServiceRegistry;
+  queue: KeyedSerialQueue;
+  intents: IntentLog;
+  events: StorageEvents;
+  logger?: Logger;
+  retry?: RetryOptions;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+function freeze(record: VolumeRecord): VolumeRecord {
+  Object.freeze(record.labels);
+  Object.freeze(record.fields);
+  Object.freeze(record.schedulers);
+  for (const a of record.attachments) Object.freeze(a);
+  Object.freeze(record.attachments);
+  return Object.freeze(record);
+}
+
+function draftOf(record: VolumeRecord): VolumeRecord {
+  return structuredClone(record) as Mutable<VolumeRecord>;
+}
+
+function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
+  let set = index.get(key);
+  if (!set) index.set(key, (set = new Set()));
+  set.add(id);
+}
+
+function removeFrom(index: Map<string, Set<string>>, key: string, id: string): void {
+  const set = index.get(key);
+  if (!set) return;
+  set.delete(id);
+  if (set.size === 0) index.delete(key);
+}
+
+export class VolumeCatalog {
+  private readonly store: Store;
+  private readonly registry: ServiceRegistry;
+  private readonly queue: KeyedSerialQueue;
+  private readonly intents: IntentLog;
+  private readonly events: StorageEvents;
+  private readonly logger: Logger;
+  private readonly retry: RetryOptions;
+  private readonly volumes = new Map<string, VolumeRecord>();
+  /** `<service>\0<name key>` → volume ID. */
+  private readonly byName = new Map<string, string>();
+  private readonly byService = new Map<string, Set<string>>();
+  private readonly byZone = new Map<string, Set<string>>();
+  private readonly byScheduler = new Map<string, Set<string>>();
+  /** Names being created right now: a concurrent create of the same name fails fast. */
+  private readonly creating = new Set<string>();
+  /** Asked before a remove: the live claim holding the volume, if any (the ledger answers). */
+  private liveClaimOf: (volumeId: string) => ClaimRecord | undefined = () => undefined;
+
+  constructor(options: VolumeCatalogOptions) {
+    this.store = options.store;
+    this.registry = options.registry;
+    this.queue = options.queue;
+    this.intents = options.intents;
+    this.events = options.events;
+    this.logger = options.logger ?? silentLogger;
+    this.retry = options.retry ?? {};
+  }
+
+  /** The ledger tells the catalog which volumes are held (a remove is refused while one is). */
+  setLiveClaimCheck(check: (volumeId: string) => ClaimRecord | undefined): void {
+    this.liveClaimOf = check;
+  }
+
+  /** Loads every record with one prefix scan. */
+  async load(): Promise<number> {
+    this.volumes.clear();
+    this.byName.clear();
+    this.byService.clear();
+    this.byZone.clear();
+    this.byScheduler.clear();
+    for await (const [, record] of this.store.scan<VolumeRecord>(PREFIXES.volumes)) this.index(freeze(record));
+    return this.volumes.size;
+  }
+
+  get size(): number {
+    return this.volumes.size;
+  }
+
+  find(id: string): VolumeRecord | undefined {
+    return this.volumes.get(id);
+  }
+
+  get(id: string): VolumeRecord {
+    const record = this.volumes.get(id);
+    if (!record) throw new NotFoundError(`Volume ${JSON.stringify(String(id).slice(0, 300))} not found`, { volumeId: id });
+    return record;
+  }
+
+  findByName(service: string, name: string): VolumeRecord | undefined {
+    const id = this.byName.get(`${service}\u0000${nameKey(name)}`);
+    return id === undefined ? undefined : this.volumes.get(id);
+  }
+
+  /** All records of one service (recovery walks these). */
+  ofService(service: string): VolumeRecord[] {
+    return [...(this.byService.get(service) ?? [])].map((id) => this.volumes.get(id)!);
+  }
+
+  all(): IterableIterator<VolumeRecord> {
+    return this.volumes.values();
+  }
+
+  /** Managed volumes matching `filter`, using the most selective index available. */
+  list(filter: VolumeFilter = {}): VolumeRecord[] {
+    let candidates: Iterable<string>;
+    if (filter.name !== undefined && filter.service !== undefined) {
+      const id = this.byName.get(`${filter.service}\u0000${nameKey(filter.name)}`);
+      candidates = id === undefined ? [] : [id];
+    } else if (filter.scheduler !== undefined) candidates = this.byScheduler.get(filter.scheduler) ?? [];
+    else if (filter.zone !== undefined) candidates = this.byZone.get(filter.zone) ?? [];
+    else if (filter.service !== undefined) candidates = this.byService.get(filter.service) ?? [];
+    else candidates = this.volumes.keys();
+    const wantName = filter.name === undefined ? undefined : nameKey(filter.name);
+    const labels = Object.entries(filter.labels ?? {});
+    const out: VolumeRecord[] = [];
+    for (const id of candidates) {
+      const v = this.volumes.get(id);
+      if (!v) continue;
+      if (filter.service !== undefined && v.service !== filter.service) continue;
+      if (filter.scheduler !== undefined && !v.schedulers.includes(filter.scheduler)) continue;
+      if (filter.zone !== undefined && v.availabilityZone !== filter.zone) continue;
+      if (filter.status !== undefined && v.status !== filter.status) continue;
+      if (wantName !== undefined && nameKey(v.name) !== wantName) continue;
+      if (labels.some(([k, val]) => v.labels[k] !== val)) continue;
+      out.push(v);
+    }
+    return out;
+  }
+
+  /** Volumes on the backends that are not registered (read from the drivers; one `volumes()` call per service). */
+  async listUnmanaged(service?: string): Promise<VolumeRecord[]> {
+    const services = service === undefined ? this.registry.list() : [this.registry.get(service)];
+    const out: VolumeRecord[] = [];
+    for (const s of services) {
+      let dvs: DriverVolume[];
+      try {
+        dvs = await s.driver.volumes();
+      } catch (err) {
+        throw toPollyError(err);
+      }
+      for (const dv of dvs) {
+        const id = formatVolumeId(s.name, dv.id);
+        if (this.volumes.has(id)) continue;
+        const record = volumeFromDriver(id, s.name, dv, { managed: false });
+        record.status = dv.attachments.length > 0 ? 'attached' : 'available';
+        out.push(freeze(record));
+      }
+    }
+    return out;
+  }
+
+  /** Managed volumes matching `filter` plus (when `all`) the unmanaged ones of the filtered service(s). */
+  async listAll(filter: VolumeFilter = {}): Promise<VolumeRecord[]> {
+    const managed = this.list(filter);
+    // Unmanaged volumes are offered to nobody and carry no labels.
+    if (filter.scheduler !== undefined || Object.keys(filter.labels ?? {}).length > 0) return managed;
+    const unmanaged = (await this.listUnmanaged(filter.service)).filter(
+      (v) =>
+        (filter.zone === undefined || v.availabilityZone === filter.zone) &&
+        (filter.status === undefined || v.status === filter.status) &&
+        (filter.name === undefined || nameKey(v.name) === nameKey(filter.name)),
+    );
+    return [...managed, ...unmanaged];
+  }
+
+  /** Creates a volume through the intent log: validated, unique, then driver, then record. */
+  async create(request: CreateVolumeRequest): Promise<VolumeRecord> {
+    // Everything is checked before anything is written anywhere.
+    if (typeof request !== 'object' || request === null) throw new ValidationError('A create request must be an object');
+    const name = checkVolumeName(request.name);
+    if (typeof request.service !== 'string') throw ValidationError.field('service', 'service is required');
+    const service = this.registry.get(request.service);
+    const labels = request.labels === undefined ? {} : checkStringMap(request.labels, 'labels');
+    const fields = request.fields === undefined ? {} : checkStringMap(request.fields, 'fields');
+    const schedulers = checkSchedulers([...(request.schedulers ?? []), ...(request.scheduler === undefined ? [] : [request.scheduler])]);
+    const resolved = this.registry.resolveCreate(service.name, request.profile, {
+      size: request.size,
+      type: request.type,
+      iops: request.iops,
+      fsType: request.fsType,
+      encrypted: request.encrypted,
+      availabilityZone: request.availabilityZone,
+    });
+    let create: VolumeCreateOptions;
+    try {
+      create = checkCreateOptions({ ...resolved.create, ...(Object.keys(fields).length > 0 ? { fields } : {}) });
+    } catch (err) {
+      throw toPollyError(err);
+    }
+    const nk = `${service.name}\u0000${nameKey(name)}`;
+    this.assertNameFree(service.name, name, nk);
+    volumeNameKey(service.name, name); // a name the store cannot key is refused here, not after the driver call
+    this.creating.add(nk);
+    try {
+      return await this.queue.run(`create/${service.name}/${nameKey(name)}`, async () => {
+        this.assertNameFree(service.name, name, nk, true);
+        const existing = await this.call(() => service.driver.volumeInspectByName(name));
+        if (existing) {
+          const id = formatVolumeId(service.name, existing.id);
+          throw new ConflictError(
+            `A volume named ${JSON.stringify(name)} already exists on service "${service.name}" (${id}); register it to manage it`,
+            { service: service.name, name, volumeId: id },
+          );
+        }
+        await this.registry.markUsed(this.registry.profile(service.name, resolved.profile));
+        crashPoint('create', 'before-intent');
+        const intent = await this.intents.begin({
+          kind: 'create',
+          key: name,
+          service: service.name,
+          payload: { name, create, profile: resolved.profile, labels, schedulers },
+        });
+        crashPoint('create', 'after-intent');
+        const dv = await this.driverCreate(service.driver, name, create, intent.id);
+        crashPoint('create', 'after-driver');
+        const record = volumeFromDriver(formatVolumeId(service.name, dv.id), service.name, dv, {
+          managed: true,
+          schedulers,
+          labels,
+          profile: resolved.profile,
+        });
+        const staged = this.stageInsert(record);
+        await this.intents.resolve(intent.id, staged.ops);
+        staged.commit();
+        crashPoint('create', 'after-resolve');
+        this.logger.info('volume created', { volumeId: record.id, service: service.name, name, size: record.size });
+        return this.get(record.id);
+      });
+    } finally {
+      this.creating.delete(nk);
+    }
+  }
+
+  /** Turns an unmanaged backend volume into a managed one. */
+  async register(serviceName: string, driverVolumeId: string, options: RegisterVolumeOptions = {}): Promise<VolumeRecord> {
+    const service = this.registry.get(serviceName);
+    const id = formatVolumeId(service.name, driverVolumeId);
+    const schedulers = checkSchedulers(options.schedulers ?? []);
+    const labels = options.labels === undefined ? {} : checkStringMap(options.labels, 'labels');
+    return this.queue.run(id, async () => {
+      if (this.volumes.has(id)) throw new ConflictError(`Volume ${id} is already managed`, { volumeId: id });
+      let dv: DriverVolume;
+      try {
+        dv = await this.call(() => service.driver.volumeInspect(driverVolumeId));
+      } catch (err) {
+        if (err instanceof DriverNotFoundError) {
+          throw new NotFoundError(`Service "${service.name}" has no volume ${JSON.stringify(driverVolumeId)}`, { volumeId: id });
+        }
+        throw toPollyError(err);
+      }
+      const nk = `${service.name}\u0000${nameKey(dv.name)}`;
+      this.assertNameFree(service.name, dv.name, nk);
+      const staged = this.stageInsert(volumeFromDriver(id, service.name, dv, { managed: true, schedulers, labels }));
+      await this.store.batch(staged.ops);
+      staged.commit();
+      this.logger.info('volume registered', { volumeId: id, service: service.name, name: dv.name });
+      return this.get(id);
+    });
+  }
+
+  /** Removes a managed volume from the backend and the catalog; refused while a live claim holds it. */
+  async remove(id: string): Promise<void> {
+    parseVolumeId(id);
+    await this.queue.run(id, async () => {
+      const record = this.get(id);
+      const holder = this.liveClaimOf(id);
+      if (holder) {
+        throw new ConflictError(`Volume ${id} is claimed (claim ${holder.id}, task ${holder.taskId ?? '-'}, agent ${holder.agentId})`, {
+          volumeId: id,
+          claimId: holder.id,
+          taskId: holder.taskId,
+          agentId: holder.agentId,
+        });
+      }
+      const service = this.registry.get(record.service);
+      crashPoint('remove', 'before-intent');
+      const removing = this.stageUpdate(id, (d) => {
+        d.status = 'removing';
+      });
+      const intent = await this.intents.begin(
+        {
+          kind: 'remove',
+          key: id,
+          service: record.service,
+          volumeId: id,
+          payload: { driverVolumeId: record.driverVolumeId, name: record.name },
+        },
+        removing.ops,
+      );
+      removing.commit();
+      crashPoint('remove', 'after-intent');
+      try {
+        await this.call(() => service.driver.volumeRemove(record.driverVolumeId), true);
+      } catch (err) {
+        if (!(err instanceof DriverNotFoundError)) {
+          if (!isTransient(err)) {
+            // Definitely not removed (e.g. attached outside Polly): undo the status, close the intent.
+            const back = this.stageUpdate(id, (d) => {
+              d.status = statusFor({ status: 'available', attachments: d.attachments });
+            });
+            await this.intents.resolve(intent.id, back.ops);
+            back.commit();
+          }
+          // A transient failure leaves the intent open: recovery asks the backend what happened.
+          throw toPollyError(err);
+        }
+      }
+      crashPoint('remove', 'after-driver');
+      const staged = this.stageDelete(id);
+      await this.intents.resolve(intent.id, staged.ops);
+      staged.commit();
+      crashPoint('remove', 'after-resolve');
+      this.logger.info('volume removed', { volumeId: id, service: record.service, name: record.name });
+    });
+  }
+
+  async setLabels(id: string, labels: Record<string, string>): Promise<VolumeRecord> {
+    const checked = checkStringMap(labels, 'labels');
+    return this.update(id, (d) => {
+      Object.assign(d.labels, checked);
+      if (Object.keys(d.labels).length > 64) throw ValidationError.field('labels', 'A volume has at most 64 labels');
+    });
+  }
+
+  async removeLabels(id: string, keys: string[]): Promise<VolumeRecord> {
+    const checked = checkLabelKeys(keys);
+    return this.update(id, (d) => {
+      for (const k of checked) delete d.labels[k];
+    });
+  }
+
+  async setFields(id: string, fields: Record<string, string>): Promise<VolumeRecord> {
+    const checked = checkStringMap(fields, 'fields');
+    return this.update(id, (d) => {
+      Object.assign(d.fields, checked);
+      if (Object.keys(d.fields).length > 64) throw ValidationError.field('fields', 'A volume has at most 64 fields');
+    });
+  }
+
+  /** Offers the volume to schedulers (they may see and claim it). */
+  async offer(id: string, schedulers: string[]): Promise<VolumeRecord> {
+    const checked = checkSchedulers(schedulers);
+    return this.update(id, (d) => {
+      d.schedulers = [...new Set([...d.schedulers, ...checked])];
+    });
+  }
+
+  /** Withdraws the offer; live claims stay (release them separately), new claims are refused. */
+  async revoke(id: string, schedulers: string[]): Promise<VolumeRecord> {
+    const checked = new Set(checkSchedulers(schedulers));
+    return this.update(id, (d) => {
+      d.schedulers = d.schedulers.filter((s) => !checked.has(s));
+    });
+  }
+
+  isOfferedTo(volume: VolumeRecord, scheduler: string): boolean {
+    checkSchedulerName(scheduler);
+    return volume.schedulers.includes(scheduler);
+  }
+
+  // ---- staged changes: for the ledger and recovery, which batch them with their own records ----
+
+  stageInsert(record: VolumeRecord): StagedVolumeChange {
+    const frozen = freeze(record);
+    return {
+      record: frozen,
+      ops: [
+        { type: 'put', key: volumeKey(frozen.id), value: frozen, expectVersion: 0 },
+        { type: 'put', key: volumeNameKey(frozen.service, frozen.name), value: frozen.id },
+      ],
+      commit: () => {
+        this.index(frozen);
+        this.events.publish('volume.created', { volume: frozen });
+      },
+    };
+  }
+
+  /** `mutate` edits a draft copy; the status follows the attachments unless it is removing/missing. */
+  stageUpdate(id: string, mutate: (draft: VolumeRecord) => void): StagedVolumeChange {
+    const before = this.get(id);
+    const draft = draftOf(before);
+    mutate(draft);
+    draft.status = statusFor(draft);
+    draft.updatedAt = new Date().toISOString();
+    const after = freeze(draft);
+    return {
+      record: after,
+      ops: [{ type: 'put', key: volumeKey(id), value: after }],
+      commit: () => {
+        if (this.volumes.get(id) !== before) {
+          this.logger.warn('volume record changed while a staged update was in flight', { volumeId: id });
+        }
+        this.unindex(before);
+        this.index(after);
+        this.events.publish('volume.updated', { volume: after });
+      },
+    };
+  }
+
+  stageDelete(id: string): StagedVolumeChange {
+    const before = this.get(id);
+    const ops: BatchOperation[] = [{ type: 'del', key: volumeKey(id) }];
+    // The name entry goes only if it still points here.
+    const nameOwner = this.byName.get(`${before.service}\u0000${nameKey(before.name)}`);
+    if (nameOwner === id) ops.push({ type: 'del', key: volumeNameKey(before.service, before.name) });
+    return {
+      record: undefined,
+      ops,
+      commit: () => {
+        this.unindex(before);
+        this.events.publish('volume.removed', { volume: before });
+      },
+    };
+  }
+
+  // ---- internals ----
+
+  private async update(id: string, mutate: (draft: VolumeRecord) => void): Promise<VolumeRecord> {
+    parseVolumeId(id);
+    return this.queue.run(id, async () => {
+      const staged = this.stageUpdate(id, mutate);
+      await this.store.batch(staged.ops);
+      staged.commit();
+      return staged.record!;
+    });
+  }
+
+  private assertNameFree(service: string, name: string, nk: string, ownReservation = false): void {
+    const holder = this.byName.get(nk);
+    if (holder !== undefined || (!ownReservation && this.creating.has(nk))) {
+      throw new ConflictError(`A volume named ${JSON.stringify(name)} already exists on service "${service}"`, {
+        service,
+        name,
+        ...(holder !== undefined ? { volumeId: holder } : {}),
+      });
+    }
+  }
+
+  /**
+   * Creates under the intent. A "maybe" (timeout) is resolved by asking the backend for the name
+   * (the create's idempotency key) before trying again; a definite failure closes the intent.
+   */
+  private async driverCreate(driver: StorageDriver, name: string, create: VolumeCreateOptions, intentId: string): Promise<DriverVolume> {
+    let uncertain = false;
+    try {
+      return await retryTransient(async () => {
+        if (uncertain) {
+          const found = await driver.volumeInspectByName(name);
+          if (found) return found;
+        }
+        uncertain = true;
+        return driver.volumeCreate(name, create);
+      }, this.retry);
+    } catch (err) {
+      if (isTransient(err)) {
+        this.logger.error('volume create outcome unknown; recovery will settle it', { name, intentId, error: errorMessage(err) });
+        throw new UnavailableError(`Creating volume ${JSON.stringify(name)} timed out; it will be settled by recovery`, { name });
+      }
+      await this.intents.resolve(intentId); // nothing was created
+      if (err instanceof DriverConflictError) {
+        throw new ConflictError(`A volume named ${JSON.stringify(name)} already exists on the backend`, { name }, { cause: err });
+      }
+      throw toPollyError(err);
+    }
+  }
+
+  /** A driver call retried while the outcome is "maybe"; errors stay driver errors when `raw`. */
+  private async call<T>(fn: () => Promise<T>, raw = false): Promise<T> {
+    try {
+      return await retryTransient(fn, this.retry);
+    } catch (err) {
+      if (raw || err instanceof DriverNotFoundError) throw err;
+      throw toPollyError(err);
+    }
+  }
+
+  private index(record: VolumeRecord): void {
+    this.volumes.set(record.id, record);
+    this.byName.set(`${record.service}\u0000${nameKey(record.name)}`, record.id);
+    addTo(this.byService, record.service, record.id);
+    if (record.availabilityZone !== undefined) addTo(this.byZone, record.availabilityZone, record.id);
+    for (const s of record.schedulers) addTo(this.byScheduler, s, record.id);
+  }
+
+  private unindex(record: VolumeRecord): void {
+    this.volumes.delete(record.id);
+    const nk = `${record.service}\u0000${nameKey(record.name)}`;
+    if (this.byName.get(nk) === record.id) this.byName.delete(nk);
+    removeFrom(this.byService, record.service, record.id);
+    if (record.availabilityZone !== undefined) removeFrom(this.byZone, record.availabilityZone, record.id);
+    for (const s of record.schedulers) removeFrom(this.byScheduler, s, record.id);
+  }
+}
