@@ -7,6 +7,7 @@ import { mesos } from '../mesos/generated/mesos';
 import type { Logger } from '../mesos/logger';
 import type { MasterDetector } from '../mesos/master-detector';
 import { SchedulerClient } from '../mesos/scheduler/scheduler-client';
+import type { AppLauncher } from './app-launcher';
 import type { FrameworkIdStore } from './framework-id-store';
 import { buildFrameworkInfo, FrameworkIdentity } from './framework-info';
 
@@ -22,6 +23,10 @@ export interface PollySchedulerOptions {
   declineRefuseSeconds: number;
   /** Called when Mesos ends this framework for good (failed over to another instance, removed). */
   onFatal?: (reason: string) => void;
+  /** Runs volume-bound apps on the offers; without it Polly declines every offer and suppresses. */
+  launcher?: AppLauncher;
+  /** Client options for tests (heartbeat timeout, re-subscription backoff). */
+  client?: { heartbeatTimeoutMs?: number; backoff?: { minMs?: number; maxMs?: number } };
 }
 
 export class PollyScheduler {
@@ -34,6 +39,11 @@ export class PollyScheduler {
 
   get frameworkId(): string | undefined {
     return this.client?.frameworkId;
+  }
+
+  /** The Mesos connection (for the app launcher's calls); undefined before start(). */
+  get mesos(): SchedulerClient | undefined {
+    return this.client;
   }
 
   get isSubscribed(): boolean {
@@ -57,6 +67,8 @@ export class PollyScheduler {
       credentials: this.options.credentials,
       tls: this.options.tls,
       missedHeartbeats: this.options.missedHeartbeats,
+      heartbeatTimeoutMs: this.options.client?.heartbeatTimeoutMs,
+      backoff: this.options.client?.backoff,
       logger,
     });
     this.client = client;
@@ -70,9 +82,10 @@ export class PollyScheduler {
     client.on('offers', (offers) => void this.onOffers(offers));
     client.on('rescind', (offerId) => logger.debug('offer rescinded', { offerId }));
     client.on('update', (status) => this.onUpdate(status));
-    client.on('failure', (failure) =>
-      logger.warn(failure.executorId ? 'executor failed' : 'agent lost', { agentId: failure.agentId, executorId: failure.executorId, status: failure.status }),
-    );
+    client.on('failure', (failure) => {
+      logger.warn(failure.executorId ? 'executor failed' : 'agent lost', { agentId: failure.agentId, executorId: failure.executorId, status: failure.status });
+      this.options.launcher?.onFailure(failure);
+    });
     client.on('mesosError', (message) => logger.error('Mesos master reported an error', { message }));
     client.on('stopped', ({ reason }) => {
       this.subscribed = false;
@@ -98,8 +111,13 @@ export class PollyScheduler {
     this.options.logger.info(resubscribed ? 're-subscribed to Mesos' : 'subscribed to Mesos', { frameworkId });
     try {
       await this.options.frameworkIds.save(frameworkId);
-      // Implicit reconciliation: the master tells us every task it knows for this framework.
-      await this.client?.reconcile([]);
+      if (this.options.launcher) {
+        // Explicit reconciliation of every known task, then implicit (the launcher does both).
+        await this.options.launcher.onSubscribed();
+      } else {
+        // Implicit reconciliation: the master tells us every task it knows for this framework.
+        await this.client?.reconcile([]);
+      }
     } catch (err) {
       this.options.logger.error('post-subscription work failed', { error: (err as Error).message });
     }
@@ -108,6 +126,14 @@ export class PollyScheduler {
   private async onOffers(offers: mesos.v1.IOffer[]): Promise<void> {
     const client = this.client;
     if (!client) return;
+    if (this.options.launcher) {
+      try {
+        await this.options.launcher.onOffers(offers);
+      } catch (err) {
+        this.options.logger.error('offer handling failed', { error: (err as Error).message });
+      }
+      return;
+    }
     const ids = offers.map((o) => o.id.value);
     for (const offer of offers) {
       this.options.logger.debug('offer', {
@@ -131,6 +157,9 @@ export class PollyScheduler {
   }
 
   private onUpdate(status: mesos.v1.ITaskStatus): void {
+    this.options.launcher?.onUpdate(status).catch((err: Error) =>
+      this.options.logger.error('task status handling failed', { taskId: status.task_id.value, error: err.message }),
+    );
     this.options.logger.info('task status', {
       taskId: status.task_id.value,
       agentId: status.agent_id?.value,

@@ -10,6 +10,8 @@
  *   intents/<intentId>                            intent log: durable before each mutating driver call
  *   profiles-used/<service>/<profile>             the immutable parameters of profiles that were used
  *   meta/schema-version                           the store's schema version (see schema.ts)
+ *   apps/<encoded app ID>                         volume-bound app definitions (IDs like `group/app`, URI-encoded)
+ *   tasks/<taskId>                                the tasks Polly launched (and its launch intents)
  *
  * Segments are single path components: never empty, no `/`, no control characters; `.` and `..` are
  * refused too, so a segment can never be mistaken for a path step. Add new kinds here with a new
@@ -26,6 +28,8 @@ export const PREFIXES = {
   intents: 'intents/',
   profilesUsed: 'profiles-used/',
   meta: 'meta/',
+  apps: 'apps/',
+  tasks: 'tasks/',
 } as const;
 
 export const FRAMEWORK_ID_KEY = 'framework/id';
@@ -49,8 +53,9 @@ export function keySegment(segment: string, what = 'key segment'): string {
 
 export const volumeKey = (volumeId: string): string => PREFIXES.volumes + keySegment(volumeId, 'volume ID');
 
+/** NFC then lower case, exactly as the drivers' `nameKey`: composed and decomposed spellings are one name. */
 export const volumeNameKey = (service: string, name: string): string =>
-  `${PREFIXES.volumeNames}${keySegment(service, 'service name')}/${keySegment(name.toLowerCase(), 'volume name')}`;
+  `${PREFIXES.volumeNames}${keySegment(service, 'service name')}/${keySegment(name.normalize('NFC').toLowerCase(), 'volume name')}`;
 
 export const volumeNamesPrefix = (service: string): string => `${PREFIXES.volumeNames}${keySegment(service, 'service name')}/`;
 
@@ -70,3 +75,8 @@ export const profileUsedKey = (service: string, profile: string): string =>
 export function idFromKey(key: string): string {
   return key.slice(key.lastIndexOf('/') + 1);
 }
+
+/** App IDs may hold `/` (groups): the segment is the URI-encoded ID, so one app is one key. */
+export const appKey = (appId: string): string => PREFIXES.apps + keySegment(encodeURIComponent(appId), 'app ID');
+
+export const taskKey = (taskId: string): string => PREFIXES.tasks + keySegment(taskId, 'task ID');

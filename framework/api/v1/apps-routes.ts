@@ -1,0 +1,65 @@
+/**
+ * `/v1/apps` (Marathon-style app definitions run by Polly) and `/v1/tasks`. App IDs may be group
+ * paths (`a/b`), so the ID is a wildcard; the action suffixes (`/tasks`, `/restart`, `/kill`) are
+ * routed first.
+ */
+import { Request, Router } from 'express';
+import { ValidationError } from '../../errors/validation-error';
+import type { SchedulerApi } from '../../scheduler/scheduler-api';
+
+function appId(req: Request): string {
+  const raw = (req.params as Record<string, string | string[] | undefined>).id;
+  const id = Array.isArray(raw) ? raw.join('/') : String(raw ?? '');
+  return id;
+}
+
+export function appsRoutes(scheduler: SchedulerApi): Router {
+  const router = Router();
+
+  router.get('/apps', (_req, res) => {
+    res.json({ apps: scheduler.apps() });
+  });
+
+  router.post('/apps', async (req, res) => {
+    const app = await scheduler.createApp(req.body);
+    res.status(201).location(`/v1/apps/${app.id}`).json(app);
+  });
+
+  router.get('/tasks', (req, res) => {
+    const app = (req.query as Record<string, unknown>).app;
+    if (app !== undefined && typeof app !== 'string') throw ValidationError.field('app', 'app must be given once');
+    res.json({ tasks: scheduler.tasks(app) });
+  });
+
+  router.get('/apps/*id/tasks', (req, res) => {
+    res.json({ tasks: scheduler.tasks(appId(req)) });
+  });
+
+  router.post('/apps/*id/restart', async (req, res) => {
+    res.json(await scheduler.restartApp(appId(req)));
+  });
+
+  router.post('/apps/*id/kill', async (req, res) => {
+    res.json(await scheduler.killApp(appId(req)));
+  });
+
+  router.get('/apps/*id', (req, res) => {
+    res.json(scheduler.app(appId(req)));
+  });
+
+  router.patch('/apps/*id', async (req, res) => {
+    const body = req.body as unknown;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('The body must be a JSON object');
+    const extra = Object.keys(body).filter((k) => k !== 'instances');
+    if (extra.length > 0) throw ValidationError.field(extra[0], `${extra[0]} cannot be changed here (only instances)`);
+    if (!('instances' in body)) throw ValidationError.field('instances', 'instances is required');
+    res.json(await scheduler.scaleApp(appId(req), (body as { instances: unknown }).instances));
+  });
+
+  router.delete('/apps/*id', async (req, res) => {
+    await scheduler.deleteApp(appId(req));
+    res.status(204).end();
+  });
+
+  return router;
+}

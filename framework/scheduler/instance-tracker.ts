@@ -1,0 +1,166 @@
+/**
+ * The persistent record of apps and their tasks: `apps/<id>` and `tasks/<taskId>` in the store,
+ * mirrored in memory with the indexes the launcher needs (the current task of each instance, the
+ * tasks of each app, of each agent). A task record is written BEFORE its ACCEPT is sent (state
+ * LAUNCHING): the launch intent a restarted Polly resolves by reconciliation.
+ */
+import { appKey, PREFIXES, taskKey } from '../state/keys';
+import type { Store } from '../state/store';
+import type { AppSpec } from './app-spec';
+
+export interface AppReservation {
+  agentId: string;
+  hostname: string;
+}
+
+export interface AppRecord {
+  spec: AppSpec;
+  /** `deleting`: tasks are being killed, claims released and reservations undone; then the record goes. */
+  state: 'active' | 'deleting';
+  /** Residency: instance → the agent its reservation is on. */
+  reservations: Record<string, AppReservation>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface TaskVolumeRecord {
+  name: string;
+  service: string;
+  containerPath: string;
+  mode: 'RW' | 'RO';
+  volumeId?: string;
+  claimId?: string;
+}
+
+/** Mesos task states by name, plus LAUNCHING (intent recorded, ACCEPT maybe sent). */
+export type TaskStateName = 'LAUNCHING' | string;
+
+export interface TaskRecord {
+  id: string;
+  appId: string;
+  instance: number;
+  state: TaskStateName;
+  agentId: string;
+  hostname: string;
+  zone?: string;
+  volumes: TaskVolumeRecord[];
+  message?: string;
+  /** Terminal in Mesos' eyes, claims released: history only. */
+  terminal: boolean;
+  /** A kill was asked for (restart, scale down, kill, delete): do not relaunch from this task's end. */
+  killRequested?: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+const HISTORY_PER_APP = 10;
+
+export class InstanceTracker {
+  private readonly apps = new Map<string, AppRecord>();
+  private readonly tasks = new Map<string, TaskRecord>();
+  /** appId → instance → live (non-terminal) task ID. */
+  private readonly current = new Map<string, Map<number, string>>();
+  private readonly byApp = new Map<string, Set<string>>();
+
+  constructor(private readonly store: Store) {}
+
+  async load(): Promise<void> {
+    this.apps.clear();
+    this.tasks.clear();
+    this.current.clear();
+    this.byApp.clear();
+    for await (const [, app] of this.store.scan<AppRecord>(PREFIXES.apps)) this.apps.set(app.spec.id, app);
+    for await (const [, task] of this.store.scan<TaskRecord>(PREFIXES.tasks)) this.index(task);
+  }
+
+  // ---- apps
+
+  app(id: string): AppRecord | undefined {
+    return this.apps.get(id);
+  }
+
+  appList(): AppRecord[] {
+    return [...this.apps.values()].sort((a, b) => a.spec.id.localeCompare(b.spec.id));
+  }
+
+  async saveApp(app: AppRecord): Promise<void> {
+    await this.store.put(appKey(app.spec.id), app);
+    this.apps.set(app.spec.id, app);
+  }
+
+  /** Creates the app; false when one with this ID exists. */
+  async createApp(app: AppRecord): Promise<boolean> {
+    if (this.apps.has(app.spec.id)) return false;
+    await this.store.putIfVersion(appKey(app.spec.id), app, 0);
+    this.apps.set(app.spec.id, app);
+    return true;
+  }
+
+  async removeApp(id: string): Promise<void> {
+    const ops = [{ type: 'del' as const, key: appKey(id) }];
+    for (const taskId of this.byApp.get(id) ?? []) ops.push({ type: 'del', key: taskKey(taskId) });
+    await this.store.batch(ops);
+    for (const taskId of this.byApp.get(id) ?? []) this.tasks.delete(taskId);
+    this.byApp.delete(id);
+    this.current.delete(id);
+    this.apps.delete(id);
+  }
+
+  // ---- tasks
+
+  task(id: string): TaskRecord | undefined {
+    return this.tasks.get(id);
+  }
+
+  /** The live task of an instance, if any. */
+  currentTask(appId: string, instance: number): TaskRecord | undefined {
+    const id = this.current.get(appId)?.get(instance);
+    return id === undefined ? undefined : this.tasks.get(id);
+  }
+
+  liveTasksOf(appId: string): TaskRecord[] {
+    return [...(this.current.get(appId)?.values() ?? [])].map((id) => this.tasks.get(id)!).filter(Boolean);
+  }
+
+  tasksOf(appId: string): TaskRecord[] {
+    return [...(this.byApp.get(appId) ?? [])].map((id) => this.tasks.get(id)!).filter(Boolean);
+  }
+
+  allTasks(): TaskRecord[] {
+    return [...this.tasks.values()];
+  }
+
+  liveTasks(): TaskRecord[] {
+    return [...this.tasks.values()].filter((t) => !t.terminal);
+  }
+
+  async saveTask(task: TaskRecord): Promise<void> {
+    await this.store.put(taskKey(task.id), task);
+    this.index(task);
+    if (task.terminal) await this.trimHistory(task.appId);
+  }
+
+  private async trimHistory(appId: string): Promise<void> {
+    const done = this.tasksOf(appId)
+      .filter((t) => t.terminal)
+      .sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
+    const excess = done.slice(0, Math.max(0, done.length - HISTORY_PER_APP));
+    if (excess.length === 0) return;
+    await this.store.batch(excess.map((t) => ({ type: 'del' as const, key: taskKey(t.id) })));
+    for (const t of excess) {
+      this.tasks.delete(t.id);
+      this.byApp.get(appId)?.delete(t.id);
+    }
+  }
+
+  private index(task: TaskRecord): void {
+    this.tasks.set(task.id, task);
+    let set = this.byApp.get(task.appId);
+    if (!set) this.byApp.set(task.appId, (set = new Set()));
+    set.add(task.id);
+    let instances = this.current.get(task.appId);
+    if (!instances) this.current.set(task.appId, (instances = new Map()));
+    if (!task.terminal) instances.set(task.instance, task.id);
+    else if (instances.get(task.instance) === task.id) instances.delete(task.instance);
+  }
+}

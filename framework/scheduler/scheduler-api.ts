@@ -1,0 +1,82 @@
+/**
+ * The scheduler facade the HTTP routes and the CLI use: agents, storage offers, apps and tasks.
+ * It only delegates; validation happens in the parts (app-spec, launcher) and errors are typed.
+ */
+import { NotFoundError } from '../errors/not-found-error';
+import { ValidationError } from '../errors/validation-error';
+import { checkSchedulerName } from '../storage/volume-record';
+import type { AgentRegistry, AgentView } from './agent-registry';
+import type { AppLauncher, AppView, TaskView } from './app-launcher';
+import type { StorageOfferBook, StorageOfferView } from './storage-offers';
+
+export interface SchedulerApi {
+  agents(): AgentView[];
+  agent(id: string): AgentView;
+  offers(filter: { scheduler: string; agentId?: string }): StorageOfferView[];
+  apps(): AppView[];
+  app(id: string): AppView;
+  createApp(spec: unknown): Promise<AppView>;
+  scaleApp(id: string, instances: unknown): Promise<AppView>;
+  killApp(id: string): Promise<AppView>;
+  restartApp(id: string): Promise<AppView>;
+  deleteApp(id: string): Promise<void>;
+  tasks(appId?: string): TaskView[];
+}
+
+export class SchedulerFacade implements SchedulerApi {
+  constructor(
+    private readonly parts: { agents: AgentRegistry; offers: StorageOfferBook; launcher: AppLauncher },
+  ) {}
+
+  agents(): AgentView[] {
+    return this.parts.agents
+      .list()
+      .sort((a, b) => a.hostname.localeCompare(b.hostname))
+      .map((a) => this.parts.agents.view(a));
+  }
+
+  agent(id: string): AgentView {
+    const agent = this.parts.agents.get(id) ?? this.parts.agents.byHost(id);
+    if (!agent) throw new NotFoundError(`Agent ${JSON.stringify(String(id).slice(0, 200))} not found`, { agentId: id });
+    return this.parts.agents.view(agent);
+  }
+
+  offers(filter: { scheduler: string; agentId?: string }): StorageOfferView[] {
+    if (typeof filter.scheduler !== 'string' || filter.scheduler === '') throw ValidationError.field('scheduler', 'scheduler is required');
+    checkSchedulerName(filter.scheduler);
+    if (filter.agentId !== undefined) this.agent(filter.agentId);
+    return this.parts.offers.list(filter);
+  }
+
+  apps(): AppView[] {
+    return this.parts.launcher.apps();
+  }
+
+  app(id: string): AppView {
+    return this.parts.launcher.appView(id);
+  }
+
+  createApp(spec: unknown): Promise<AppView> {
+    return this.parts.launcher.createApp(spec);
+  }
+
+  scaleApp(id: string, instances: unknown): Promise<AppView> {
+    return this.parts.launcher.scaleApp(id, instances);
+  }
+
+  killApp(id: string): Promise<AppView> {
+    return this.parts.launcher.killApp(id);
+  }
+
+  restartApp(id: string): Promise<AppView> {
+    return this.parts.launcher.restartApp(id);
+  }
+
+  deleteApp(id: string): Promise<void> {
+    return this.parts.launcher.deleteApp(id);
+  }
+
+  tasks(appId?: string): TaskView[] {
+    return this.parts.launcher.tasks(appId);
+  }
+}

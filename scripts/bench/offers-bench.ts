@@ -1,0 +1,141 @@
+/**
+ * Offer handling at scale, in process (no HTTP): the OfferMatcher and the AgentRegistry deciding
+ * OFFERS events of 100 synthetic mesos.v1.Offer objects, with 100,000 volumes (80% in one of 20
+ * zones, the rest zoneless, a fifth of them held by live claims) and 10,000 pending instances, at
+ * 1,000, 5,000 and 10,000 agents. Reports offers decided per second and the p99 time per event;
+ * both should stay flat as agents grow (nothing scans volumes or agents per offer).
+ *
+ * The volume and claim lookups are in-memory maps with the same shapes and costs as the catalog's
+ * name index and the ledger's live-claims-by-volume index.
+ */
+import { mesos } from '../../framework/mesos/generated/mesos';
+import type { ClaimRecord } from '../../framework/storage/claim-record';
+import type { VolumeRecord } from '../../framework/storage/volume-record';
+import { AgentRegistry } from '../../framework/scheduler/agent-registry';
+import { parseAppSpec } from '../../framework/scheduler/app-spec';
+import { MatchEnvironment, OfferMatcher, PendingInstance } from '../../framework/scheduler/offer-matcher';
+import { BenchResult, report, round } from './bench-result';
+
+const ZONES = 20;
+const VOLUMES = Number(process.env.BENCH_OFFER_VOLUMES ?? 100_000);
+const PENDING = Number(process.env.BENCH_OFFER_PENDING ?? 10_000);
+const EVENTS = Number(process.env.BENCH_OFFER_EVENTS ?? 400);
+const OFFERS_PER_EVENT = 100;
+const AGENT_COUNTS = [1000, 5000, 10000];
+
+/** Deterministic PRNG so runs compare. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const scalar = (name: string, value: number): mesos.v1.IResource => ({ name, type: mesos.v1.Value.Type.SCALAR, scalar: { value }, allocation_info: { role: 'polly' } });
+
+function makeOffer(i: number, agent: number): mesos.v1.Offer {
+  return mesos.v1.Offer.create({
+    id: { value: `O${i}` },
+    framework_id: { value: 'F' },
+    agent_id: { value: `A${agent}` },
+    hostname: `node${agent}`,
+    allocation_info: { role: 'polly' },
+    domain: { fault_domain: { region: { name: 'region-1' }, zone: { name: `zone-${agent % ZONES}` } } },
+    attributes: [{ name: 'rack', type: mesos.v1.Value.Type.TEXT, text: { value: `rack-${agent % 50}` } }],
+    resources: [scalar('cpus', 8), scalar('mem', 32768), scalar('disk', 100000)],
+  });
+}
+
+function run(agentCount: number): { perSecond: number; p99: number; p50: number } {
+  const random = rng(42 + agentCount);
+  const agents = new AgentRegistry();
+  for (let a = 0; a < agentCount; a++) agents.observeOffer(makeOffer(-1, a));
+
+  const volumes = new Map<string, VolumeRecord>();
+  const claims = new Map<string, ClaimRecord[]>();
+  for (let v = 0; v < VOLUMES; v++) {
+    const name = `vol-${v}`;
+    const zone = v % 5 === 4 ? undefined : `zone-${v % ZONES}`;
+    const record = {
+      id: `local.${v}`,
+      service: 'local',
+      driverVolumeId: String(v),
+      name,
+      size: 1,
+      status: 'available',
+      encrypted: false,
+      labels: {},
+      fields: {},
+      schedulers: ['polly'],
+      managed: true,
+      attachments: [],
+      createdAt: '',
+      updatedAt: '',
+      ...(zone ? { availabilityZone: zone } : {}),
+    } as VolumeRecord;
+    volumes.set(name, record);
+    if (v % 5 === 1) claims.set(record.id, [{ id: `c${v}`, volumeId: record.id, taskId: `t${v}`, agentId: `A${v % agentCount}`, mode: 'RW', state: 'attached' } as ClaimRecord]);
+  }
+  const env: MatchEnvironment = {
+    scheduler: 'polly',
+    agent: (id) => agents.get(id),
+    findVolume: (_service, name) => volumes.get(name),
+    liveClaims: (id) => claims.get(id) ?? [],
+    claimsOnAgent: () => 0,
+    attachLimit: () => 40,
+    placements: () => [],
+  };
+  const matcher = new OfferMatcher(env);
+  // 1,000 apps × 10 instances; each instance has one volume (existing, held, or new) and some constraints.
+  const pending: PendingInstance[] = [];
+  for (let i = 0; i < PENDING; i++) {
+    const app = Math.floor(i / 10);
+    const instance = i % 10;
+    const volumeName = i % 4 === 3 ? `new-${i}` : `vol-${Math.floor(random() * VOLUMES)}`;
+    const spec = parseAppSpec({
+      id: `app-${app}`,
+      cmd: 'sleep 1000',
+      cpus: 1,
+      mem: 1024,
+      instances: 10,
+      constraints: app % 3 === 0 ? [['hostname', 'UNIQUE']] : app % 3 === 1 ? [['rack', 'LIKE', 'rack-[0-3].*']] : [],
+      container: { volumes: [{ containerPath: 'data', mode: 'RW', external: { name: `data-{{instance}}`, provider: 'polly' } }] },
+    });
+    pending.push({ key: `app-${app}#${instance}`, appId: `app-${app}`, instance, spec, volumes: [{ name: volumeName, service: 'local', containerPath: 'data', mode: 'RW' }] });
+  }
+  const events: mesos.v1.Offer[][] = [];
+  let offerSeq = 0;
+  for (let e = 0; e < EVENTS; e++) {
+    events.push(Array.from({ length: OFFERS_PER_EVENT }, () => makeOffer(offerSeq++, Math.floor(random() * agentCount))));
+  }
+  const handle = (offers: mesos.v1.Offer[]): void => {
+    for (const o of offers) agents.observeOffer(o);
+    matcher.match(offers, pending);
+  };
+  for (const offers of events.slice(0, 50)) handle(offers); // warm-up
+  const times: number[] = [];
+  const started = process.hrtime.bigint();
+  for (const offers of events) {
+    const t0 = process.hrtime.bigint();
+    handle(offers);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  const totalMs = Number(process.hrtime.bigint() - started) / 1e6;
+  times.sort((a, b) => a - b);
+  return {
+    perSecond: (EVENTS * OFFERS_PER_EVENT) / (totalMs / 1000),
+    p99: times[Math.min(times.length - 1, Math.floor(times.length * 0.99))],
+    p50: times[Math.floor(times.length / 2)],
+  };
+}
+
+const results: BenchResult[] = [];
+for (const count of AGENT_COUNTS) {
+  (globalThis as { gc?: () => void }).gc?.();
+  const r = run(count);
+  process.stderr.write(`offers: ${count} agents: ${Math.round(r.perSecond)} offers/s, p50 ${round(r.p50, 3)} ms, p99 ${round(r.p99, 3)} ms per event\n`);
+  results.push({ name: `offers: decided/s, ${count} agents`, value: Math.round(r.perSecond), unit: 'offers/s', note: `${VOLUMES} volumes, ${PENDING} pending instances, ${ZONES} zones` });
+  results.push({ name: `offers: p99 per OFFERS event (100), ${count} agents`, value: round(r.p99, 3), unit: 'ms', peer: 'target', peerValue: 5, ratio: round(r.p99 / 5, 3) });
+}
+report(results);

@@ -1,0 +1,106 @@
+import type { ClaimRecord } from '../../../framework/storage/claim-record';
+import type { VolumeRecord } from '../../../framework/storage/volume-record';
+import { AgentRegistry } from '../../../framework/scheduler/agent-registry';
+import { parseAppSpec } from '../../../framework/scheduler/app-spec';
+import { MatchEnvironment, OfferMatcher, PendingInstance, reservationOwner } from '../../../framework/scheduler/offer-matcher';
+import { offer } from './offer-fixtures';
+
+function volume(name: string, zone?: string, extra: Partial<VolumeRecord> = {}): VolumeRecord {
+  return { id: `local.${name}`, service: 'local', driverVolumeId: name, name, size: 1, status: 'available', encrypted: false, labels: {}, fields: {}, schedulers: ['polly'], managed: true, attachments: [], createdAt: '', updatedAt: '', ...(zone ? { availabilityZone: zone } : {}), ...extra };
+}
+
+function setup(volumes: VolumeRecord[] = [], claims: ClaimRecord[] = [], limit?: number) {
+  const agents = new AgentRegistry();
+  const offers = [offer('A0', 'node0', 'zone-a'), offer('A1', 'node1', 'zone-a'), offer('A2', 'node2', 'zone-b', { cpus: 0.5 })];
+  for (const o of offers) agents.observeOffer(o);
+  const placements: Record<string, Array<{ agentId: string; hostname: string; zone?: string; attributes: Record<string, string> }>> = {};
+  const env: MatchEnvironment = {
+    scheduler: 'polly',
+    agent: (id) => agents.get(id),
+    findVolume: (_s, name) => volumes.find((v) => v.name === name),
+    liveClaims: (id) => claims.filter((c) => c.volumeId === id),
+    claimsOnAgent: (agentId) => claims.filter((c) => c.agentId === agentId).length,
+    attachLimit: () => limit,
+    placements: (appId) => placements[appId] ?? [],
+  };
+  return { agents, offers, env, placements, matcher: new OfferMatcher(env) };
+}
+
+function pending(body: Record<string, unknown>, instance = 0, extra: Partial<PendingInstance> = {}): PendingInstance {
+  const spec = parseAppSpec({ cmd: 'x', cpus: 1, mem: 64, ...body });
+  return {
+    key: `${spec.id}#${instance}`,
+    appId: spec.id,
+    instance,
+    spec,
+    volumes: (spec.container?.volumes ?? []).map((v) => ({ name: v.external.name.replace('{{instance}}', String(instance)), service: 'local', containerPath: v.containerPath, mode: v.mode })),
+    ...extra,
+  };
+}
+
+const withVolume = (id: string, name: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  container: { volumes: [{ containerPath: 'd', mode: 'RW', external: { name, provider: 'polly' } }] },
+  ...extra,
+});
+
+describe('OfferMatcher', () => {
+  it('places an instance where its volume zone, constraints and resources allow', () => {
+    const { matcher, offers } = setup([volume('vb', 'zone-b')]);
+    const r = matcher.match(offers, [pending(withVolume('app', 'vb', { cpus: 0.5 }))]);
+    expect(r.launches.map((l) => l.agent.hostname)).toEqual(['node2']);
+    expect(r.unused.map((o) => o.hostname).sort()).toEqual(['node0', 'node1']);
+    const too = matcher.match(offers, [pending(withVolume('big', 'vb', { cpus: 1 }))]);
+    expect(too.launches).toEqual([]);
+    expect(too.waiting.get('big#0')).toBe('waiting: no offer has the resources');
+  });
+
+  it('makes instances wait when a volume is held by another task, naming it', () => {
+    const claim = { id: 'c1', volumeId: 'local.v', taskId: 'other.0.x', agentId: 'A1', mode: 'RW', state: 'attached' } as ClaimRecord;
+    const { matcher, offers } = setup([volume('v', 'zone-a')], [claim]);
+    const r = matcher.match(offers, [pending(withVolume('app', 'v'))]);
+    expect(r.launches).toEqual([]);
+    expect(r.waiting.get('app#0')).toBe('waiting: volume v is held by task other.0.x on agent node1');
+  });
+
+  it('refuses volumes that are not offered to polly', () => {
+    const { matcher, offers } = setup([volume('v', 'zone-a', { schedulers: ['marathon'] })]);
+    expect(matcher.match(offers, [pending(withVolume('app', 'v'))]).waiting.get('app#0')).toMatch(/not offered to scheduler polly/);
+  });
+
+  it('prefers the agent where the volume is attached, then spreads', () => {
+    const attached = volume('v', 'zone-a', { attachments: [{ claimId: 'c', instanceId: 'node1', agentId: 'A1', mode: 'RO', attachedAt: '' }] });
+    const { matcher, offers, placements, agents } = setup([attached]);
+    const ro = pending({ id: 'ro', container: { volumes: [{ containerPath: 'd', mode: 'RO', external: { name: 'v', provider: 'polly' } }] } });
+    expect(matcher.match(offers, [ro]).launches[0].agent.hostname).toBe('node1');
+    placements.web = [{ ...agents.get('A0')! }];
+    const r = matcher.match(offers, [pending({ id: 'web', cpus: 0.1 }, 1), pending({ id: 'web', cpus: 0.1 }, 2)]);
+    expect(r.launches.map((l) => l.agent.hostname).sort()).toEqual(['node1', 'node2']);
+  });
+
+  it('respects the attach limit', () => {
+    const claims = [{ id: 'c', volumeId: 'local.x', agentId: 'A0', mode: 'RW', state: 'attached' } as ClaimRecord, { id: 'd', volumeId: 'local.y', agentId: 'A1', mode: 'RW', state: 'attached' } as ClaimRecord];
+    const { matcher, offers } = setup([], claims, 1);
+    const r = matcher.match(offers.slice(0, 2), [pending(withVolume('app', 'new'))]);
+    expect(r.launches).toEqual([]);
+    expect(r.waiting.get('app#0')).toMatch(/attach limit 1/);
+  });
+
+  it('reserves for residency and then launches only on its own reservation', () => {
+    const { matcher, offers } = setup();
+    const r = matcher.match([offers[0]], [pending({ id: 'res', residency: {} })]);
+    expect(r.launches[0].reserve?.length).toBe(2);
+    expect(r.launches[0].reserve!.every((x) => reservationOwner(x) === 'res#0')).toBe(true);
+    const away = matcher.match([offers[1]], [pending({ id: 'res', residency: {} }, 0, { reservedAgentId: 'A0' })]);
+    expect(away.launches).toEqual([]);
+    expect(away.waiting.get('res#0')).toMatch(/reserved/);
+  });
+
+  it('bounds the work per event', () => {
+    const { matcher, offers } = setup();
+    const many = Array.from({ length: 5000 }, (_, i) => pending({ id: 'x', cpus: 100 }, i));
+    const r = matcher.match(offers, many);
+    expect(r.tried).toBeLessThanOrEqual(64);
+    expect(r.unused).toHaveLength(3);
+  });
+});

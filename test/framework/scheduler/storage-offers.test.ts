@@ -1,0 +1,63 @@
+import { AgentRegistry } from '../../../framework/scheduler/agent-registry';
+import { StorageOfferBook } from '../../../framework/scheduler/storage-offers';
+import { Fixture, makeFixture } from '../storage/storage-fixture';
+import { offer } from './offer-fixtures';
+
+describe('StorageOfferBook', () => {
+  let f: Fixture;
+  let agents: AgentRegistry;
+  let book: StorageOfferBook;
+
+  beforeEach(async () => {
+    f = await makeFixture();
+    agents = new AgentRegistry();
+    agents.observeOffer(offer('A0', 'node0', 'zone-a'));
+    agents.observeOffer(offer('A2', 'node2', 'zone-b'));
+  });
+
+  afterEach(async () => {
+    book?.stop();
+    await f.dispose();
+  });
+
+  const names = (scheduler: string, agentId: string) => book.list({ scheduler, agentId })[0].volumes.map((v) => v.name).sort();
+
+  it('offers volumes by ACL and zone, hides held ones, and rescinds offers whose facts change', async () => {
+    const { catalog, ledger } = f.storage;
+    await catalog.create({ service: 'local', name: 'a-vol', size: 1, schedulers: ['polly'], availabilityZone: 'zone-a' });
+    await catalog.create({ service: 'local', name: 'anywhere', size: 1, schedulers: ['polly', 'marathon'] });
+    book = new StorageOfferBook({ storage: f.storage, agents });
+    book.start();
+    await catalog.create({ service: 'local', name: 'b-vol', size: 1, schedulers: ['polly'], availabilityZone: 'zone-b' });
+    expect(names('polly', 'A0')).toEqual(['a-vol', 'anywhere']);
+    expect(names('polly', 'A2')).toEqual(['anywhere', 'b-vol']);
+    expect(names('marathon', 'A0')).toEqual(['anywhere']);
+    const before = book.list({ scheduler: 'polly', agentId: 'A0' })[0];
+    expect(before.id).toMatch(/^polly-A0-\d+$/);
+    expect(before.capacity[0]).toMatchObject({ service: 'local', profile: 'default', mapping: 'hostPath' });
+    expect(book.list({ scheduler: 'polly', agentId: 'A0' })[0].id).toBe(before.id);
+
+    const rescinded: string[] = [];
+    book.on('offer.rescinded', (e) => rescinded.push(e.offerId));
+    const aVol = catalog.findByName('local', 'a-vol')!;
+    const claim = await ledger.claim({ volumeId: aVol.id, scheduler: 'polly', agentId: 'A0', instanceId: 'node0', taskId: 't1' });
+    expect(rescinded).toContain(before.id);
+    expect(book.isAttachable(aVol.id, 'polly', { zone: 'zone-a' })).toBe(false);
+    expect(names('polly', 'A0')).toEqual(['anywhere']);
+    const after = book.list({ scheduler: 'polly', agentId: 'A0' })[0];
+    expect(after.id).not.toBe(before.id);
+    // The zone-b offer did not depend on a zone-a volume: untouched.
+    expect(rescinded.filter((id) => id.startsWith('polly-A2-'))).toEqual([]);
+    await ledger.release(claim.id);
+    expect(names('polly', 'A0')).toEqual(['a-vol', 'anywhere']);
+    await catalog.revoke(aVol.id, ['polly']);
+    expect(names('polly', 'A0')).toEqual(['anywhere']);
+  });
+
+  it('lists only active agents', async () => {
+    book = new StorageOfferBook({ storage: f.storage, agents });
+    book.start();
+    agents.markLost('A2', 'FAILURE');
+    expect(book.list({ scheduler: 'polly' }).map((o) => o.agentId)).toEqual(['A0']);
+  });
+});
