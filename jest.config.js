@@ -6,7 +6,8 @@ module.exports = {
   transform: {
     '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
   },
-  transformIgnorePatterns: ['/node_modules/', '/framework/mesos/generated/'],
+  // jose ships ESM only: Node 20 require()s it natively, jest needs it compiled.
+  transformIgnorePatterns: ['/node_modules/(?!jose/)', '/framework/mesos/generated/'],
   testTimeout: 60000,
   maxWorkers: 2,
 };

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { PollyConfig } from './config/config-schema';
 import { ConfigError } from './config/config-loader';
+import { UnavailableError } from './errors';
 import type { Logger } from './mesos/logger';
 import { MasterDetector, StaticMasterDetector } from './mesos/master-detector';
 import { LocalCluster } from './mesos/local/local-cluster';
@@ -16,12 +17,32 @@ import { openStore } from './state/schema';
 import type { Store } from './state/store';
 import { FrameworkIdStore } from './scheduler/framework-id-store';
 import { PollyScheduler } from './scheduler/polly-scheduler';
+import { AgentRegistry } from './scheduler/agent-registry';
+import { AppLauncher } from './scheduler/app-launcher';
+import { InstanceTracker } from './scheduler/instance-tracker';
+import { SchedulerFacade } from './scheduler/scheduler-api';
+import { meteredDriver, SchedulerMetrics } from './scheduler/scheduler-metrics';
+import { StorageOfferBook } from './scheduler/storage-offers';
+import { agentsRoutes } from './api/v1/agents-routes';
+import { appsRoutes } from './api/v1/apps-routes';
+import { offersRoutes } from './api/v1/offers-routes';
+import { createApiAuth } from './api/auth/api-auth';
+import { ApiServer, createApiServer, MountedRouter } from './api/api-server';
+import { EventJournal } from './api/event-journal';
+import { instrumentDriverFactory } from './api/metrics/instrumented-driver';
+import { PollyMetrics } from './api/metrics/polly-metrics';
+import { feedStorageEvents } from './api/storage-event-feed';
+import { driverFactory } from './storage/driver-factory';
+import { ServiceRegistry } from './storage/service-registry';
+import { StorageService } from './storage/storage-service';
 
 export interface PollyServiceOptions {
   config: PollyConfig;
   logger: Logger;
   /** Called when the process should end (e.g. another Polly took over the framework). */
   onFatal?: (reason: string) => void;
+  /** Extra API routers (the scheduler's `/v1/apps`, `/v1/agents`, `/v1/offers`), mounted after Polly's own. */
+  routers?: MountedRouter[];
 }
 
 /** `node0, node1` in zone-a and `node2` in zone-b, and so on: two zones whatever the count. */
@@ -33,6 +54,26 @@ export function localAgents(count: number): AgentSpecInput[] {
   }));
 }
 
+/** The scheduler's parts: agents, storage offers, app records and the launcher. */
+export interface SchedulerParts {
+  agents: AgentRegistry;
+  offers: StorageOfferBook;
+  tracker: InstanceTracker;
+  launcher: AppLauncher;
+  facade: SchedulerFacade;
+}
+
+/** The operator-facing half of a running Polly: storage core, events, metrics and the HTTP API. */
+export interface PollySurfaces {
+  storage: StorageService;
+  journal: EventJournal;
+  metrics: PollyMetrics;
+  api: ApiServer;
+  /** The API's bound URL (tests pass api.port 0). */
+  apiUrl: string;
+  stopFeed: () => void;
+}
+
 export class PollyService {
   private constructor(
     readonly config: PollyConfig,
@@ -41,16 +82,79 @@ export class PollyService {
     readonly cluster: LocalCluster | undefined,
     private readonly detector: MasterDetector,
     private readonly logger: Logger,
+    private readonly surfaces: PollySurfaces,
+    readonly parts: SchedulerParts,
   ) {}
+
+  get storage(): StorageService {
+    return this.surfaces.storage;
+  }
+  get metrics(): PollyMetrics {
+    return this.surfaces.metrics;
+  }
+  get events(): EventJournal {
+    return this.surfaces.journal;
+  }
+  get apiUrl(): string {
+    return this.surfaces.apiUrl;
+  }
 
   static async start(options: PollyServiceOptions): Promise<PollyService> {
     const { config, logger } = options;
+    // Refuse an unauthenticated API off loopback before touching anything.
+    const auth = createApiAuth(config.api);
     fs.mkdirSync(config.home, { recursive: true, mode: 0o700 });
     const store = new LevelStore(path.join(config.home, 'state'));
     await store.open();
     let cluster: LocalCluster | undefined;
+    let surfaces: PollySurfaces | undefined;
     try {
       await openStore(store, { logger });
+      // Readiness asks the scheduler, which is created after the API is listening (for webui_url).
+      const schedulerRef: { current?: PollyScheduler } = {};
+      // The scheduler's routers need its parts, which need the storage service: build them lazily.
+      const partsRef: { current?: SchedulerParts } = {};
+      const schedulerRouters: MountedRouter[] = [
+        { path: '/v1', router: agentsRoutes(lazyFacade(partsRef)) },
+        { path: '/v1', router: offersRoutes(lazyFacade(partsRef)) },
+        { path: '/v1', router: appsRoutes(lazyFacade(partsRef)) },
+      ];
+      surfaces = await PollyService.startSurfaces(config, store, auth, logger, () => schedulerRef.current?.isSubscribed === true, [
+        ...schedulerRouters,
+        ...(options.routers ?? []),
+      ]);
+      const metrics = surfaces.metrics;
+      const schedulerMetrics: SchedulerMetrics = {
+        offersReceived: (n) => metrics.offersReceived.inc(n),
+        offersDeclined: (n) => metrics.offersDeclined.inc(n),
+        offersAccepted: (n) => metrics.offersAccepted.inc(n),
+        reconciliation: (kind) => metrics.reconciliations.inc({ kind }),
+      };
+      const storage = surfaces.storage;
+      const schedulerLogger = logger.child?.({ component: 'scheduler' }) ?? logger;
+      const agents = new AgentRegistry({
+        zoneAttribute: config.scheduler.zoneAttribute,
+        services: () => storage.registry.list().map((s) => s.name),
+        logger: schedulerLogger,
+      });
+      const offers = new StorageOfferBook({ storage, agents });
+      offers.start();
+      const tracker = new InstanceTracker(store);
+      const launcher = new AppLauncher({
+        storage,
+        agents,
+        tracker,
+        driver: () => {
+          const client = schedulerRef.current?.mesos;
+          return client ? meteredDriver(client, schedulerMetrics) : undefined;
+        },
+        logger: schedulerLogger,
+        declineRefuseSeconds: config.mesos.declineRefuseSeconds,
+        pendingRefuseSeconds: config.scheduler.pendingRefuseSeconds,
+        unreachableTimeoutSeconds: config.scheduler.unreachableTimeoutSeconds,
+      });
+      await launcher.start();
+      partsRef.current = { agents, offers, tracker, launcher, facade: new SchedulerFacade({ agents, offers, launcher }) };
       let masters: string[];
       if (config.master === 'local') {
         cluster = await LocalCluster.start({
@@ -73,7 +177,7 @@ export class PollyService {
         masters = config.master.split(',').map((s) => s.trim()).filter(Boolean);
       }
       const detector = new StaticMasterDetector(masters);
-      const webuiUrl = config.mesos.webuiUrl || `http://${config.api.host}:${config.api.port}/ui`;
+      const webuiUrl = config.mesos.webuiUrl || `${surfaces.apiUrl}/ui`;
       const scheduler = new PollyScheduler({
         identity: {
           name: config.mesos.frameworkName,
@@ -95,23 +199,116 @@ export class PollyService {
         missedHeartbeats: config.mesos.missedHeartbeats,
         declineRefuseSeconds: config.mesos.declineRefuseSeconds,
         onFatal: options.onFatal,
+        launcher,
+        onOffersReceived: (n) => metrics.offersReceived.inc(n),
       });
+      schedulerRef.current = scheduler;
       await scheduler.start();
-      return new PollyService(config, store, scheduler, cluster, detector, logger);
+      return new PollyService(config, store, scheduler, cluster, detector, logger, surfaces, partsRef.current);
     } catch (err) {
+      if (surfaces) await PollyService.stopSurfaces(surfaces, config, logger).catch(() => undefined);
       await cluster?.stop().catch(() => undefined);
       await store.close().catch(() => undefined);
       throw err;
     }
   }
 
-  /** Stops cleanly: the Mesos stream is closed without tearing the framework down. */
+  /** Storage core (drivers instrumented for metrics), event journal and the API, listening. */
+  private static async startSurfaces(
+    config: PollyConfig,
+    store: Store,
+    auth: ReturnType<typeof createApiAuth>,
+    logger: Logger,
+    subscribed: () => boolean,
+    routers: MountedRouter[] | undefined,
+  ): Promise<PollySurfaces> {
+    const metrics = new PollyMetrics();
+    const registry = new ServiceRegistry({
+      services: config.services,
+      home: config.home,
+      store,
+      createDriver: instrumentDriverFactory(driverFactory({ logger }), metrics),
+      logger,
+    });
+    const storage = new StorageService({ store, registry, logger: logger.child?.({ component: 'storage' }) ?? logger });
+    const journal = new EventJournal(config.api.eventJournalSize);
+    const stopFeed = feedStorageEvents(storage.events, journal);
+    await storage.start();
+    metrics.attachSources({
+      claimsByState: () => {
+        const counts: Record<string, number> = {};
+        for (const c of storage.ledger.list()) counts[c.state] = (counts[c.state] ?? 0) + 1;
+        return counts;
+      },
+      pendingIntents: async () => (await storage.intents.pending()).length,
+    });
+    const api = createApiServer({
+      storage,
+      auth,
+      readiness: () => ({ storeOpen: (store as { isOpen?: boolean }).isOpen !== false, subscribed: subscribed() }),
+      metrics,
+      events: journal,
+      logger: logger.child?.({ component: 'api' }) ?? logger,
+      routers,
+      bodyLimitBytes: config.api.bodyLimitBytes,
+    });
+    const { certFile, keyFile } = config.api.tls;
+    let address;
+    try {
+      address = await api.listen({ host: config.api.host, port: config.api.port, tls: certFile && keyFile ? { certFile, keyFile } : undefined });
+    } catch (err) {
+      stopFeed();
+      await storage.stop().catch(() => undefined);
+      throw err;
+    }
+    return { storage, journal, metrics, api, apiUrl: address.url, stopFeed };
+  }
+
+  /**
+   * Stops accepting API work and ends event streams, then lets in-flight requests and driver calls
+   * finish (each bounded by api.shutdownTimeoutMs).
+   */
+  private static async stopSurfaces(s: PollySurfaces, config: PollyConfig, logger: Logger): Promise<void> {
+    await s.api.close(config.api.shutdownTimeoutMs);
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), config.api.shutdownTimeoutMs);
+      timer.unref();
+    });
+    const outcome = await Promise.race([s.storage.stop().then(() => 'drained' as const), bound]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') logger.warn('driver calls still running at shutdown; their intents will be settled by recovery', {});
+    s.stopFeed();
+  }
+
+  /**
+   * Stops cleanly (SIGTERM): the API stops accepting work, in-flight driver calls finish (bounded),
+   * the Mesos stream is closed without tearing the framework down, and the store is flushed and closed.
+   */
   async stop(): Promise<void> {
     this.logger.info('stopping Polly');
+    await PollyService.stopSurfaces(this.surfaces, this.config, this.logger);
+    this.parts.launcher.stop();
+    this.parts.offers.stop();
     await this.scheduler.stop();
     this.detector.close();
     if (this.cluster) await this.cluster.stop();
     await this.store.close();
     this.logger.info('Polly stopped');
   }
+}
+
+/**
+ * The scheduler facade for routers mounted before the scheduler exists: every call goes to the
+ * real facade once it is built; a request in the moment between the two gets a 503.
+ */
+function lazyFacade(ref: { current?: SchedulerParts }): SchedulerFacade {
+  return new Proxy({} as SchedulerFacade, {
+    get(_target, property) {
+      const facade = ref.current?.facade;
+      if (!facade) throw new UnavailableError('The scheduler is starting');
+      const value = (facade as unknown as Record<string | symbol, unknown>)[property];
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(facade) : value;
+    },
+  });
 }

@@ -10,6 +10,8 @@ interface StartFlags {
   home?: string;
   logLevel?: string;
   logFormat?: string;
+  apiHost?: string;
+  apiPort?: string;
 }
 
 export function registerStartCommand(program: Command): void {
@@ -21,10 +23,19 @@ export function registerStartCommand(program: Command): void {
     .option('--home <dir>', 'state directory (default ~/.polly, or POLLY_HOME)')
     .option('--log-level <level>', 'error | warn | info | debug')
     .option('--log-format <format>', 'auto | json | pretty')
+    .option('--api-host <host>', 'admin/v1 API listen address (default 127.0.0.1)')
+    .option('--api-port <port>', 'admin/v1 API port (default 7978; 0 = any free port)')
     .action(async (flags: StartFlags) => {
       const config = loadConfig({
         file: flags.config,
-        overrides: { master: flags.master, home: flags.home, 'log.level': flags.logLevel, 'log.format': flags.logFormat },
+        overrides: {
+          master: flags.master,
+          home: flags.home,
+          'log.level': flags.logLevel,
+          'log.format': flags.logFormat,
+          'api.host': flags.apiHost,
+          'api.port': flags.apiPort,
+        },
       });
       const logger = createLogger({
         level: config.log.level,

@@ -88,10 +88,49 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    scheduler: Type.Object(
+      {
+        /** The agent attribute naming the zone when an offer carries no fault domain. */
+        zoneAttribute: Type.String({ minLength: 1, default: 'zone' }),
+        /** Seconds an unreachable task is left alone before Polly asks Mesos about it again; volumes never move before Mesos says it is gone. */
+        unreachableTimeoutSeconds: Type.Number({ minimum: 1, maximum: 86400, default: 60 }),
+        /** Refuse filter (seconds) for offers declined while instances are waiting. */
+        pendingRefuseSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 1 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     api: Type.Object(
       {
         host: Type.String({ minLength: 1, default: '127.0.0.1' }),
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 7978 }),
+        /** `auto`: auth is off when the API listens on loopback, on otherwise. `off` is refused off loopback. */
+        auth: Type.Union([Type.Literal('auto'), Type.Literal('on'), Type.Literal('off')], { default: 'auto' }),
+        /** Bearer tokens; scope `admin`, `read`, or `scheduler:NAME` (sees and claims only volumes offered to NAME). */
+        tokens: Type.Array(
+          Type.Object(
+            {
+              name: Type.String({ minLength: 1, maxLength: 128 }),
+              token: Type.String({ minLength: 16, maxLength: 4096 }),
+              scope: Type.String({ pattern: '^(admin|read|scheduler:[A-Za-z0-9][A-Za-z0-9._:@-]{0,254})$' }),
+            },
+            { additionalProperties: false },
+          ),
+          { default: [] },
+        ),
+        /** HTTPS when both files are set (PEM). */
+        tls: Type.Object(
+          {
+            certFile: Type.String({ default: '' }),
+            keyFile: Type.String({ default: '' }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+        /** Largest accepted request body. */
+        bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024 }),
+        /** Bound on finishing in-flight requests at shutdown. */
+        shutdownTimeoutMs: Type.Integer({ minimum: 0, maximum: 600000, default: 10000 }),
+        /** Events kept for `/v1/events` resumption (Last-Event-ID). */
+        eventJournalSize: Type.Integer({ minimum: 16, maximum: 1000000, default: 10000 }),
       },
       { default: {}, additionalProperties: false },
     ),

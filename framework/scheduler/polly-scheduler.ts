@@ -25,6 +25,8 @@ export interface PollySchedulerOptions {
   onFatal?: (reason: string) => void;
   /** Runs volume-bound apps on the offers; without it Polly declines every offer and suppresses. */
   launcher?: AppLauncher;
+  /** Counts offers received (the launcher's driver counts accepts and declines). */
+  onOffersReceived?: (count: number) => void;
   /** Client options for tests (heartbeat timeout, re-subscription backoff). */
   client?: { heartbeatTimeoutMs?: number; backoff?: { minMs?: number; maxMs?: number } };
 }
@@ -126,6 +128,7 @@ export class PollyScheduler {
   private async onOffers(offers: mesos.v1.IOffer[]): Promise<void> {
     const client = this.client;
     if (!client) return;
+    this.options.onOffersReceived?.(offers.length);
     if (this.options.launcher) {
       try {
         await this.options.launcher.onOffers(offers);

@@ -55,7 +55,7 @@ describe('PollyService against the local cluster', () => {
     return loadConfig({
       env: {},
       file: path.join(dir, 'empty.yml'),
-      overrides: { master: cluster.url, home: path.join(dir, 'home'), 'mesos.hostname': 'polly.test', 'api.port': 7978 },
+      overrides: { master: cluster.url, home: path.join(dir, 'home'), 'mesos.hostname': 'polly.test', 'api.port': 0, 'mesos.webuiUrl': 'http://polly.test:7978/ui' },
     });
   }
 
@@ -70,7 +70,7 @@ describe('PollyService against the local cluster', () => {
     expect(fw).toMatchObject({
       name: 'polly',
       hostname: 'polly.test',
-      webui_url: 'http://127.0.0.1:7978/ui',
+      webui_url: 'http://polly.test:7978/ui',
       active: true,
       failover_timeout: 604800,
       roles: ['polly'],
@@ -78,14 +78,17 @@ describe('PollyService against the local cluster', () => {
     expect([...fw!.capabilities].sort()).toEqual(['MULTI_ROLE', 'PARTITION_AWARE', 'RESERVATION_REFINEMENT', 'TASK_KILLING_STATE']);
   });
 
-  it('declines offers it does not need and suppresses, so it holds none', async () => {
+  it('declines offers it does not need, so it holds none, and counts them', async () => {
     service = await PollyService.start({ config: config(), logger: silentLogger });
     const frameworkId = await waitFor(() => service?.scheduler.isSubscribed && service.scheduler.frameworkId, 10000);
-    // Offers arrive within an allocation cycle or two, are declined and then suppressed.
+    const declined = async (): Promise<number> => (await service!.metrics.offersDeclined.get()).values[0]?.value ?? 0;
+    // Offers arrive within an allocation cycle or two and are declined with a filter.
     await waitFor(async () => {
       const fw = (await masterFrameworks(cluster)).frameworks.find((f) => f.id === frameworkId);
-      return fw && fw.offers.length === 0 && (service?.scheduler as unknown as { suppressed: boolean }).suppressed;
+      return fw !== undefined && fw.offers.length === 0 && (await declined()) >= 3;
     }, 10000);
+    const received = (await service.metrics.offersReceived.get()).values[0]?.value ?? 0;
+    expect(received).toBeGreaterThanOrEqual(await declined());
   });
 
   it('resumes the same framework after a restart, without the master removing it', async () => {

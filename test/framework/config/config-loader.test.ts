@@ -20,7 +20,7 @@ describe('loadConfig', () => {
     const config = loadConfig({ env: {}, file: write('') });
     expect(config.master).toBe('local');
     expect(config.home).toBe(path.join(os.homedir(), '.polly'));
-    expect(config.api).toEqual({ host: '127.0.0.1', port: 7978 });
+    expect(config.api).toMatchObject({ host: '127.0.0.1', port: 7978 });
     expect(config.mesos.failoverTimeoutSeconds).toBe(604800);
     expect(config.mesos.roles).toEqual(['polly']);
     expect(config.mesos.format).toBe('protobuf');

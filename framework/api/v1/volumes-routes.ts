@@ -1,0 +1,107 @@
+/**
+ * `/v1/volumes`: list (filters: service, scheduler, zone, status, name, label=k=v, all=true for
+ * unmanaged too), get, create (201 + Location), delete (204), PATCH labels and schedulers.
+ * Scheduler tokens see only volumes offered to them.
+ */
+import { Router } from 'express';
+import { NotFoundError } from '../../errors/not-found-error';
+import { ValidationError } from '../../errors/validation-error';
+import type { StorageService } from '../../storage/storage-service';
+import type { VolumeFilter } from '../../storage/volume-catalog';
+import type { VolumeRecord, VolumeStatus } from '../../storage/volume-record';
+import { canSeeVolume, principalOf } from '../auth/principal';
+import { validateBody } from '../validation';
+import { volumeView } from '../volume-views';
+import { queryBoolean, queryLabels, queryString } from './query';
+import { VolumeCreate, VolumeCreateSchema, VolumePatch, VolumePatchSchema } from './v1-schemas';
+
+const STATUSES: readonly VolumeStatus[] = ['available', 'attached', 'removing', 'missing'];
+
+function filterOf(query: Record<string, unknown>): VolumeFilter {
+  const filter: VolumeFilter = {};
+  const service = queryString(query, 'service');
+  const scheduler = queryString(query, 'scheduler');
+  const zone = queryString(query, 'zone');
+  const name = queryString(query, 'name');
+  const status = queryString(query, 'status');
+  if (service !== undefined) filter.service = service;
+  if (scheduler !== undefined) filter.scheduler = scheduler;
+  if (zone !== undefined) filter.zone = zone;
+  if (name !== undefined) filter.name = name;
+  if (status !== undefined) {
+    if (!STATUSES.includes(status as VolumeStatus)) throw ValidationError.field('status', `status must be one of ${STATUSES.join(', ')}`);
+    filter.status = status as VolumeStatus;
+  }
+  const labels = queryLabels(query);
+  if (Object.keys(labels).length > 0) filter.labels = labels;
+  return filter;
+}
+
+export function volumesRoutes(storage: StorageService): Router {
+  const router = Router();
+  const { catalog } = storage;
+
+  /** The volume, or 404 if the caller may not see it (a scheduler never learns what exists beyond its ACL). */
+  const visible = (res: Parameters<typeof principalOf>[0], id: string): VolumeRecord => {
+    const volume = catalog.get(id);
+    if (!canSeeVolume(principalOf(res), volume)) throw new NotFoundError(`Volume ${JSON.stringify(id)} not found`, { volumeId: id });
+    return volume;
+  };
+
+  router.get('/volumes', async (req, res) => {
+    const query = req.query as Record<string, unknown>;
+    const filter = filterOf(query);
+    const principal = principalOf(res);
+    if (principal.scope === 'scheduler') filter.scheduler = principal.scheduler;
+    if (filter.service !== undefined) storage.registry.get(filter.service); // unknown service → 404, not an empty list
+    const volumes = queryBoolean(query, 'all') && principal.scope !== 'scheduler' ? await catalog.listAll(filter) : catalog.list(filter);
+    res.json({ volumes: volumes.map(volumeView) });
+  });
+
+  router.get('/volumes/:id', (req, res) => {
+    res.json(volumeView(visible(res, String(req.params.id))));
+  });
+
+  router.post('/volumes', validateBody(VolumeCreateSchema), async (req, res) => {
+    const body = req.body as VolumeCreate;
+    const volume = await catalog.create(body);
+    res
+      .status(201)
+      .location(`/v1/volumes/${encodeURIComponent(volume.id)}`)
+      .json(volumeView(volume));
+  });
+
+  router.delete('/volumes/:id', async (req, res) => {
+    await catalog.remove(String(req.params.id));
+    res.status(204).end();
+  });
+
+  router.patch('/volumes/:id', validateBody(VolumePatchSchema), async (req, res) => {
+    const id = String(req.params.id);
+    const body = req.body as VolumePatch;
+    const before = catalog.get(id);
+    // Each part is one catalog update; all inputs were validated above, so a failure here is a
+    // conflict with concurrent changes or a missing volume, reported as such.
+    if (body.labels) {
+      const set: Record<string, string> = {};
+      const remove: string[] = [];
+      for (const [k, v] of Object.entries(body.labels)) {
+        if (v === null) remove.push(k);
+        else set[k] = v;
+      }
+      if (Object.keys(set).length > 0) await catalog.setLabels(id, set);
+      if (remove.length > 0) await catalog.removeLabels(id, remove);
+    }
+    if (body.schedulers) {
+      const wanted = new Set(body.schedulers);
+      const drop = before.schedulers.filter((s) => !wanted.has(s));
+      if (drop.length > 0) await catalog.revoke(id, drop);
+      if (body.schedulers.length > 0) await catalog.offer(id, body.schedulers);
+    }
+    if (body.revoke && body.revoke.length > 0) await catalog.revoke(id, body.revoke);
+    if (body.offer && body.offer.length > 0) await catalog.offer(id, body.offer);
+    res.json(volumeView(catalog.get(id)));
+  });
+
+  return router;
+}

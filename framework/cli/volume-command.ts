@@ -1,0 +1,140 @@
+/** `polly volume ls|get|create|rm|offer|revoke|label|unlabel` over `/v1/volumes`. */
+import type { Command } from 'commander';
+import type { VolumeRecord } from '../storage/volume-record';
+import { collect, contextOf, parsePairs, positiveInt } from './cli-context';
+import { Column, details, humanSize, render, table } from './output';
+
+const COLUMNS: Array<Column<VolumeRecord>> = [
+  { header: 'ID', value: (v) => v.id },
+  { header: 'NAME', value: (v) => v.name },
+  { header: 'SERVICE', value: (v) => v.service },
+  { header: 'SIZE', value: (v) => humanSize(v.size) },
+  { header: 'ZONE', value: (v) => v.availabilityZone },
+  { header: 'STATUS', value: (v) => v.status },
+  { header: 'MANAGED', value: (v) => (v.managed ? 'yes' : 'no') },
+  { header: 'SCHEDULERS', value: (v) => v.schedulers },
+  { header: 'LABELS', value: (v) => v.labels },
+];
+
+export function volumeDetails(v: VolumeRecord): string {
+  return details([
+    ['ID', v.id],
+    ['Name', v.name],
+    ['Service', v.service],
+    ['Driver volume ID', v.driverVolumeId],
+    ['Size', humanSize(v.size)],
+    ['Type', v.type],
+    ['IOPS', v.iops],
+    ['Zone', v.availabilityZone],
+    ['Status', v.status],
+    ['Encrypted', v.encrypted ? 'yes' : 'no'],
+    ['Managed', v.managed ? 'yes' : 'no'],
+    ['Profile', v.profile],
+    ['Schedulers', v.schedulers],
+    ['Labels', v.labels],
+    ['Attachments', v.attachments.map((a) => `${a.agentId}(${a.mode},claim ${a.claimId})`)],
+    ['Created', v.createdAt],
+  ]);
+}
+
+const path = (id: string): string => `/v1/volumes/${encodeURIComponent(id)}`;
+
+export function registerVolumeCommand(program: Command): void {
+  const volume = program.command('volume').description('storage volumes: list, inspect, create, remove, offer to schedulers, label');
+
+  volume
+    .command('ls')
+    .description('list managed volumes (--all: unmanaged ones on the backends too)')
+    .option('-a, --all', 'include volumes not managed by Polly')
+    .option('--service <name>', 'only this storage service')
+    .option('--scheduler <name>', 'only volumes offered to this scheduler')
+    .option('--zone <zone>', 'only this availability zone')
+    .option('-l, --label <k=v>', 'only volumes with this label (repeatable)', collect)
+    .action(async (flags: { all?: boolean; service?: string; scheduler?: string; zone?: string; label?: string[] }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const q = new URLSearchParams();
+      if (flags.all) q.set('all', 'true');
+      if (flags.service) q.set('service', flags.service);
+      if (flags.scheduler) q.set('scheduler', flags.scheduler);
+      if (flags.zone) q.set('zone', flags.zone);
+      for (const [k, v] of Object.entries(parsePairs(flags.label, '--label'))) q.append('label', `${k}=${v}`);
+      const qs = q.toString();
+      const { volumes } = await ctx.client.get<{ volumes: VolumeRecord[] }>(`/v1/volumes${qs ? `?${qs}` : ''}`);
+      ctx.out(render(ctx.format, volumes, () => table(volumes, COLUMNS)));
+    });
+
+  volume
+    .command('get <id>')
+    .description('show one volume')
+    .action(async (id: string, _flags: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const v = await ctx.client.get<VolumeRecord>(path(id));
+      ctx.out(render(ctx.format, v, () => volumeDetails(v)));
+    });
+
+  volume
+    .command('create <name>')
+    .description('create a volume on a storage service')
+    .option('-s, --service <name>', 'storage service', 'local')
+    .option('--size <GiB>', 'size in GiB')
+    .option('-p, --profile <name>', 'profile of the service (default: default)')
+    .option('--type <type>', 'volume type')
+    .option('--iops <n>', 'provisioned IOPS')
+    .option('--zone <zone>', 'availability zone')
+    .option('-l, --label <k=v>', 'label (repeatable)', collect)
+    .option('--scheduler <name>', 'offer to this scheduler (repeatable)', collect)
+    .action(
+      async (
+        name: string,
+        flags: {
+          service: string;
+          size?: string;
+          profile?: string;
+          type?: string;
+          iops?: string;
+          zone?: string;
+          label?: string[];
+          scheduler?: string[];
+        },
+        cmd: Command,
+      ) => {
+        const ctx = contextOf(cmd);
+        const body: Record<string, unknown> = { service: flags.service, name };
+        if (flags.size !== undefined) body.size = positiveInt(flags.size, '--size');
+        if (flags.iops !== undefined) body.iops = positiveInt(flags.iops, '--iops');
+        if (flags.profile) body.profile = flags.profile;
+        if (flags.type) body.type = flags.type;
+        if (flags.zone) body.availabilityZone = flags.zone;
+        if (flags.label) body.labels = parsePairs(flags.label, '--label');
+        if (flags.scheduler) body.schedulers = flags.scheduler;
+        const v = await ctx.client.post<VolumeRecord>('/v1/volumes', body);
+        ctx.out(render(ctx.format, v, () => volumeDetails(v)));
+      },
+    );
+
+  volume
+    .command('rm <id>')
+    .description('remove a volume from its backend (refused while claimed)')
+    .action(async (id: string, _flags: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      await ctx.client.delete(path(id));
+      ctx.out(render(ctx.format, { removed: id }, () => `removed ${id}\n`));
+    });
+
+  const patch = (verb: string, description: string, build: (args: string[]) => Record<string, unknown>): void => {
+    volume
+      .command(`${verb} <id> <items...>`)
+      .description(description)
+      .action(async (id: string, items: string[], _flags: unknown, cmd: Command) => {
+        const ctx = contextOf(cmd);
+        const v = await ctx.client.patch<VolumeRecord>(path(id), build(items));
+        ctx.out(render(ctx.format, v, () => volumeDetails(v)));
+      });
+  };
+  patch('offer', 'offer a volume to schedulers (they may see and claim it)', (s) => ({ offer: s }));
+  patch('revoke', 'withdraw the offer from schedulers', (s) => ({ revoke: s }));
+  patch('label', 'set labels: polly volume label ID k=v [k2=v2 ...]', (pairs) => ({ labels: parsePairs(pairs, 'label') }));
+  patch('unlabel', 'remove labels: polly volume unlabel ID k [k2 ...]', (keys) => ({
+    labels: Object.fromEntries(keys.map((k) => [k, null])),
+  }));
+}
