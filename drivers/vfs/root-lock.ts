@@ -1,13 +1,19 @@
 /**
- * An exclusive lock over a vfs root, safe across processes and hosts sharing the root (NFSv3+
- * honours O_EXCL). The lock is a file created with `open(path, 'wx')` holding pid, hostname and
- * time. Within one process, callers queue on a promise chain (shared per lock path) so a process
- * never spins on its own lock.
+ * An exclusive lock over a vfs root, safe across processes and hosts sharing the root (NFSv3+ links
+ * atomically). The lock is a file holding pid, hostname, time and a token. It is taken crash-safely:
+ * the owner record is written to a unique temp file first and then hard-linked into place, so the
+ * lock never exists without its owner (a process killed mid-take leaves only a temp file, which
+ * `init()` sweeps). Where hard links are not supported it falls back to `open(path, 'wx')` + write.
+ * Within one process, callers queue on a promise chain (shared per lock path) so a process never
+ * spins on its own lock.
  *
- * Stale locks are broken when the owner is a dead pid on this host, or when the file has not been
- * touched for `staleMs` (a live holder touches it every staleMs/3). Breaking is itself guarded by a
- * second lock file and a re-check of the owner token, so two waiters cannot both break one lock and
- * then delete each other's fresh lock.
+ * Stale locks are broken when the owner is a dead pid on this host, when the file has not been
+ * touched for `staleMs` (a live holder touches it every staleMs/3), or when it is unreadable (empty
+ * or torn: only the fallback or an older Polly can leave one) for longer than a short grace.
+ * Breaking is itself guarded by a second lock file (`.lock.break`, taken the same way) and a re-check
+ * of the owner token, so two waiters cannot both break one lock and then delete each other's fresh
+ * lock. A guard left by a dead breaker (dead pid on this host, or older than a few seconds) is
+ * removed, so a crash while breaking does not hold everyone up until the timeout.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -15,7 +21,7 @@ import * as os from 'node:os';
 import { sleep, throwIfAborted } from '../abort';
 import { DriverTransientError } from '../errors';
 import { DriverLogger, silentDriverLogger } from '../driver-logger';
-import { isErrno } from './atomic-json';
+import { isErrno, TEMP_SUFFIX } from './atomic-json';
 
 export interface RootLockOptions {
   /** A lock untouched this long is presumed abandoned, ms. Default 30 000. */
@@ -32,6 +38,13 @@ interface LockOwner {
   token: string;
 }
 
+/** An unreadable (empty, torn) lock or guard is judged abandoned after this long, ms. */
+const UNREADABLE_GRACE_MS = 1_500;
+/** A break guard is held for a re-check and one unlink; one older than this was abandoned, ms. */
+const BREAK_STALE_MS = 5_000;
+
+type CreateResult = 'created' | 'exists';
+
 /** In-process queues, per lock file, shared by every RootLock (and so every driver) on that root. */
 const queues = new Map<string, Promise<void>>();
 
@@ -40,6 +53,9 @@ export class RootLock {
   private readonly acquireTimeoutMs: number;
   private readonly logger: DriverLogger;
   private readonly breakFile: string;
+  private readonly breakStaleMs: number;
+  /** Cleared the first time the filesystem refuses a hard link: then `open('wx')` + write. */
+  private useLinks = true;
 
   constructor(
     readonly file: string,
@@ -49,6 +65,7 @@ export class RootLock {
     this.acquireTimeoutMs = options.acquireTimeoutMs ?? 30_000;
     this.logger = options.logger ?? silentDriverLogger;
     this.breakFile = `${file}.break`;
+    this.breakStaleMs = Math.min(BREAK_STALE_MS, this.staleMs);
   }
 
   /** Runs `fn` holding the lock; waits (bounded, abortable) for other holders in this and other processes. */
@@ -82,9 +99,9 @@ export class RootLock {
     const owner: LockOwner = { pid: process.pid, hostname: os.hostname(), acquiredAt: new Date().toISOString(), token };
     for (let attempt = 0; ; attempt++) {
       throwIfAborted(signal, what);
-      if (await createExclusive(this.file, JSON.stringify(owner))) {
-        return token;
-      }
+      if ((await this.createOwned(this.file, owner)) === 'created') return token;
+      // NFS may report EEXIST for a link that did happen (a retransmitted request): the token tells.
+      if ((await readOwner(this.file))?.token === token) return token;
       await this.breakIfStale();
       if (Date.now() - started > this.acquireTimeoutMs) {
         throw new DriverTransientError(`timed out after ${this.acquireTimeoutMs} ms waiting for lock ${this.file}: ${what}`, {
@@ -95,6 +112,36 @@ export class RootLock {
       const cap = Math.min(50, 2 * 2 ** Math.min(attempt, 5));
       await sleep(cap / 2 + Math.random() * (cap / 2), signal, what);
     }
+  }
+
+  /**
+   * Creates `file` holding `owner` unless it exists. The record goes to a unique temp file first,
+   * which is then hard-linked into place: `file` never exists without its content, whenever the
+   * process dies.
+   */
+  private async createOwned(file: string, owner: LockOwner): Promise<CreateResult> {
+    const content = JSON.stringify(owner);
+    while (this.useLinks) {
+      const tmp = `${file}.${process.pid}.${owner.token}${TEMP_SUFFIX}`;
+      let written = false;
+      try {
+        await writeNew(tmp, content);
+        written = true;
+        await fs.link(tmp, file);
+        return 'created';
+      } catch (err) {
+        if (!written) throw err;
+        if (isErrno(err, 'EEXIST')) return 'exists';
+        // The temp file was swept by another process's init() between write and link: write it again.
+        if (isErrno(err, 'ENOENT')) continue;
+        if (!isLinkUnsupported(err)) throw err;
+        this.useLinks = false;
+        this.logger.warn('vfs root does not support hard links; taking the lock with open(wx)', { lockFile: file });
+      } finally {
+        await fs.rm(tmp, { force: true });
+      }
+    }
+    return (await createExclusive(file, content)) ? 'created' : 'exists';
   }
 
   private async release(token: string): Promise<void> {
@@ -113,25 +160,46 @@ export class RootLock {
 
   /** Removes the lock file if its owner is gone; only one breaker at a time, and only the lock it judged stale. */
   private async breakIfStale(): Promise<void> {
-    const judged = await this.staleOwnerToken(this.file);
+    const judged = await this.staleIdentity(this.file, this.staleMs);
     if (judged === undefined) return;
-    if (!(await createExclusive(this.breakFile, String(process.pid)))) {
-      // Someone else is breaking it; an abandoned break file is itself removed once stale.
-      if ((await ageMs(this.breakFile)) > this.staleMs) await fs.rm(this.breakFile, { force: true });
+    const guard: LockOwner = {
+      pid: process.pid,
+      hostname: os.hostname(),
+      acquiredAt: new Date().toISOString(),
+      token: randomBytes(8).toString('hex'),
+    };
+    if ((await this.createOwned(this.breakFile, guard)) !== 'created') {
+      // Someone else is breaking it, or a breaker died holding the guard: then remove the guard.
+      await this.clearAbandonedGuard();
       return;
     }
     try {
-      if ((await this.staleOwnerToken(this.file)) === judged) {
+      if ((await this.staleIdentity(this.file, this.staleMs)) === judged) {
         await fs.rm(this.file, { force: true });
         this.logger.warn('broke stale vfs lock', { lockFile: this.file });
       }
     } finally {
-      await fs.rm(this.breakFile, { force: true });
+      // Only our own guard: if ours was judged abandoned and replaced, the new one is not ours to remove.
+      if ((await readOwner(this.breakFile))?.token === guard.token) await fs.rm(this.breakFile, { force: true });
     }
   }
 
-  /** The current owner's identity (token, or the raw content if unreadable) when the lock is stale; undefined otherwise. */
-  private async staleOwnerToken(file: string): Promise<string | undefined> {
+  /** Removes a break guard whose owner died (or that is older than a break can take). */
+  private async clearAbandonedGuard(): Promise<void> {
+    const judged = await this.staleIdentity(this.breakFile, this.breakStaleMs);
+    if (judged === undefined) return;
+    // Re-checked just before removing, so a guard that was replaced meanwhile is (almost surely) spared.
+    if ((await this.staleIdentity(this.breakFile, this.breakStaleMs)) !== judged) return;
+    await fs.rm(this.breakFile, { force: true });
+    this.logger.warn('removed abandoned vfs lock break guard', { lockFile: this.file });
+  }
+
+  /**
+   * The identity of `file`'s owner (its token, or the raw content if unreadable) when `file` is
+   * abandoned: untouched for `staleAfterMs`, owned by a dead pid on this host, or unreadable for
+   * longer than the grace. Undefined when it is live, or gone.
+   */
+  private async staleIdentity(file: string, staleAfterMs: number): Promise<string | undefined> {
     let content: string;
     let mtimeMs: number;
     try {
@@ -143,10 +211,28 @@ export class RootLock {
     }
     const owner = parseOwner(content);
     const identity = owner?.token ?? `raw:${content}:${mtimeMs}`;
-    if (Date.now() - mtimeMs > this.staleMs) return identity;
+    const age = Date.now() - mtimeMs;
+    if (age > staleAfterMs) return identity;
     if (owner && owner.hostname === os.hostname() && !pidAlive(owner.pid)) return identity;
+    // Unreadable: a writer killed between create and write (fallback / older Polly); a live one writes within ms.
+    if (!owner && age > Math.min(UNREADABLE_GRACE_MS, staleAfterMs)) return identity;
     return undefined;
   }
+}
+
+/** Writes a new file (refusing to reuse one: the name is unique to this attempt). */
+async function writeNew(file: string, content: string): Promise<void> {
+  const handle = await fs.open(file, 'wx', 0o644);
+  try {
+    await handle.writeFile(content, 'utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Filesystems without hard links (some FUSE and SMB mounts) refuse `link()` with one of these. */
+function isLinkUnsupported(err: unknown): boolean {
+  return ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK'].some((code) => isErrno(err, code));
 }
 
 async function createExclusive(file: string, content: string): Promise<boolean> {
@@ -184,14 +270,6 @@ function parseOwner(content: string): LockOwner | undefined {
     // Being written right now, or torn by a crash: judged by age alone.
   }
   return undefined;
-}
-
-async function ageMs(file: string): Promise<number> {
-  try {
-    return Date.now() - (await fs.stat(file)).mtimeMs;
-  } catch {
-    return 0;
-  }
 }
 
 function pidAlive(pid: number): boolean {

@@ -80,6 +80,27 @@ function versionOf(raw: string | undefined): number {
   return head ? Number(head[1]) : decode(raw).version;
 }
 
+/** Entries read per iterator call by scan() and count(). */
+const SCAN_BATCH = 1000;
+
+/**
+ * The key range holding exactly the keys that start with `prefix`: from the prefix up to (excluding)
+ * the prefix with its last code point incremented. LevelDB orders UTF-8 bytes, i.e. code points, so
+ * every key in between starts with the prefix (and no other key does).
+ */
+function prefixRange(prefix: string): { gte: string; lt?: string } {
+  const points = Array.from(prefix);
+  while (points.length > 0) {
+    const last = points.pop()!.codePointAt(0)!;
+    if (last < 0x10ffff) {
+      // Surrogate code points are not characters (and not valid keys): step over them.
+      const next = last + 1 === 0xd800 ? 0xe000 : last + 1;
+      return { gte: prefix, lt: points.join('') + String.fromCodePoint(next) };
+    }
+  }
+  return { gte: prefix };
+}
+
 function isLockedError(err: unknown): boolean {
   const cause = (err as { cause?: { code?: unknown } } | undefined)?.cause;
   return cause?.code === 'LEVEL_LOCKED' || (err as { code?: unknown } | undefined)?.code === 'LEVEL_LOCKED';
@@ -170,19 +191,28 @@ export class LevelStore implements Store {
 
   async *scan<T>(prefix: string): AsyncIterable<[string, T]> {
     assertValidPrefix(prefix);
-    // No upper bound: keys are compared as UTF-8 bytes, so stop at the first key outside the prefix.
-    for await (const [key, raw] of this.handle().iterator({ gte: prefix })) {
-      if (!key.startsWith(prefix)) break;
-      yield [key, decode(raw).value as T];
+    // Entries come in batches (one await per SCAN_BATCH, not per entry); the range ends exactly where
+    // the prefix does, so a small scan does not read the neighbouring keys into its batch.
+    const iterator = this.handle().iterator(prefixRange(prefix));
+    try {
+      for (;;) {
+        const entries = await iterator.nextv(SCAN_BATCH);
+        if (entries.length === 0) return;
+        for (const [key, raw] of entries) yield [key, decode(raw).value as T];
+      }
+    } finally {
+      await iterator.close();
     }
   }
 
   async count(prefix: string): Promise<number> {
     assertValidPrefix(prefix);
+    const iterator = this.handle().keys(prefixRange(prefix));
     let n = 0;
-    for await (const key of this.handle().keys({ gte: prefix })) {
-      if (!key.startsWith(prefix)) break;
-      n++;
+    try {
+      for (let keys = await iterator.nextv(SCAN_BATCH); keys.length > 0; keys = await iterator.nextv(SCAN_BATCH)) n += keys.length;
+    } finally {
+      await iterator.close();
     }
     return n;
   }
@@ -268,7 +298,8 @@ export class LevelStore implements Store {
           }
         }
         for (const [key, version] of local) versions.set(key, version);
-        levelOps.push(...ops);
+        // A loop, not push(...ops): spreading a large write's ops as arguments overflows the stack.
+        for (const op of ops) levelOps.push(op);
         accepted.push({ write, changes, version: lastVersion });
       } catch (err) {
         write.reject(err);

@@ -117,7 +117,8 @@ export async function openStore(store: Store, options: OpenStoreOptions = {}): P
     }
     logger.info('migrating state store', { from: step.from, to: step.to, migration: step.description });
     const ops = (await step.migrate(store)) ?? [];
-    await store.batch([...ops, { type: 'put', key: SCHEMA_VERSION_KEY, value: stamp(step.to), expectVersion: stampVersion }]);
+    // concat, not spread: a migration may return hundreds of thousands of operations.
+    await store.batch(ops.concat([{ type: 'put', key: SCHEMA_VERSION_KEY, value: stamp(step.to), expectVersion: stampVersion }]));
     stampVersion = (await store.getVersioned(SCHEMA_VERSION_KEY))?.version ?? 0;
     version = step.to;
     applied.push(step.description);

@@ -55,4 +55,80 @@ describe('LevelStore specifics', () => {
     expect((err as Error).message).toMatch(/in use by another process/);
     await first.close();
   });
+
+  describe('scan in batches', () => {
+    let store: LevelStore;
+    beforeEach(async () => {
+      store = new LevelStore(path.join(dir, 'state'));
+      await store.open();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    const keysOf = async (prefix: string): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const [key] of store.scan(prefix)) out.push(key);
+      return out;
+    };
+    const byCodePoint = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+
+    it('lists a prefix spanning several batches exactly, in order, and stops at its end', async () => {
+      const ids = Array.from({ length: 2_500 }, (_, i) => `volumes/v${String(i).padStart(5, '0')}`);
+      await store.batch([...ids].reverse().map((key, i) => ({ type: 'put' as const, key, value: i })));
+      await store.batch(['volumes-x/1', 'volumes0', 'volumer/1', 'volume'].map((key) => ({ type: 'put' as const, key, value: 0 })));
+      expect(await keysOf('volumes/')).toEqual(ids);
+      expect(await store.count('volumes/')).toBe(ids.length);
+      expect(await store.count('')).toBe(ids.length + 4);
+    });
+
+    it('bounds prefixes ending in astral, highest and pre-surrogate code points', async () => {
+      const keys = [
+        'k/\u{1F600}',
+        'k/\u{1F600}a',
+        'k/\u{1F601}',
+        'k/\uffff',
+        'k/\uffffz',
+        'k/\u{10FFFF}',
+        'k/\u{10FFFF}a',
+        'k/\u{10FFFF}\u{10FFFF}',
+        'k/\ud7ff',
+        'k/\ud7ffx',
+        'k/\ue000',
+        'k/z',
+        'k0',
+        'j/\u{10FFFF}',
+      ];
+      for (const key of keys) await store.put(key, key);
+      for (const prefix of [
+        'k/',
+        'k',
+        'k/\u{1F600}',
+        'k/\uffff',
+        'k/\u{10FFFF}',
+        'k/\u{10FFFF}\u{10FFFF}',
+        'k/\ud7ff',
+        'j/\u{10FFFF}',
+        '',
+      ]) {
+        const expected = keys.filter((k) => k.startsWith(prefix)).sort(byCodePoint);
+        expect({ prefix, keys: await keysOf(prefix) }).toEqual({ prefix, keys: expected });
+        expect(await store.count(prefix)).toBe(expected.length);
+      }
+    });
+
+    it('a scan left early releases its iterator: the store still closes and reopens', async () => {
+      await store.batch(
+        Array.from({ length: 1_500 }, (_, i) => ({ type: 'put' as const, key: `k/${String(i).padStart(4, '0')}`, value: i })),
+      );
+      let seen = 0;
+      for await (const [, value] of store.scan<number>('k/')) {
+        expect(value).toBe(seen);
+        if (++seen === 1_200) break;
+      }
+      await store.close();
+      await store.open();
+      expect(await store.count('k/')).toBe(1_500);
+    });
+  });
 });

@@ -114,4 +114,35 @@ describe('openStore (schema versions and migrations)', () => {
     expect(result.applied).toHaveLength(1);
     expect(await store.get('mesos/framework-id')).toEqual({ value: 'fw-1' });
   });
+
+  it('adopts an unversioned store of 300,000 keys in one batch without overflowing the stack', async () => {
+    const location = path.join(dir, 'state');
+    const { Level } = await import('level');
+    const raw = new Level<string, string>(location, { valueEncoding: 'utf8' });
+    await raw.open();
+    const total = 300_000;
+    const key = (i: number): string => `volumes/v${String(i).padStart(6, '0')}`;
+    for (let start = 0; start < total; start += 20_000) {
+      const chunk = Array.from({ length: 20_000 }, (_, j) => ({
+        type: 'put' as const,
+        key: key(start + j),
+        value: JSON.stringify({ n: start + j }),
+      }));
+      await raw.batch(chunk);
+    }
+    await raw.close();
+
+    const result = await openStore(store);
+    expect(result).toMatchObject({ from: 0, to: CURRENT_SCHEMA_VERSION, stamped: false });
+    expect(await store.count('volumes/')).toBe(total);
+    // A bare value reads as version 1; the migration's rewrite makes it 2.
+    expect(await store.getVersioned(key(0))).toEqual({ value: { n: 0 }, version: 2 });
+    expect(await store.getVersioned(key(total - 1))).toEqual({ value: { n: total - 1 }, version: 2 });
+    await store.close();
+
+    // Every value now has the versioned envelope (it was rewritten, not merely read as version 1).
+    await raw.open();
+    expect(JSON.parse((await raw.get(key(123_456)))!)).toEqual({ v: 2, d: { n: 123_456 } });
+    await raw.close();
+  }, 60_000);
 });
