@@ -28,6 +28,7 @@ import type { AgentRecord, AgentRegistry } from './agent-registry';
 import { AppSpec, checkAppId, MAX_INSTANCES, parseAppSpec, volumeNameFor } from './app-spec';
 import type { AppRecord, InstanceTracker, TaskRecord, TaskVolumeRecord } from './instance-tracker';
 import { Launch, OfferMatcher, OfferMatcherOptions, PendingInstance, reservationOwner, WantedVolume } from './offer-matcher';
+import { isTerminalTaskState } from '../mesos/task-state';
 import { buildTaskInfo, makeTaskId, parseTaskId, VolumeMount } from './task-builder';
 
 /** The Mesos calls the launcher makes (SchedulerClient has them all). */
@@ -92,16 +93,6 @@ export interface AppView extends AppSpec {
 const TaskState = mesos.v1.TaskState;
 const Reason = mesos.v1.TaskStatus.Reason;
 const OpType = mesos.v1.Offer.Operation.Type;
-const TERMINAL = new Set<number>([
-  TaskState.TASK_FINISHED,
-  TaskState.TASK_FAILED,
-  TaskState.TASK_KILLED,
-  TaskState.TASK_ERROR,
-  TaskState.TASK_LOST,
-  TaskState.TASK_DROPPED,
-  TaskState.TASK_GONE,
-  TaskState.TASK_GONE_BY_OPERATOR,
-]);
 /** The holder is gone for sure (or the agent is): fence its claims. */
 const FENCING = new Set<number>([TaskState.TASK_LOST, TaskState.TASK_GONE, TaskState.TASK_GONE_BY_OPERATOR]);
 
@@ -268,7 +259,7 @@ export class AppLauncher {
       return;
     }
     this.unreachableSince.delete(taskId);
-    if (!TERMINAL.has(state)) {
+    if (!isTerminalTaskState(state)) {
       if (task.state !== name || (status.message && task.message !== status.message)) {
         await this.saveTask({ ...task, state: name, message: status.message || undefined });
       }
@@ -710,7 +701,7 @@ export class AppLauncher {
     const parsed = parseTaskId(taskId);
     const app = parsed ? this.tracker.app(parsed.appId) : undefined;
     const claims = this.storage.ledger.list({ taskId, live: true });
-    if (TERMINAL.has(status.state)) {
+    if (isTerminalTaskState(status.state)) {
       for (const c of claims) await this.storage.ledger.release(c.id, { reason: `unknown task ${taskId} is terminal` }).catch(() => undefined);
       return;
     }

@@ -30,13 +30,13 @@ function hex(bytes: Uint8Array): string {
 
 function jsonRoundTrip<T>(
   type: {
-    fromObject(o: { [k: string]: any }): T;
+    fromObject(o: { [k: string]: unknown }): T;
     encode(m: T): { finish(): Uint8Array };
     decode(b: Uint8Array): T;
-    toObject(m: T, o: object): { [k: string]: any };
+    toObject(m: T, o: object): { [k: string]: unknown };
   },
-  json: object,
-): { [k: string]: any } {
+  json: { [k: string]: unknown },
+): { [k: string]: unknown } {
   const bytes = type.encode(type.fromObject(json)).finish();
   return type.toObject(type.decode(bytes), JSON_OPTS);
 }

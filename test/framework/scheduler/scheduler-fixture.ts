@@ -53,7 +53,7 @@ async function startPolly(cluster: LocalCluster, storage: StorageFixture, option
   offers.start();
   const tracker = new InstanceTracker(storage.store);
   const detector = new StaticMasterDetector([cluster.url]);
-  let scheduler: PollyScheduler | undefined;
+  let scheduler: PollyScheduler | undefined = undefined; // read by the launcher's driver callback, assigned below
   const launcher = new AppLauncher({
     storage: storage.storage,
     agents,

@@ -2,22 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { mesos } from '../../generated/mesos';
 
-const TaskState = mesos.v1.TaskState;
 
-const TERMINAL_STATES: ReadonlySet<mesos.v1.TaskState> = new Set([
-  TaskState.TASK_FINISHED,
-  TaskState.TASK_FAILED,
-  TaskState.TASK_KILLED,
-  TaskState.TASK_ERROR,
-  TaskState.TASK_LOST,
-  TaskState.TASK_DROPPED,
-  TaskState.TASK_GONE,
-  TaskState.TASK_GONE_BY_OPERATOR,
-]);
-
-export function isTerminalState(state: mesos.v1.TaskState | null | undefined): boolean {
-  return state !== null && state !== undefined && TERMINAL_STATES.has(state);
-}
+export { isTerminalTaskState as isTerminalState } from '../../task-state';
 
 /** A random RFC 4122 version-4 UUID as 16 raw bytes, like stout's UUID::random().toBytes(). */
 export function randomUuidBytes(): Uint8Array {

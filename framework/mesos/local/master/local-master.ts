@@ -10,7 +10,7 @@ import { silentLogger } from '../../logger';
 import type { MasterLink, SimulatedAgentApi } from '../agent-link';
 import { AgentRegistry, type AgentRecord } from './agent-registry';
 import { Allocator, refuseSecondsOf } from './allocator';
-import { Framework, FrameworkRegistry, type SchedulerEvent, type TaskRecord } from './framework-registry';
+import { Framework, FrameworkRegistry, type TaskRecord } from './framework-registry';
 import { validateFrameworkInfo } from './framework-validation';
 import { MasterIds } from './ids';
 import { OfferBook, type OfferRecord } from './offer-book';

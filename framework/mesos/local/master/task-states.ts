@@ -1,18 +1,8 @@
 /** Task state facts the master needs (protobuf::isTerminalState, partition-aware mapping). */
 import { mesos } from '../../generated/mesos';
+import { isTerminalTaskState } from '../../task-state';
 
 const S = mesos.v1.TaskState;
-
-const TERMINAL = new Set<number>([
-  S.TASK_FINISHED,
-  S.TASK_FAILED,
-  S.TASK_KILLED,
-  S.TASK_ERROR,
-  S.TASK_LOST,
-  S.TASK_DROPPED,
-  S.TASK_GONE,
-  S.TASK_GONE_BY_OPERATOR,
-]);
 
 const PARTITION_AWARE_ONLY = new Set<number>([
   S.TASK_DROPPED,
@@ -22,9 +12,7 @@ const PARTITION_AWARE_ONLY = new Set<number>([
   S.TASK_UNKNOWN,
 ]);
 
-export function isTerminal(state: number | null | undefined): boolean {
-  return state != null && TERMINAL.has(state);
-}
+export const isTerminal = isTerminalTaskState;
 
 /** The state a framework sees: the new partition states become TASK_LOST unless it is PARTITION_AWARE. */
 export function stateFor(partitionAware: boolean, state: number): number {

@@ -59,7 +59,7 @@ export async function subscribed(
 ): Promise<{ stream: EventStream; frameworkId: string }> {
   const stream = await subscribe(f.cluster.url, info, options);
   f.streams.push(stream);
-  const first = await stream.next((e) => true);
+  const first = await stream.next(() => true);
   if (first.type !== EventType.SUBSCRIBED) throw new Error(`Expected SUBSCRIBED, got ${EventType[first.type]}: ${first.error?.message}`);
   return { stream, frameworkId: first.subscribed?.framework_id?.value as string };
 }
