@@ -5,6 +5,8 @@
 import type { StorageDriver } from './storage-driver';
 import { VfsDriver } from './vfs/vfs-driver';
 import type { VfsDriverConfig } from './vfs/vfs-driver';
+import { LibStorageDriver } from './libstorage/libstorage-driver';
+import type { LibStorageDriverConfig } from './libstorage/libstorage-driver';
 
 export * from './storage-driver';
 export * from './errors';
@@ -17,16 +19,20 @@ export { assertValidName, hasControlChars, nameKey, nameProblem, MAX_NAME_LENGTH
 export { assertValidSize, checkCreateOptions, MAX_VOLUME_SIZE_GIB } from './create-options';
 export { VfsDriver } from './vfs/vfs-driver';
 export type { VfsDriverConfig } from './vfs/vfs-driver';
+export { LibStorageDriver } from './libstorage/libstorage-driver';
+export type { LibStorageDriverConfig } from './libstorage/libstorage-driver';
 
-/** Each driver's config type, by driver name. `libstorage` joins here when it exists. */
+/** Each driver's config type, by driver name. */
 export interface DriverConfigs {
   vfs: VfsDriverConfig;
+  libstorage: LibStorageDriverConfig;
 }
 
 export type DriverName = keyof DriverConfigs;
 
 const factories: { [K in DriverName]: (config: DriverConfigs[K]) => StorageDriver } = {
   vfs: (config) => new VfsDriver(config),
+  libstorage: (config) => new LibStorageDriver(config),
 };
 
 export function isDriverName(name: string): name is DriverName {

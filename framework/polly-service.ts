@@ -4,15 +4,16 @@
  * the composition root.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { PollyConfig } from './config/config-schema';
-import { ConfigError } from './config/config-loader';
 import { UnavailableError } from './errors';
 import type { Logger } from './mesos/logger';
 import { MasterDetector, StaticMasterDetector } from './mesos/master-detector';
+import { ZookeeperMasterDetector } from './mesos/zookeeper-master-detector';
+import { createStore } from './state/create-store';
 import { LocalCluster } from './mesos/local/local-cluster';
 import type { AgentSpecInput } from './mesos/local/agent-spec';
-import { LevelStore } from './state/level-store';
 import { openStore } from './state/schema';
 import type { Store } from './state/store';
 import { FrameworkIdStore } from './scheduler/framework-id-store';
@@ -28,6 +29,7 @@ import { appsRoutes } from './api/v1/apps-routes';
 import { offersRoutes } from './api/v1/offers-routes';
 import { createApiAuth } from './api/auth/api-auth';
 import { ApiServer, createApiServer, MountedRouter } from './api/api-server';
+import { dashboardUrl } from './api/ui/dashboard-url';
 import { EventJournal } from './api/event-journal';
 import { instrumentDriverFactory } from './api/metrics/instrumented-driver';
 import { PollyMetrics } from './api/metrics/polly-metrics';
@@ -35,6 +37,7 @@ import { feedStorageEvents } from './api/storage-event-feed';
 import { driverFactory } from './storage/driver-factory';
 import { ServiceRegistry } from './storage/service-registry';
 import { StorageService } from './storage/storage-service';
+import { RunningLibStorage, startLibStorage } from './api/libstorage/start-libstorage';
 
 export interface PollyServiceOptions {
   config: PollyConfig;
@@ -43,6 +46,8 @@ export interface PollyServiceOptions {
   onFatal?: (reason: string) => void;
   /** Extra API routers (the scheduler's `/v1/apps`, `/v1/agents`, `/v1/offers`), mounted after Polly's own. */
   routers?: MountedRouter[];
+  /** An open store to use instead of the configured one (HA: the ZooKeeper store of the election's session). */
+  store?: Store;
 }
 
 /** `node0, node1` in zone-a and `node2` in zone-b, and so on: two zones whatever the count. */
@@ -61,6 +66,8 @@ export interface SchedulerParts {
   tracker: InstanceTracker;
   launcher: AppLauncher;
   facade: SchedulerFacade;
+  /** Keeps the offers' driver capacity current (the dashboard's capacity chart reads it). */
+  capacity?: CapacityRefresher;
 }
 
 /** The operator-facing half of a running Polly: storage core, events, metrics and the HTTP API. */
@@ -72,6 +79,8 @@ export interface PollySurfaces {
   /** The API's bound URL (tests pass api.port 0). */
   apiUrl: string;
   stopFeed: () => void;
+  /** The libStorage-compatible API, unless `libstorage.enabled` is false. */
+  libstorage?: RunningLibStorage;
 }
 
 export class PollyService {
@@ -104,8 +113,8 @@ export class PollyService {
     // Refuse an unauthenticated API off loopback before touching anything.
     const auth = createApiAuth(config.api);
     fs.mkdirSync(config.home, { recursive: true, mode: 0o700 });
-    const store = new LevelStore(path.join(config.home, 'state'));
-    await store.open();
+    const store = options.store ?? createStore(config, config.home, { logger });
+    if (!options.store) await store.open();
     let cluster: LocalCluster | undefined;
     let surfaces: PollySurfaces | undefined;
     try {
@@ -139,6 +148,7 @@ export class PollyService {
       });
       const offers = new StorageOfferBook({ storage, agents });
       offers.start();
+      const capacity = new CapacityRefresher(offers, agents);
       const tracker = new InstanceTracker(store);
       const launcher = new AppLauncher({
         storage,
@@ -154,8 +164,9 @@ export class PollyService {
         unreachableTimeoutSeconds: config.scheduler.unreachableTimeoutSeconds,
       });
       await launcher.start();
-      partsRef.current = { agents, offers, tracker, launcher, facade: new SchedulerFacade({ agents, offers, launcher }) };
-      let masters: string[];
+      partsRef.current = { agents, offers, tracker, launcher, facade: new SchedulerFacade({ agents, offers, launcher }), capacity };
+      let masters: string[] = [];
+      let zkDetector: MasterDetector | undefined;
       if (config.master === 'local') {
         cluster = await LocalCluster.start({
           host: config.local.host,
@@ -172,12 +183,12 @@ export class PollyService {
         });
         masters = [cluster.url];
       } else if (config.master.startsWith('zk://')) {
-        throw new ConfigError('master: zk:// detection is not available in this build; list the masters as http://host:5050,http://host2:5050');
+        zkDetector = new ZookeeperMasterDetector({ url: config.master, logger: logger.child?.({ component: 'master-detector' }) ?? logger });
       } else {
         masters = config.master.split(',').map((s) => s.trim()).filter(Boolean);
       }
-      const detector = new StaticMasterDetector(masters);
-      const webuiUrl = config.mesos.webuiUrl || `${surfaces.apiUrl}/ui`;
+      const detector = zkDetector ?? new StaticMasterDetector(masters);
+      const webuiUrl = dashboardUrl(surfaces.apiUrl, config.mesos.webuiUrl, config.mesos.hostname || os.hostname());
       const scheduler = new PollyScheduler({
         identity: {
           name: config.mesos.frameworkName,
@@ -261,7 +272,16 @@ export class PollyService {
       await storage.stop().catch(() => undefined);
       throw err;
     }
-    return { storage, journal, metrics, api, apiUrl: address.url, stopFeed };
+    let libstorage: RunningLibStorage | undefined;
+    try {
+      libstorage = await startLibStorage({ storage, logger }, config.libstorage);
+    } catch (err) {
+      await api.close(0).catch(() => undefined);
+      stopFeed();
+      await storage.stop().catch(() => undefined);
+      throw err;
+    }
+    return { storage, journal, metrics, api, apiUrl: address.url, stopFeed, ...(libstorage ? { libstorage } : {}) };
   }
 
   /**
@@ -269,6 +289,7 @@ export class PollyService {
    * finish (each bounded by api.shutdownTimeoutMs).
    */
   private static async stopSurfaces(s: PollySurfaces, config: PollyConfig, logger: Logger): Promise<void> {
+    await s.libstorage?.stop(config.api.shutdownTimeoutMs);
     await s.api.close(config.api.shutdownTimeoutMs);
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<'timeout'>((resolve) => {
@@ -289,6 +310,7 @@ export class PollyService {
     this.logger.info('stopping Polly');
     await PollyService.stopSurfaces(this.surfaces, this.config, this.logger);
     this.parts.launcher.stop();
+    this.parts.capacity?.stop();
     this.parts.offers.stop();
     await this.scheduler.stop();
     this.detector.close();
@@ -311,4 +333,56 @@ function lazyFacade(ref: { current?: SchedulerParts }): SchedulerFacade {
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(facade) : value;
     },
   });
+}
+
+/**
+ * Refreshes the storage offers' driver capacity (per service, profile and zone) when an agent (so
+ * maybe a zone) appears and every `intervalMs`. Refreshes never overlap: a request while one runs
+ * makes exactly one more run after it, so 10,000 agents arriving at start cost two passes, not 10,000.
+ */
+class CapacityRefresher {
+  private running = false;
+  private again = false;
+  private stopped = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly onAgent: (e: { previous?: unknown }) => void;
+
+  constructor(
+    private readonly offers: StorageOfferBook,
+    private readonly agents: AgentRegistry,
+    intervalMs = 30_000,
+  ) {
+    this.onAgent = ({ previous }) => {
+      if (!previous) this.kick();
+    };
+    agents.on('agent.changed', this.onAgent);
+    this.timer = setInterval(() => this.kick(), intervalMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    void this.offers
+      .refreshCapacity()
+      .catch(() => undefined)
+      .finally(() => {
+        this.running = false;
+        if (this.again && !this.stopped) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.agents.off('agent.changed', this.onAgent);
+  }
 }

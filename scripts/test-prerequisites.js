@@ -3,8 +3,26 @@
 // (Debian, as root), so `npm ci && npm test` works on a fresh machine.
 const { spawnSync } = require('node:child_process');
 
+const fs = require('node:fs');
+
 const requirements = [
   // Filled in as suites need services: ZooKeeper (HA store tests), Chromium (dashboard tests).
+  {
+    // The ZooKeeper store, leader election and zk:// master detection run against a real server
+    // (test/support/zookeeper-server.ts starts the package's jar with Java).
+    name: 'ZooKeeper server',
+    present: () => fs.existsSync('/usr/share/java/zookeeper.jar') && spawnSync('which', ['java']).status === 0,
+    debianPackages: ['zookeeper'],
+    hint: 'apt-get install zookeeper',
+  },
+  {
+    // The dashboard's browser tests (test/framework/api/ui/*.browser.test.ts) drive Debian's headless
+    // Chromium through playwright-core, which downloads no browser of its own.
+    name: 'Chromium',
+    present: () => fs.existsSync('/usr/bin/chromium'),
+    debianPackages: ['chromium'],
+    hint: 'apt-get install chromium',
+  },
 ];
 
 function aptInstall(packages) {

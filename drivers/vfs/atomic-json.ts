@@ -12,6 +12,11 @@ export const TEMP_SUFFIX = '.tmp';
 export interface AtomicWriteOptions {
   /** fsync file and directory (default true). Off only for throwaway roots (benchmarks). */
   durable?: boolean;
+  /**
+   * fsync the directory after the rename (default: when durable). A batch of writes into one
+   * directory turns it off and calls `fsyncDir` once for all of them.
+   */
+  syncDir?: boolean;
 }
 
 export async function writeFileAtomic(file: string, content: string, options: AtomicWriteOptions = {}): Promise<void> {
@@ -31,7 +36,7 @@ export async function writeFileAtomic(file: string, content: string, options: At
     await fs.rm(tmp, { force: true });
     throw err;
   }
-  if (durable) await fsyncDir(dir);
+  if (durable && options.syncDir !== false) await fsyncDir(dir);
 }
 
 export function writeJsonAtomic(file: string, value: unknown, options?: AtomicWriteOptions): Promise<void> {

@@ -12,7 +12,7 @@ const SNAPSHOT_ENTRY = /^(vfs-snap-\d{6,15})(\.json)?$/;
 
 export type IdKind = 'volume' | 'snapshot';
 
-interface Counters {
+export interface IdCounters {
   volume: number;
   snapshot: number;
 }
@@ -38,14 +38,24 @@ export class IdSequence {
     return n;
   }
 
+  /** The counters as stored, for a batch that hands out several IDs at once (then `save`). */
+  current(): Promise<IdCounters> {
+    return this.load();
+  }
+
+  /** Persists counters a batch has raised; `write` may defer the directory fsync to the batch. */
+  save(counters: IdCounters, write: AtomicWriteOptions = this.write): Promise<void> {
+    return writeJsonAtomic(this.dirs.counterFile, counters, write);
+  }
+
   /**
    * Creates the counter file when missing. A lost counter is rebuilt from the highest ID on disk,
    * which is the best that can be done; a present counter is never lowered.
    */
   async ensure(): Promise<void> {
-    const stored = await readCounters(this.dirs.counterFile);
+    const stored = await readIdCounters(this.dirs.counterFile);
     const floor = await this.scanFloor();
-    const merged: Counters = {
+    const merged: IdCounters = {
       volume: Math.max(stored?.volume ?? 1, floor.volume),
       snapshot: Math.max(stored?.snapshot ?? 1, floor.snapshot),
     };
@@ -54,15 +64,15 @@ export class IdSequence {
     }
   }
 
-  private async load(): Promise<Counters> {
-    const stored = await readCounters(this.dirs.counterFile);
+  private async load(): Promise<IdCounters> {
+    const stored = await readIdCounters(this.dirs.counterFile);
     if (stored) return stored;
     await this.ensure();
-    return (await readCounters(this.dirs.counterFile)) ?? { volume: 1, snapshot: 1 };
+    return (await readIdCounters(this.dirs.counterFile)) ?? { volume: 1, snapshot: 1 };
   }
 
   /** One past the highest IDs present on disk. */
-  private async scanFloor(): Promise<Counters> {
+  private async scanFloor(): Promise<IdCounters> {
     return {
       volume: (await maxId(this.dirs.volumesDir, VOLUME_ENTRY)) + 1,
       snapshot: (await maxId(this.dirs.snapshotsDir, SNAPSHOT_ENTRY)) + 1,
@@ -70,10 +80,10 @@ export class IdSequence {
   }
 }
 
-async function readCounters(file: string): Promise<Counters | undefined> {
+async function readIdCounters(file: string): Promise<IdCounters | undefined> {
   const raw = await readJsonFile(file);
   if (raw === undefined) return undefined;
-  const c = raw as Partial<Counters>;
+  const c = raw as Partial<IdCounters>;
   if (!Number.isSafeInteger(c.volume) || !Number.isSafeInteger(c.snapshot) || (c.volume as number) < 1 || (c.snapshot as number) < 1) {
     throw new Error(`corrupt ID counter file ${file}`);
   }

@@ -9,6 +9,10 @@
  * therefore leaves at most an orphan directory or a dangling name entry, both ignored by readers
  * and cleaned by `init()`. Every mutation runs under the root lock; bulk copies run outside it in
  * a staging directory that is renamed into place under the lock.
+ *
+ * Create, attach and detach are group-committed (group-commit.ts): the requests that queue up while
+ * the lock is busy run as one batch under one lock acquisition, with one counter write and one
+ * fsync per directory for the whole batch, in the same commit order as a single create.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -35,7 +39,8 @@ import type {
   VolumeCreateOptions,
 } from '../storage-driver';
 import { AtomicWriteOptions, TEMP_SUFFIX, fsyncDir, isErrno, readJsonFile, writeJsonAtomic } from './atomic-json';
-import { IdSequence } from './id-sequence';
+import { GroupCommit, Queued } from './group-commit';
+import { IdCounters, IdSequence } from './id-sequence';
 import { RootLock } from './root-lock';
 import {
   SNAPSHOT_META_PATTERN,
@@ -79,6 +84,19 @@ export interface VfsDriverConfig {
 const GIB = 1024 ** 3;
 const READ_BATCH = 64;
 
+type VolumeAttrs = Pick<VfsVolumeRecord, 'size' | 'type' | 'iops' | 'availabilityZone' | 'fields'>;
+
+/** The mutations that are group-committed. */
+type Mutation =
+  | { kind: 'create'; name: string; attrs: VolumeAttrs }
+  | { kind: 'attach'; volumeId: string; instanceId: InstanceId; readOnly: boolean; force: boolean }
+  | { kind: 'detach'; volumeId: string; instanceId: InstanceId };
+
+type Outcome = { ok: true; value: DriverVolume | { volume: DriverVolume }; log?: () => void } | { ok: false; error: unknown };
+
+/** A read done for a batch: its value, or why it failed (which fails only the requests needing it). */
+type ReadResult<T> = { value: T } | { error: unknown };
+
 export class VfsDriver implements StorageDriver {
   readonly name = 'vfs';
   readonly layout: VfsLayout;
@@ -88,6 +106,7 @@ export class VfsDriver implements StorageDriver {
   private readonly logger: DriverLogger;
   private readonly limit: number | undefined;
   private readonly stagingMaxAgeMs: number;
+  private readonly commits: GroupCommit<Mutation>;
   private initialised: Promise<void> | undefined;
 
   constructor(config: VfsDriverConfig) {
@@ -108,6 +127,7 @@ export class VfsDriver implements StorageDriver {
     this.ids = new IdSequence(this.layout, this.write);
     this.limit = config.attachLimit;
     this.stagingMaxAgeMs = config.stagingMaxAgeMs ?? 3_600_000;
+    this.commits = new GroupCommit(this.lock, (batch) => this.commitBatch(batch));
   }
 
   type(): StorageType {
@@ -182,26 +202,8 @@ export class VfsDriver implements StorageDriver {
     assertValidName(name, 'name');
     const c = checkVfsCreate(create);
     await this.ready(signal, 'volumeCreate');
-    return this.lock.withLock(signal, `volumeCreate ${name}`, async () => {
-      await this.assertNameFree(name);
-      throwIfAborted(signal, 'volumeCreate');
-      const id = formatVolumeId(await this.ids.next('volume'));
-      throwIfAborted(signal, 'volumeCreate');
-      await this.claimName(id, name);
-      await fs.rm(this.layout.volumeDir(id), { recursive: true, force: true }); // an orphan from a lost counter
-      await fs.mkdir(this.layout.volumeData(id), { recursive: true });
-      throwIfAborted(signal, 'volumeCreate');
-      const record = newVolumeRecord(id, name, {
-        size: c.size ?? 1,
-        type: c.type,
-        iops: c.iops,
-        availabilityZone: c.availabilityZone,
-        fields: c.fields ?? {},
-      });
-      await writeJsonAtomic(this.layout.volumeMeta(id), record, this.write);
-      this.logger.info('vfs volume created', { volumeId: id, name });
-      return toDriverVolume(record);
-    });
+    const attrs: VolumeAttrs = { size: c.size ?? 1, type: c.type, iops: c.iops, availabilityZone: c.availabilityZone, fields: c.fields ?? {} };
+    return this.commits.submit<DriverVolume>({ kind: 'create', name, attrs }, signal, 'volumeCreate');
   }
 
   async volumeCreateFromSnapshot(
@@ -310,43 +312,7 @@ export class VfsDriver implements StorageDriver {
     const readOnly = attach?.readOnly === true;
     const force = attach?.force === true;
     await this.ready(signal, 'volumeAttach');
-    return this.lock.withLock(signal, `volumeAttach ${volumeId}`, async () => {
-      const record = await this.mustReadVolume(volumeId);
-      const mine = record.attachments.find((a) => sameInstance(a.instanceId, instanceId));
-      if (mine && (mine.readOnly === true) === readOnly) {
-        return { volume: toDriverVolume(record) }; // already attached in this mode: idempotent
-      }
-      const others = record.attachments.filter((a) => !sameInstance(a.instanceId, instanceId));
-      // A writer excludes everyone; a reader excludes only writers.
-      const conflicting = others.filter((a) => !readOnly || a.readOnly !== true);
-      if (conflicting.length > 0 && !force) {
-        throw new DriverConflictError(`volume ${volumeId} is attached to ${conflicting.map((a) => a.instanceId.id).join(', ')}`, {
-          volumeId,
-          instances: conflicting.map((a) => a.instanceId.id),
-          readOnly,
-        });
-      }
-      throwIfAborted(signal, 'volumeAttach');
-      const attachment: VolumeAttachment = {
-        volumeId,
-        instanceId: { ...instanceId },
-        mountPoint: this.layout.volumeData(volumeId),
-        status: 'attached',
-        readOnly,
-        attachedAt: new Date().toISOString(),
-      };
-      record.attachments = [...others.filter((a) => !conflicting.includes(a)), attachment];
-      await writeJsonAtomic(this.layout.volumeMeta(volumeId), record, this.write);
-      if (conflicting.length > 0) {
-        this.logger.warn('vfs volume force-detached for attach', {
-          volumeId,
-          detached: conflicting.map((a) => a.instanceId.id),
-          agentInstance: instanceId.id,
-        });
-      }
-      this.logger.info('vfs volume attached', { volumeId, instance: instanceId.id, readOnly });
-      return { volume: toDriverVolume(record) };
-    });
+    return this.commits.submit({ kind: 'attach', volumeId, instanceId: { ...instanceId }, readOnly, force }, signal, 'volumeAttach');
   }
 
   async volumeDetach(volumeId: string, instanceId: InstanceId, _detach?: DetachOptions, options?: CallOptions): Promise<DriverVolume> {
@@ -355,18 +321,7 @@ export class VfsDriver implements StorageDriver {
     checkInstanceId(instanceId);
     await this.ready(signal, 'volumeDetach');
     // Nothing is mounted by the driver itself, so `force` changes nothing here.
-    return this.lock.withLock(signal, `volumeDetach ${volumeId}`, async () => {
-      const record = await this.mustReadVolume(volumeId);
-      const kept = record.attachments.filter((a) => !sameInstance(a.instanceId, instanceId));
-      if (kept.length === record.attachments.length) {
-        return toDriverVolume(record); // not attached there: no-op
-      }
-      throwIfAborted(signal, 'volumeDetach');
-      record.attachments = kept;
-      await writeJsonAtomic(this.layout.volumeMeta(volumeId), record, this.write);
-      this.logger.info('vfs volume detached', { volumeId, instance: instanceId.id });
-      return toDriverVolume(record);
-    });
+    return this.commits.submit({ kind: 'detach', volumeId, instanceId: { ...instanceId } }, signal, 'volumeDetach');
   }
 
   async snapshots(options?: CallOptions): Promise<DriverSnapshot[]> {
@@ -422,6 +377,158 @@ export class VfsDriver implements StorageDriver {
     throwIfAborted(signal, what);
   }
 
+  /**
+   * One group commit, run holding the root lock. Reads what the batch needs (in parallel), decides
+   * each request in submission order against the state as the earlier requests left it (so two
+   * creates of one name in a batch have one winner, and an attach then a detach of one volume both
+   * apply), then writes in the order a single create does:
+   *   1. ID counter, name entries, data directories and changed attachment metadata; fsync dirs;
+   *   2. new volumes' metadata (their commit point); fsync the volumes directory.
+   * A write failure fails every request of the batch that had not failed already.
+   */
+  private async commitBatch(batch: ReadonlyArray<Queued<Mutation>>): Promise<void> {
+    const volumeIds = new Set<string>();
+    const names = new Map<string, string>();
+    for (const { request: r } of batch) {
+      if (r.kind === 'create') names.set(nameKey(r.name), r.name);
+      else volumeIds.add(r.volumeId);
+    }
+    const [records, holders, counters] = await Promise.all([
+      readAll([...volumeIds], (id) => this.readVolume(id)),
+      readAll([...names.keys()], (nk) => this.nameHolder(names.get(nk)!)),
+      names.size > 0 ? this.ids.current() : undefined,
+    ]);
+
+    const current = new Map<string, VfsVolumeRecord | undefined>();
+    const changed = new Map<string, VfsVolumeRecord>();
+    const created: VfsVolumeRecord[] = [];
+    const taken = new Map<string, string>();
+    let next = counters?.volume ?? 0;
+    const recordOf = (id: string): VfsVolumeRecord => {
+      if (!current.has(id)) {
+        const read = records.get(id)!;
+        if ('error' in read) throw read.error;
+        current.set(id, read.value);
+      }
+      const r = current.get(id);
+      if (!r) throw new DriverNotFoundError(`volume ${id} not found`, { volumeId: id });
+      return r;
+    };
+    const outcomes: Outcome[] = batch.map(({ request: r, signal }) => {
+      try {
+        throwIfAborted(signal, r.kind === 'create' ? 'volumeCreate' : r.kind === 'attach' ? 'volumeAttach' : 'volumeDetach');
+        if (r.kind === 'create') {
+          const nk = nameKey(r.name);
+          const read = holders.get(nk)!;
+          if ('error' in read) throw read.error;
+          const holder = taken.get(nk) ?? read.value;
+          if (holder !== undefined) {
+            throw new DriverConflictError(`a volume named ${JSON.stringify(r.name)} already exists (${holder})`, { name: r.name, volumeId: holder });
+          }
+          const record = newVolumeRecord(formatVolumeId(next++), r.name, r.attrs);
+          taken.set(nk, record.id);
+          created.push(record);
+          current.set(record.id, record);
+          return { ok: true, value: toDriverVolume(record), log: () => this.logger.info('vfs volume created', { volumeId: record.id, name: r.name }) };
+        }
+        const before = recordOf(r.volumeId);
+        const after = r.kind === 'attach' ? this.attached(before, r) : detached(before, r.instanceId);
+        if (after === before) {
+          return { ok: true, value: r.kind === 'attach' ? { volume: toDriverVolume(before) } : toDriverVolume(before) };
+        }
+        current.set(r.volumeId, after);
+        if (!created.includes(before)) changed.set(r.volumeId, after);
+        else created[created.indexOf(before)] = after;
+        const volume = toDriverVolume(after);
+        return r.kind === 'attach'
+          ? { ok: true, value: { volume }, log: () => this.logger.info('vfs volume attached', { volumeId: r.volumeId, instance: r.instanceId.id, readOnly: r.readOnly }) }
+          : { ok: true, value: volume, log: () => this.logger.info('vfs volume detached', { volumeId: r.volumeId, instance: r.instanceId.id }) };
+      } catch (error) {
+        return { ok: false, error };
+      }
+    });
+
+    let writeError: unknown;
+    try {
+      await this.persist(created, [...changed.values()], counters && created.length > 0 ? { ...counters, volume: next } : undefined);
+    } catch (err) {
+      writeError = err;
+    }
+    batch.forEach((entry, i) => {
+      const o = outcomes[i];
+      if (!o.ok) entry.reject(o.error);
+      else if (writeError !== undefined) entry.reject(writeError);
+      else {
+        o.log?.();
+        entry.resolve(o.value);
+      }
+    });
+  }
+
+  /** The writes of one batch, in commit order (see commitBatch). Waits for every write it started. */
+  private async persist(created: VfsVolumeRecord[], changed: VfsVolumeRecord[], counters: IdCounters | undefined): Promise<void> {
+    const { durable } = this.write;
+    const deferred: AtomicWriteOptions = { durable, syncDir: false };
+    await settleAll([
+      ...(counters ? [this.ids.save(counters, deferred)] : []),
+      ...created.map((r) => writeJsonAtomic(this.layout.nameEntry(r.name), { id: r.id, name: r.name }, deferred)),
+      ...created.map((r) => this.makeVolumeDir(r.id)),
+      ...changed.map((r) => writeJsonAtomic(this.layout.volumeMeta(r.id), r, deferred)),
+    ]);
+    if (durable) {
+      const dirs = created.length > 0 ? [this.layout.root, this.layout.namesDir, this.layout.volumesDir] : changed.length > 0 ? [this.layout.volumesDir] : [];
+      await settleAll(dirs.map((d) => fsyncDir(d)));
+    }
+    if (created.length === 0) return;
+    await settleAll(created.map((r) => writeJsonAtomic(this.layout.volumeMeta(r.id), r, deferred)));
+    if (durable) await fsyncDir(this.layout.volumesDir);
+  }
+
+  /** A new volume's directory; a leftover one (an orphan from a lost counter) is replaced. */
+  private async makeVolumeDir(id: string): Promise<void> {
+    try {
+      await fs.mkdir(this.layout.volumeDir(id));
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST')) throw err;
+      await fs.rm(this.layout.volumeDir(id), { recursive: true, force: true });
+      await fs.mkdir(this.layout.volumeDir(id));
+    }
+    await fs.mkdir(this.layout.volumeData(id));
+  }
+
+  /** `record` with `r`'s attachment (the same object when it is already attached in that mode). */
+  private attached(record: VfsVolumeRecord, r: Extract<Mutation, { kind: 'attach' }>): VfsVolumeRecord {
+    const { volumeId, instanceId, readOnly, force } = r;
+    const mine = record.attachments.find((a) => sameInstance(a.instanceId, instanceId));
+    if (mine && (mine.readOnly === true) === readOnly) return record; // already attached in this mode: idempotent
+    const others = record.attachments.filter((a) => !sameInstance(a.instanceId, instanceId));
+    // A writer excludes everyone; a reader excludes only writers.
+    const conflicting = others.filter((a) => !readOnly || a.readOnly !== true);
+    if (conflicting.length > 0 && !force) {
+      throw new DriverConflictError(`volume ${volumeId} is attached to ${conflicting.map((a) => a.instanceId.id).join(', ')}`, {
+        volumeId,
+        instances: conflicting.map((a) => a.instanceId.id),
+        readOnly,
+      });
+    }
+    const attachment: VolumeAttachment = {
+      volumeId,
+      instanceId: { ...instanceId },
+      mountPoint: this.layout.volumeData(volumeId),
+      status: 'attached',
+      readOnly,
+      attachedAt: new Date().toISOString(),
+    };
+    if (conflicting.length > 0) {
+      this.logger.warn('vfs volume force-detached for attach', {
+        volumeId,
+        detached: conflicting.map((a) => a.instanceId.id),
+        agentInstance: instanceId.id,
+      });
+    }
+    return { ...record, attachments: [...others.filter((a) => !conflicting.includes(a)), attachment] };
+  }
+
   private async prepareRoot(signal: AbortSignal | undefined): Promise<void> {
     const { root, volumesDir, snapshotsDir, namesDir } = this.layout;
     await fs.mkdir(root, { recursive: true });
@@ -475,7 +582,7 @@ export class VfsDriver implements StorageDriver {
     name: string,
     signal: AbortSignal | undefined,
     what: string,
-    attrs: Pick<VfsVolumeRecord, 'size' | 'type' | 'iops' | 'availabilityZone' | 'fields'>,
+    attrs: VolumeAttrs,
   ): Promise<DriverVolume> {
     const staging = await this.stage(this.layout.volumesDir, source, signal, what, 'data');
     try {
@@ -570,7 +677,7 @@ export class VfsDriver implements StorageDriver {
 function newVolumeRecord(
   id: string,
   name: string,
-  attrs: Pick<VfsVolumeRecord, 'size' | 'type' | 'iops' | 'availabilityZone' | 'fields'>,
+  attrs: VolumeAttrs,
 ): VfsVolumeRecord {
   const record: VfsVolumeRecord = {
     schema: RECORD_SCHEMA,
@@ -585,6 +692,27 @@ function newVolumeRecord(
   if (attrs.iops !== undefined) record.iops = attrs.iops;
   if (attrs.availabilityZone !== undefined) record.availabilityZone = attrs.availabilityZone;
   return record;
+}
+
+/** `record` without `instanceId`'s attachment (the same object when it has none there: a no-op). */
+function detached(record: VfsVolumeRecord, instanceId: InstanceId): VfsVolumeRecord {
+  const kept = record.attachments.filter((a) => !sameInstance(a.instanceId, instanceId));
+  return kept.length === record.attachments.length ? record : { ...record, attachments: kept };
+}
+
+/** Reads every key in parallel; a failed read is kept as its error, not thrown. */
+async function readAll<T>(keys: string[], read: (key: string) => Promise<T>): Promise<Map<string, ReadResult<T>>> {
+  const results = await Promise.allSettled(keys.map(read));
+  return new Map(keys.map((k, i) => {
+    const r = results[i];
+    return [k, r.status === 'fulfilled' ? { value: r.value } : { error: r.reason as unknown }];
+  }));
+}
+
+/** Waits for every promise (none is left running behind the lock), then throws the first failure. */
+async function settleAll(promises: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(promises)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 function checkVfsCreate(create: VolumeCreateOptions | undefined): VolumeCreateOptions {

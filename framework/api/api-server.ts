@@ -30,6 +30,7 @@ import { accessLog, requestId } from './middleware/request-id';
 import { requestMetrics } from './middleware/request-metrics';
 import { routeGuard } from './middleware/route-guard';
 import { RouteTable } from './route-table';
+import { uiRoutes, UiRoutesOptions } from './ui/ui-routes';
 import { claimsRoutes } from './v1/claims-routes';
 import { eventsRoutes } from './v1/events-routes';
 import { servicesRoutes } from './v1/services-routes';
@@ -54,6 +55,8 @@ export interface ApiServerOptions {
   bodyLimitBytes?: number;
   /** SSE keep-alive comment interval. */
   keepAliveMs?: number;
+  /** The dashboard at `/ui` (on by default); `false` leaves it out. */
+  ui?: UiRoutesOptions | false;
 }
 
 export interface ListenOptions {
@@ -106,6 +109,9 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   app.use(requestId());
   app.use(accessLog(logger));
   app.use(requestMetrics(options.metrics));
+  // The dashboard's static files are public (no data in them): mounted before authentication, and
+  // it answers every /ui request itself (GET/HEAD, 404, 405) so the route guard never sees them.
+  if (options.ui !== false) app.use('/ui', uiRoutes(options.ui ?? {}));
   app.use(authenticate(options.auth));
   app.use(routeGuard(routes));
   app.use(requireJsonBody());

@@ -13,6 +13,7 @@ import { registerClusterCommands } from './cluster-commands';
 import { registerConfigCommand } from './config-command';
 import { registerEventsCommand } from './events-command';
 import { registerVolumeCommand } from './volume-command';
+import { registerStateCommand } from './state-command';
 
 export const EXIT_OK = 0;
 export const EXIT_ERROR = 1;
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerAppCommand(program);
   registerClusterCommands(program);
   registerEventsCommand(program);
+  registerStateCommand(program);
   configure(program);
   return program;
 }

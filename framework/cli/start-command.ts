@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/config-loader';
 import { createLogger } from '../logging/winston-logger';
 import { PollyService } from '../polly-service';
+import { HaPollyService } from '../ha-polly-service';
 
 interface StartFlags {
   config?: string;
@@ -19,7 +20,7 @@ export function registerStartCommand(program: Command): void {
     .command('start')
     .description('run Polly: subscribe to Mesos and serve its APIs until interrupted')
     .option('-c, --config <file>', 'YAML configuration file (default /etc/polly/config.yml if present)')
-    .option('-m, --master <master>', 'local | http://HOST:5050[,http://HOST2:5050]')
+    .option('-m, --master <master>', 'local | http://HOST:5050[,http://HOST2:5050] | zk://HOST:2181[,HOST2:2181]/mesos')
     .option('--home <dir>', 'state directory (default ~/.polly, or POLLY_HOME)')
     .option('--log-level <level>', 'error | warn | info | debug')
     .option('--log-format <format>', 'auto | json | pretty')
@@ -49,14 +50,16 @@ async function runUntilSignalled(config: Parameters<typeof PollyService.start>[0
   let fatal: string | undefined;
   let wake: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (wake = resolve));
-  const service = await PollyService.start({
+  const serviceOptions = {
     config,
     logger,
-    onFatal: (reason) => {
+    onFatal: (reason: string) => {
       fatal = reason;
       wake();
     },
-  });
+  };
+  // ZooKeeper state: this instance joins the leader election (it may start as a standby).
+  const service = config.state.backend === 'zookeeper' ? await HaPollyService.start(serviceOptions) : await PollyService.start(serviceOptions);
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info('signal received, shutting down', { signal });
     wake();

@@ -23,12 +23,86 @@ const ProfileConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** A service backed by a remote libStorage server (drivers/libstorage). */
+const LibStorageServiceConfigSchema = Type.Object(
+  {
+    /** `http(s)://host:port`, `tcp://host:port` or `unix:///path.sock`. */
+    host: Type.String({ minLength: 1, pattern: '^(https?|tcp|unix)://' }),
+    /** The service name on the remote server. */
+    service: Type.String({ minLength: 1, maxLength: 255 }),
+    /** Bound on each HTTP request to the server. */
+    timeoutMs: Type.Integer({ minimum: 100, maximum: 3600000, default: 30000 }),
+    /** JWT sent as a bearer token when the remote server has auth on. */
+    token: Type.Optional(Type.String({ minLength: 1 })),
+    /** Instance-ID header driver name; default: the driver the remote service advertises. */
+    instanceDriver: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' })),
+  },
+  { additionalProperties: false },
+);
+
+/** Polly's own libStorage-compatible API (REX-Ray agents point `libstorage.host` here). */
+const LibStorageConfigSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    host: Type.String({ minLength: 1, default: '127.0.0.1' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 7981 }),
+    /** A unix socket path to listen on instead of host:port; empty: TCP. */
+    socket: Type.String({ default: '' }),
+    /** HTTPS when both files are set (PEM). */
+    tls: Type.Optional(
+      Type.Object({ certFile: Type.String({ minLength: 1 }), keyFile: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+    ),
+    /** JWT bearer auth (libStorage §auth); absent: auth off, allowed only on loopback or a unix socket. */
+    jwt: Type.Optional(
+      Type.Object(
+        {
+          secret: Type.Optional(Type.String({ minLength: 16 })),
+          secretFile: Type.Optional(Type.String({ minLength: 1 })),
+          algorithm: Type.Union([Type.Literal('HS256'), Type.Literal('HS384'), Type.Literal('HS512')], { default: 'HS256' }),
+          /** Per service: token subjects allowed (empty: any valid token) and denied (deny wins). */
+          services: Type.Record(
+            Type.String(),
+            Type.Object(
+              {
+                allow: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+                deny: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+              },
+              { additionalProperties: false },
+            ),
+            { default: {} },
+          ),
+          /** Subjects that see every volume and may preempt with `force`. */
+          admins: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Per service: the driver name (and type) advertised to clients; vfs services default to `vfs`. */
+    advertise: Type.Optional(
+      Type.Record(
+        Type.String(),
+        Type.Object(
+          {
+            driver: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' }),
+            type: Type.Optional(Type.Union([Type.Literal('block'), Type.Literal('nas'), Type.Literal('object')])),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+  },
+  { default: {}, additionalProperties: false },
+);
+
+export type LibStorageConfig = Static<typeof LibStorageConfigSchema>;
+export type LibStorageServiceConfig = Static<typeof LibStorageServiceConfigSchema>;
+
 /** A storage service: a named backend = driver + its config + profiles. */
 const ServiceConfigSchema = Type.Object(
   {
     name: Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}$' }),
-    /** `vfs` now; `libstorage` when that driver lands. */
-    driver: Type.Literal('vfs'),
+    /** `vfs` (local directories) or `libstorage` (a remote libStorage server, e.g. REX-Ray or another Polly). */
+    driver: Type.Union([Type.Literal('vfs'), Type.Literal('libstorage')]),
     /** How an attached volume reaches a task: a host path, or a Docker volume through `dockerVolumeDriver`. */
     mapping: Type.Union([Type.Literal('hostPath'), Type.Literal('dockerVolume')], { default: 'hostPath' }),
     /** Docker volume driver name on the agents (e.g. `rexray`), for mapping `dockerVolume`. */
@@ -45,6 +119,8 @@ const ServiceConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** For driver `libstorage`: the remote server and the service on it this Polly service uses. */
+    libstorage: Type.Optional(LibStorageServiceConfigSchema),
     profiles: Type.Array(ProfileConfigSchema, { minItems: 1, default: [{ name: 'default' }] }),
   },
   { additionalProperties: false },
@@ -148,6 +224,25 @@ export const ConfigSchema = Type.Object(
       {
         level: Type.Union([Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug')], { default: 'info' }),
         format: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], { default: 'auto' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    libstorage: LibStorageConfigSchema,
+    /**
+     * Where Polly's state lives. `leveldb` (default): embedded under `home`, one Polly process.
+     * `zookeeper`: in the ensemble at `servers`, shared by several Polly instances that elect a
+     * leader among themselves (only the leader talks to Mesos and mutates; standbys serve reads).
+     */
+    state: Type.Object(
+      {
+        backend: Type.Union([Type.Literal('leveldb'), Type.Literal('zookeeper')], { default: 'leveldb' }),
+        /** ZooKeeper connection string, e.g. `zk1:2181,zk2:2181,zk3:2181`. */
+        servers: Type.String({ default: '' }),
+        /** The znode under which Polly keeps its state and its leader election. */
+        path: Type.String({ pattern: '^/[^\\u0000-\\u001f]+$', default: '/polly' }),
+        sessionTimeoutMs: Type.Integer({ minimum: 1000, maximum: 120000, default: 10000 }),
+        /** The API URL other instances redirect mutations to while this one leads; empty means the bound API URL. */
+        advertiseUrl: Type.String({ default: '' }),
       },
       { default: {}, additionalProperties: false },
     ),

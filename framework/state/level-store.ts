@@ -62,9 +62,12 @@ function encode(version: number, value: unknown): string {
 
 function isEnvelope(parsed: unknown): parsed is Envelope {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return false;
-  const keys = Object.keys(parsed);
   const v = (parsed as { v?: unknown }).v;
-  return keys.length === 2 && 'd' in parsed && typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || !('d' in parsed)) return false;
+  // Exactly the two keys, counted without allocating a key array (this runs once per record loaded).
+  let keys = 0;
+  for (const _ in parsed) keys++;
+  return keys === 2;
 }
 
 /** Values written before versioning (schema 0) are bare JSON: they read as version 1. */
@@ -199,6 +202,27 @@ export class LevelStore implements Store {
         const entries = await iterator.nextv(SCAN_BATCH);
         if (entries.length === 0) return;
         for (const [key, raw] of entries) yield [key, decode(raw).value as T];
+      }
+    } finally {
+      await iterator.close();
+    }
+  }
+
+  /**
+   * Like scan(), a batch at a time: one await per `size` entries instead of one per entry (loading
+   * 150,000 records at start-up). Optional for backends; callers use `scanAll` (scan-all.ts).
+   */
+  async *scanBatches<T>(prefix: string, size: number = SCAN_BATCH): AsyncIterable<Array<[string, T]>> {
+    assertValidPrefix(prefix);
+    if (!Number.isInteger(size) || size < 1) throw new ValidationError('Batch size must be a positive integer', { field: 'size' });
+    const iterator = this.handle().iterator(prefixRange(prefix));
+    try {
+      for (;;) {
+        const entries = await iterator.nextv(size);
+        if (entries.length === 0) return;
+        const batch = new Array<[string, T]>(entries.length);
+        for (let i = 0; i < entries.length; i++) batch[i] = [entries[i][0], decode(entries[i][1]).value as T];
+        yield batch;
       }
     } finally {
       await iterator.close();

@@ -16,6 +16,7 @@ import { ForbiddenError } from '../errors/forbidden-error';
 import { NotFoundError } from '../errors/not-found-error';
 import { Logger, silentLogger } from '../mesos/logger';
 import { claimByVolumeKey, claimKey, PREFIXES } from '../state/keys';
+import { scanAll } from '../state/scan-all';
 import type { BatchOperation, Store } from '../state/store';
 import {
   checkClaimRequest,
@@ -31,6 +32,7 @@ import {
 import { crashPoint } from './crash-points';
 import { IntentLog, IntentRecord } from './intent-log';
 import type { KeyedSerialQueue } from './keyed-queue';
+import { MultiIndex } from './multi-index';
 import { retryTransient, RetryOptions } from './retry';
 import type { ServiceRegistry } from './service-registry';
 import { StorageEvents } from './storage-events';
@@ -75,19 +77,18 @@ const EVENT_FOR: Record<ClaimState, `claim.${ClaimState}`> = {
   failed: 'claim.failed',
 };
 
-function addTo(index: Map<string, Set<string>>, key: string | undefined, id: string): void {
-  if (key === undefined) return;
-  let set = index.get(key);
-  if (!set) index.set(key, (set = new Set()));
-  set.add(id);
-}
-
-function removeFrom(index: Map<string, Set<string>>, key: string | undefined, id: string): void {
-  if (key === undefined) return;
-  const set = index.get(key);
-  if (!set) return;
-  set.delete(id);
-  if (set.size === 0) index.delete(key);
+/**
+ * Loaded records repeat timestamps: the first transition happens at `createdAt` and the last at
+ * `updatedAt`. JSON.parse makes a new string for each; pointing equal ones at one string saves
+ * ~40 bytes each across 50,000+ claims held in memory.
+ */
+function shareTimes(claim: ClaimRecord): ClaimRecord {
+  if (claim.updatedAt === claim.createdAt) claim.updatedAt = claim.createdAt;
+  for (const h of claim.history) {
+    if (h.at === claim.createdAt) h.at = claim.createdAt;
+    else if (h.at === claim.updatedAt) h.at = claim.updatedAt;
+  }
+  return claim;
 }
 
 function freeze(claim: ClaimRecord): ClaimRecord {
@@ -113,9 +114,9 @@ export class ClaimLedger {
   private readonly retry: RetryOptions;
   private readonly claims = new Map<string, ClaimRecord>();
   /** Live claims only. */
-  private readonly liveByVolume = new Map<string, Set<string>>();
-  private readonly liveByTask = new Map<string, Set<string>>();
-  private readonly liveByAgent = new Map<string, Set<string>>();
+  private readonly liveByVolume = new MultiIndex();
+  private readonly liveByTask = new MultiIndex();
+  private readonly liveByAgent = new MultiIndex();
 
   constructor(options: ClaimLedgerOptions) {
     this.store = options.store;
@@ -135,7 +136,9 @@ export class ClaimLedger {
     this.liveByVolume.clear();
     this.liveByTask.clear();
     this.liveByAgent.clear();
-    for await (const [, claim] of this.store.scan<ClaimRecord>(PREFIXES.claims)) this.index(freeze(claim));
+    for await (const batch of scanAll<ClaimRecord>(this.store, PREFIXES.claims)) {
+      for (const [, claim] of batch) this.index(freeze(shareTimes(claim)));
+    }
     return this.claims.size;
   }
 
@@ -154,7 +157,7 @@ export class ClaimLedger {
   }
 
   liveClaims(volumeId: string): ClaimRecord[] {
-    return [...(this.liveByVolume.get(volumeId) ?? [])].map((id) => this.claims.get(id)!);
+    return [...this.liveByVolume.get(volumeId)].map((id) => this.claims.get(id)!);
   }
 
   /** IDs of volumes with at least one live claim. */
@@ -165,9 +168,9 @@ export class ClaimLedger {
   list(filter: ClaimFilter = {}): ClaimRecord[] {
     let candidates: Iterable<string>;
     if (filter.volumeId !== undefined && (filter.live || (filter.state !== undefined && isLive({ state: filter.state })))) {
-      candidates = this.liveByVolume.get(filter.volumeId) ?? [];
-    } else if (filter.taskId !== undefined && filter.live) candidates = this.liveByTask.get(filter.taskId) ?? [];
-    else if (filter.agentId !== undefined && filter.live) candidates = this.liveByAgent.get(filter.agentId) ?? [];
+      candidates = this.liveByVolume.get(filter.volumeId);
+    } else if (filter.taskId !== undefined && filter.live) candidates = this.liveByTask.get(filter.taskId);
+    else if (filter.agentId !== undefined && filter.live) candidates = this.liveByAgent.get(filter.agentId);
     else candidates = this.claims.keys();
     const out: ClaimRecord[] = [];
     for (const id of candidates) {
@@ -229,14 +232,9 @@ export class ClaimLedger {
       if (req.frameworkId !== undefined) record.frameworkId = req.frameworkId;
       if (req.taskId !== undefined) record.taskId = req.taskId;
       const pending = freeze(record);
-      await this.store.batch([
-        { type: 'put', key: claimKey(pending.id), value: pending, expectVersion: 0 },
-        { type: 'put', key: claimByVolumeKey(pending.volumeId, pending.id), value: pending.id },
-      ]);
-      this.index(pending);
-      this.events.publish('claim.pending', { claim: pending });
-      this.logger.info('claim pending', this.fields(pending));
-
+      // One write: the claim (compare-and-set: it must not exist) goes straight in as `attaching`,
+      // with its volume index entry and the attach intent, all before the driver is called. A crash
+      // before this write leaves nothing; after it, recovery settles the intent.
       crashPoint('attach', 'before-intent');
       const attaching = this.stage(pending, 'attaching');
       const intent = await this.intents.begin(
@@ -248,8 +246,14 @@ export class ClaimLedger {
           claimId: pending.id,
           payload: { driverVolumeId: volume.driverVolumeId, instanceId: pending.instanceId, mode: pending.mode },
         },
-        attaching.ops,
+        [
+          { type: 'put', key: claimKey(pending.id), value: attaching.record, expectVersion: 0 },
+          { type: 'put', key: claimByVolumeKey(pending.volumeId, pending.id), value: pending.id },
+        ],
       );
+      this.index(pending);
+      this.events.publish('claim.pending', { claim: pending });
+      this.logger.info('claim pending', this.fields(pending));
       attaching.commit();
       crashPoint('attach', 'after-intent');
       return this.attachUnderIntent(attaching.record, volume, intent, true);
@@ -277,7 +281,7 @@ export class ClaimLedger {
   async releaseForTask(taskId: string, options: ReleaseOptions = {}): Promise<ClaimRecord[]> {
     checkIdText(taskId, 'taskId');
     const reason = checkReason(options.reason, false) ?? `task ${taskId} is terminal`;
-    const ids = [...(this.liveByTask.get(taskId) ?? [])];
+    const ids = [...this.liveByTask.get(taskId)];
     return Promise.all(ids.map((id) => this.releaseOne(id, reason, false)));
   }
 
@@ -285,7 +289,7 @@ export class ClaimLedger {
   async releaseForAgent(agentId: string, reason: string): Promise<ClaimRecord[]> {
     checkIdText(agentId, 'agentId');
     const why = checkReason(reason, true)!;
-    const ids = [...(this.liveByAgent.get(agentId) ?? [])];
+    const ids = [...this.liveByAgent.get(agentId)];
     return Promise.all(ids.map((id) => this.releaseOne(id, why, true)));
   }
 
@@ -607,15 +611,15 @@ export class ClaimLedger {
   private index(claim: ClaimRecord): void {
     this.claims.set(claim.id, claim);
     if (!isLive(claim)) return;
-    addTo(this.liveByVolume, claim.volumeId, claim.id);
-    addTo(this.liveByTask, claim.taskId, claim.id);
-    addTo(this.liveByAgent, claim.agentId, claim.id);
+    this.liveByVolume.add(claim.volumeId, claim.id);
+    this.liveByTask.add(claim.taskId, claim.id);
+    this.liveByAgent.add(claim.agentId, claim.id);
   }
 
   private unindex(claim: ClaimRecord): void {
-    removeFrom(this.liveByVolume, claim.volumeId, claim.id);
-    removeFrom(this.liveByTask, claim.taskId, claim.id);
-    removeFrom(this.liveByAgent, claim.agentId, claim.id);
+    this.liveByVolume.remove(claim.volumeId, claim.id);
+    this.liveByTask.remove(claim.taskId, claim.id);
+    this.liveByAgent.remove(claim.agentId, claim.id);
   }
 
   private fields(claim: ClaimRecord): Record<string, unknown> {

@@ -29,6 +29,12 @@ export function driverFactory(options: DriverFactoryOptions = {}): DriverFactory
         });
         return new BoundedDriver(inner, { timeoutMs: service.timeoutMs });
       }
+      case 'libstorage': {
+        if (!service.libstorage) throw ValidationError.field('libstorage', `Service "${service.name}" has no libstorage host and service`);
+        const inner = createDriver('libstorage', { ...service.libstorage, logger: options.logger });
+        // The HTTP client bounds each request; the wrapper bounds the whole call (an attach is two requests).
+        return new BoundedDriver(inner, { timeoutMs: service.timeoutMs });
+      }
       default:
         throw ValidationError.field('driver', `Service "${service.name}": unknown storage driver ${JSON.stringify(service.driver)}`);
     }

@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import type { StorageDriver } from '../../drivers/storage-driver';
-import type { ServiceConfig } from '../config/config-schema';
+import type { LibStorageServiceConfig, ServiceConfig } from '../config/config-schema';
 import { NotFoundError } from '../errors/not-found-error';
 import { PollyError } from '../errors/polly-error';
 import { ValidationError } from '../errors/validation-error';
@@ -49,6 +49,8 @@ export interface ServiceDefinition {
   readonly timeoutMs: number;
   /** Present for the vfs driver: root is absolute. */
   readonly vfs?: { readonly root: string; readonly attachLimit?: number };
+  /** Present for the libstorage driver: the remote server and its service. */
+  readonly libstorage?: Readonly<LibStorageServiceConfig>;
   readonly profiles: readonly Profile[];
 }
 
@@ -124,6 +126,12 @@ function defineService(input: ServiceInput, index: number, home: string): Servic
     // A relative root is taken relative to Polly's home, never to the working directory.
     const root = input.vfs?.root ? path.resolve(home, input.vfs.root) : path.join(home, 'vfs', name);
     definition.vfs = input.vfs?.attachLimit !== undefined ? { root, attachLimit: input.vfs.attachLimit } : { root };
+  }
+  if (input.driver === 'libstorage') {
+    if (!input.libstorage?.host || !input.libstorage.service) {
+      throw ValidationError.field(`${where}.libstorage`, `Service "${name}" uses driver libstorage: set libstorage.host and libstorage.service`);
+    }
+    definition.libstorage = Object.freeze({ ...input.libstorage });
   }
   return Object.freeze(definition);
 }

@@ -18,6 +18,7 @@ import { UnavailableError } from '../errors/unavailable-error';
 import { ValidationError } from '../errors/validation-error';
 import { Logger, silentLogger } from '../mesos/logger';
 import { PREFIXES, volumeKey, volumeNameKey } from '../state/keys';
+import { scanAll } from '../state/scan-all';
 import type { BatchOperation, Store } from '../state/store';
 import type { ClaimRecord } from './claim-record';
 import { crashPoint } from './crash-points';
@@ -91,7 +92,17 @@ export interface VolumeCatalogOptions {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+/** Most volumes have no labels or fields: they all share these (records are frozen, never edited in place). */
+const NO_ENTRIES: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+function isEmpty(map: Record<string, string>): boolean {
+  for (const _ in map) return false;
+  return true;
+}
+
 function freeze(record: VolumeRecord): VolumeRecord {
+  if (isEmpty(record.labels)) record.labels = NO_ENTRIES;
+  if (isEmpty(record.fields)) record.fields = NO_ENTRIES;
   Object.freeze(record.labels);
   Object.freeze(record.fields);
   Object.freeze(record.schedulers);
@@ -101,7 +112,11 @@ function freeze(record: VolumeRecord): VolumeRecord {
 }
 
 function draftOf(record: VolumeRecord): VolumeRecord {
-  return structuredClone(record) as Mutable<VolumeRecord>;
+  const draft = structuredClone(record) as Mutable<VolumeRecord>;
+  // structuredClone keeps shared references shared: empty labels and fields are one object (NO_ENTRIES).
+  draft.labels = { ...record.labels };
+  draft.fields = { ...record.fields };
+  return draft;
 }
 
 function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
@@ -158,7 +173,15 @@ export class VolumeCatalog {
     this.byService.clear();
     this.byZone.clear();
     this.byScheduler.clear();
-    for await (const [, record] of this.store.scan<VolumeRecord>(PREFIXES.volumes)) this.index(freeze(record));
+    // One await per batch of records, not per record (100,000 volumes at start-up).
+    for await (const batch of scanAll<VolumeRecord>(this.store, PREFIXES.volumes)) {
+      for (const [, record] of batch) {
+        // Equal timestamps share one string (JSON.parse makes one per occurrence).
+        if (record.updatedAt === record.createdAt) record.updatedAt = record.createdAt;
+        for (const a of record.attachments) if (a.attachedAt === record.updatedAt) a.attachedAt = record.updatedAt;
+        this.index(freeze(record));
+      }
+    }
     return this.volumes.size;
   }
 

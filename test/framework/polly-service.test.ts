@@ -55,7 +55,7 @@ describe('PollyService against the local cluster', () => {
     return loadConfig({
       env: {},
       file: path.join(dir, 'empty.yml'),
-      overrides: { master: cluster.url, home: path.join(dir, 'home'), 'mesos.hostname': 'polly.test', 'api.port': 0, 'mesos.webuiUrl': 'http://polly.test:7978/ui' },
+      overrides: { master: cluster.url, home: path.join(dir, 'home'), 'mesos.hostname': 'polly.test', 'api.port': 0, 'libstorage.port': 0, 'mesos.webuiUrl': 'http://polly.test:7978/ui' },
     });
   }
 

@@ -56,6 +56,7 @@ export function omittedByMask(state: LsAttachmentState, mask: number): boolean {
 /** Which attachments are shown: none under mask 0, only the caller's under Mine, else all. */
 export function showsAttachment(mask: number, attachmentInstanceId: string, callerInstanceId: string | undefined): boolean {
   if (mask === 0) return false;
-  if ((mask & MASK.mine) !== 0) return callerInstanceId !== undefined && attachmentInstanceId.toLowerCase() === callerInstanceId.toLowerCase();
+  if ((mask & MASK.mine) !== 0)
+    return callerInstanceId !== undefined && attachmentInstanceId.toLowerCase() === callerInstanceId.toLowerCase();
   return true;
 }

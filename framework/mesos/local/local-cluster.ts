@@ -15,6 +15,7 @@ import { MasterHttpServer } from './master/http-server';
 import { OperatorEndpoint } from './master/operator-endpoint';
 import { SchedulerEndpoint } from './master/scheduler-endpoint';
 import type { Credential } from './master/http-util';
+import { ZookeeperRegistration } from './zookeeper-registration';
 
 export type { AgentSpecInput } from './agent-spec';
 
@@ -32,6 +33,8 @@ export interface LocalClusterOptions {
   maxCompletedFrameworks?: number;
   dockerVolumeResolver?: (driver: string, name: string, options: Record<string, string>) => Promise<string>;
   logger?: Logger;
+  /** Register the master in ZooKeeper as Mesos does (`json.info_*` under `path`), for zk:// detection. */
+  zookeeper?: { servers: string; path: string; sessionTimeoutMs?: number };
 }
 
 /** Agents hold this link for their whole life; it always points at the current master. */
@@ -59,6 +62,7 @@ export class LocalCluster {
   private port = 0;
   private readonly host: string;
   private readonly logger: Logger;
+  private zkRegistration: ZookeeperRegistration | undefined;
 
   private constructor(private readonly options: LocalClusterOptions) {
     this.host = options.host ?? '127.0.0.1';
@@ -80,7 +84,26 @@ export class LocalCluster {
     cluster.master = cluster.newMaster();
     cluster.operator.bind(cluster.master);
     for (const input of options.agents ?? DEFAULT_AGENTS) await cluster.addAgent(input);
+    if (options.zookeeper) {
+      cluster.zkRegistration = new ZookeeperRegistration({ ...options.zookeeper, logger: cluster.logger });
+      try {
+        await cluster.zkRegistration.register(cluster.master.masterInfo());
+      } catch (err) {
+        await cluster.stop();
+        throw err;
+      }
+    }
     return cluster;
+  }
+
+  /** The master's `json.info_*` znode when registered in ZooKeeper. */
+  get zookeeperNode(): string | undefined {
+    return this.zkRegistration?.nodePath;
+  }
+
+  /** Test hook: the master's ZooKeeper node goes away (it loses its candidacy) while it keeps running. */
+  async unregisterFromZooKeeper(): Promise<void> {
+    await this.zkRegistration?.unregister();
   }
 
   get url(): string {
@@ -147,6 +170,11 @@ export class LocalCluster {
       // Like a real agent after a master failover: re-register and resend unacknowledged updates now.
       agent.reregister();
     }
+    if (this.zkRegistration) {
+      // A restarted Mesos master contends again: a new node, at the end of the line.
+      await this.zkRegistration.unregister();
+      await this.zkRegistration.register(this.master.masterInfo());
+    }
   }
 
   dropStream(frameworkId: string): void {
@@ -159,6 +187,7 @@ export class LocalCluster {
   }
 
   async stop(): Promise<void> {
+    await this.zkRegistration?.close();
     this.master.shutdown();
     this.operator.close();
     await Promise.all([...this.agentMap.values()].map((a) => a.destroy()));

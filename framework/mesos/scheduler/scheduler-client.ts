@@ -131,7 +131,15 @@ export class SchedulerClient extends TypedEmitter<SchedulerClientEvents> {
     this.eventCodec = new MessageCodec(mesos.v1.scheduler.Event, format);
     this.onRecord = this.onRecord.bind(this);
     this.onAckFailed = this.onAckFailed.bind(this);
+    // A detector that learns of a new leading master (ZooKeeper) ends the stream to the old one,
+    // so the loop re-subscribes — with the same framework ID — to the new leader.
+    this.stopFollowingLeader = this.detector.onChange((url) => {
+      const master = this.masterUrl;
+      if (this.connection && master && master.href !== url.href) this.connection.finish(`The leading master changed to ${url.href}`);
+    });
   }
+
+  private readonly stopFollowingLeader: () => void;
 
   get frameworkId(): string | undefined {
     return this.knownFrameworkId;
@@ -162,6 +170,7 @@ export class SchedulerClient extends TypedEmitter<SchedulerClientEvents> {
 
   /** Closes the stream WITHOUT teardown: the framework keeps running for its failover_timeout. */
   async stop(): Promise<void> {
+    this.stopFollowingLeader();
     this.halt('stopped by client');
     await this.loop;
   }

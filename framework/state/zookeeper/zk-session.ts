@@ -95,6 +95,10 @@ export class ZkSession extends TypedEmitter<SessionEvents> {
     this.logger = options.logger ?? silentLogger;
   }
 
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   get isConnected(): boolean {
     return this.connected;
   }

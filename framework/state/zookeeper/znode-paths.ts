@@ -4,9 +4,11 @@
  * (ZooKeeper refuses UTF-16 surrogates — every character outside the BMP —, U+E000–U+F8FF and
  * U+FFF0–U+FFFF; and the names `.`, `..`), so those are written as `%XX` of their UTF-8 bytes, and
  * `%` itself as `%25`. A leading `.` is escaped too: names starting with `.` are reserved for
- * Polly's own bookkeeping (`/polly/.chunks`), so they can never collide with a key.
+ * Polly's own bookkeeping (`/polly/.chunks`), so they can never collide with a key (`.chunks`, `.leader` are not keys).
  */
 export const CHUNKS_DIR = '.chunks';
+/** Where Polly instances elect their leader (beside the keys, never one of them). */
+export const LEADER_DIR = '.leader';
 
 function needsEscape(cp: number): boolean {
   return cp === 0x25 || cp > 0xffff || (cp >= 0xd800 && cp <= 0xf8ff) || cp >= 0xfff0;

@@ -484,7 +484,7 @@ export class ZookeeperStore implements Store {
     const visitChildren = async (path: string, key: string, filter: string): Promise<void> => {
       const children = await session.getChildren(path);
       if (!children) return;
-      const wanted = children.filter((name) => !(path === this.root && name === CHUNKS_DIR) && (filter === '' || childKey('', name).startsWith(filter)));
+      const wanted = children.filter((name) => !(path === this.root && name.startsWith('.')) && (filter === '' || childKey('', name).startsWith(filter)));
       await mapLimit(wanted, WALK_CONCURRENCY, async (name) => {
         const childPath = joinPath(path, name);
         const ck = childKey(key, name);

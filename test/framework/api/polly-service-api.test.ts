@@ -33,7 +33,7 @@ describe('PollyService API wiring', () => {
     loadConfig({
       env: {},
       file: '/dev/null',
-      overrides: { master: cluster.url, home: path.join(dir, 'home'), 'api.port': 0, ...overrides },
+      overrides: { master: cluster.url, home: path.join(dir, 'home'), 'api.port': 0, 'libstorage.port': 0, ...overrides },
     });
 
   it('serves the API on the bound port, ready once subscribed; stop() closes it', async () => {

@@ -1,0 +1,81 @@
+/**
+ * libStorage tasks (reference §1.3, routes 21-22): a mutating request with `?async` answers 202
+ * with its Task at once and runs on; `GET /tasks/{id}` reports the outcome. Finished tasks are
+ * kept for `retainMs` (upstream drops them at once by default, which makes `?async` useless), and
+ * at most `maxTasks` are kept.
+ */
+import type { LsTask } from '../../../drivers/libstorage/libstorage-wire';
+
+export interface TaskRegistryOptions {
+  retainMs?: number;
+  maxTasks?: number;
+}
+
+const epoch = (): number => Math.floor(Date.now() / 1000);
+
+export class TaskRegistry {
+  private readonly tasks = new Map<number, LsTask & { finishedAt?: number }>();
+  private nextId = 1;
+  private readonly retainMs: number;
+  private readonly maxTasks: number;
+
+  constructor(options: TaskRegistryOptions = {}) {
+    this.retainMs = options.retainMs ?? 10 * 60_000;
+    this.maxTasks = options.maxTasks ?? 1000;
+  }
+
+  /** Starts `work` as a task and returns the task as it is now (running). */
+  run(user: string | undefined, work: () => Promise<unknown>, describeError: (err: unknown) => unknown): LsTask {
+    this.prune();
+    const now = epoch();
+    const task: LsTask & { finishedAt?: number } = { id: this.nextId++, queueTime: now, startTime: now, state: 'running' };
+    if (user !== undefined) task.user = user;
+    this.tasks.set(task.id, task);
+    const snapshot = this.view(task);
+    work().then(
+      (result) => {
+        task.state = 'success';
+        if (result !== undefined) task.result = result;
+        task.completeTime = epoch();
+        task.finishedAt = Date.now();
+      },
+      (err: unknown) => {
+        task.state = 'error';
+        task.error = describeError(err);
+        task.completeTime = epoch();
+        task.finishedAt = Date.now();
+      },
+    );
+    return snapshot;
+  }
+
+  get(id: number): LsTask | undefined {
+    this.prune();
+    const task = this.tasks.get(id);
+    return task && this.view(task);
+  }
+
+  list(): Record<string, LsTask> {
+    this.prune();
+    const out: Record<string, LsTask> = {};
+    for (const t of this.tasks.values()) out[String(t.id)] = this.view(t);
+    return out;
+  }
+
+  private view(task: LsTask & { finishedAt?: number }): LsTask {
+    const { finishedAt: _finishedAt, ...rest } = task;
+    return { ...rest };
+  }
+
+  private prune(): void {
+    const cutoff = Date.now() - this.retainMs;
+    for (const [id, t] of this.tasks) {
+      if (t.finishedAt !== undefined && t.finishedAt < cutoff) this.tasks.delete(id);
+    }
+    // Oldest first (Map keeps insertion order); running tasks are never dropped.
+    for (const [id, t] of this.tasks) {
+      if (this.tasks.size <= this.maxTasks) break;
+      if (t.finishedAt !== undefined) this.tasks.delete(id);
+    }
+  }
+}

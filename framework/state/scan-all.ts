@@ -1,0 +1,36 @@
+/**
+ * Reads every entry under a prefix a batch at a time. Backends that can hand out whole batches
+ * (LevelStore's optional `scanBatches`) do so; any other Store is read through its `scan()` and
+ * grouped here, so callers do one await per batch either way. Not part of the Store interface:
+ * a backend need not implement it.
+ */
+import type { Store } from './store';
+
+/** The optional batch scan a backend may offer beside `scan()`. */
+export interface BatchScanner {
+  scanBatches<T>(prefix: string, size?: number): AsyncIterable<Array<[string, T]>>;
+}
+
+export const DEFAULT_SCAN_BATCH = 1000;
+
+export function hasBatchScan(store: Store): store is Store & BatchScanner {
+  return typeof (store as Partial<BatchScanner>).scanBatches === 'function';
+}
+
+/** Entries whose key starts with `prefix`, in key order, in batches of at most `size`. */
+export async function* scanAll<T>(store: Store, prefix: string, size: number = DEFAULT_SCAN_BATCH): AsyncIterable<Array<[string, T]>> {
+  if (!Number.isInteger(size) || size < 1) throw new RangeError(`scanAll: size must be a positive integer, got ${size}`);
+  if (hasBatchScan(store)) {
+    yield* store.scanBatches<T>(prefix, size);
+    return;
+  }
+  let batch: Array<[string, T]> = [];
+  for await (const entry of store.scan<T>(prefix)) {
+    batch.push(entry);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}

@@ -1,0 +1,90 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { LevelStore } from '../../../framework/state/level-store';
+import { hasBatchScan, scanAll } from '../../../framework/state/scan-all';
+import type { Store } from '../../../framework/state/store';
+import { InvalidStoreKeyError } from '../../../framework/state/store';
+
+let dir: string;
+let store: LevelStore;
+
+beforeEach(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'polly-scan-all-'));
+  store = new LevelStore(path.join(dir, 'state'));
+  await store.open();
+  const ops = [];
+  for (let i = 0; i < 25; i++) ops.push({ type: 'put' as const, key: `volumes/v${String(i).padStart(3, '0')}`, value: { i } });
+  ops.push({ type: 'put' as const, key: 'volumes-x/neighbour', value: { i: -1 } }, { type: 'put' as const, key: 'claims/c1', value: { i: -2 } });
+  await store.batch(ops);
+});
+
+afterEach(async () => {
+  await store.close();
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+async function collect(iterable: AsyncIterable<Array<[string, { i: number }]>>): Promise<Array<Array<[string, { i: number }]>>> {
+  const out: Array<Array<[string, { i: number }]>> = [];
+  for await (const batch of iterable) out.push(batch);
+  return out;
+}
+
+/** A Store that offers only the interface (like a backend without batch scans): everything but scanBatches. */
+function interfaceOnly(inner: Store): Store {
+  return {
+    backend: 'interface-only',
+    get isOpen() {
+      return inner.isOpen;
+    },
+    open: () => inner.open(),
+    close: () => inner.close(),
+    get: (key) => inner.get(key),
+    getVersioned: (key) => inner.getVersioned(key),
+    put: (key, value) => inner.put(key, value),
+    putIfVersion: (key, value, version) => inner.putIfVersion(key, value, version),
+    delete: (key) => inner.delete(key),
+    deleteIfVersion: (key, version) => inner.deleteIfVersion(key, version),
+    batch: (ops) => inner.batch(ops),
+    scan: (prefix) => inner.scan(prefix),
+    count: (prefix) => inner.count(prefix),
+    watch: (prefix, listener) => inner.watch(prefix, listener),
+  };
+}
+
+describe('scanAll', () => {
+  it('uses LevelStore batch scans: every entry under the prefix, in key order, in batches of the size asked', async () => {
+    expect(hasBatchScan(store)).toBe(true);
+    const batches = await collect(scanAll(store, 'volumes/', 10));
+    expect(batches.map((b) => b.length)).toEqual([10, 10, 5]);
+    const entries = batches.flat();
+    expect(entries.map(([, v]) => v.i)).toEqual(Array.from({ length: 25 }, (_, i) => i));
+    expect(entries.every(([k]) => k.startsWith('volumes/'))).toBe(true);
+  });
+
+  it('falls back to scan() for a backend without batch scans, with the same result', async () => {
+    const plain = interfaceOnly(store);
+    expect(hasBatchScan(plain)).toBe(false);
+    const viaFallback = await collect(scanAll(plain, 'volumes/', 10));
+    expect(viaFallback.map((b) => b.length)).toEqual([10, 10, 5]);
+    expect(viaFallback.flat()).toEqual((await collect(scanAll(store, 'volumes/', 10))).flat());
+  });
+
+  it('yields nothing for an empty prefix range, and the whole store for ""', async () => {
+    expect(await collect(scanAll(store, 'intents/'))).toEqual([]);
+    expect(await collect(scanAll(interfaceOnly(store), 'intents/'))).toEqual([]);
+    expect((await collect(scanAll(store, ''))).flat()).toHaveLength(27);
+  });
+
+  it('refuses a bad batch size or prefix', async () => {
+    await expect(collect(scanAll(store, 'volumes/', 0))).rejects.toThrow(RangeError);
+    await expect(collect(scanAll(store, 'volumes/', 1.5))).rejects.toThrow(RangeError);
+    await expect(collect(store.scanBatches('/bad', 10))).rejects.toBeInstanceOf(InvalidStoreKeyError);
+  });
+
+  it('hands out values the caller may keep and change (each a fresh parse)', async () => {
+    const [first] = (await collect(scanAll(store, 'volumes/v000')))[0];
+    first[1].i = 99;
+    expect(await store.get('volumes/v000')).toEqual({ i: 0 });
+  });
+});
