@@ -36,6 +36,7 @@ import { eventsRoutes } from './v1/events-routes';
 import { servicesRoutes } from './v1/services-routes';
 import { snapshotsRoutes } from './v1/snapshots-routes';
 import { volumesRoutes } from './v1/volumes-routes';
+import { closeGracefully } from './graceful-close';
 
 export interface MountedRouter {
   /** Mount path, e.g. `/v1`. */
@@ -156,20 +157,10 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       if (!s) return;
       server = undefined;
       closing = true;
-      const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+      // SSE streams never finish on their own: end them first, then drain the rest.
       events.streams.closeAll();
-      s.closeIdleConnections();
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), timeoutMs);
-        timer.unref();
-      });
-      const outcome = await Promise.race([closed.then(() => 'closed' as const), deadline]);
-      clearTimeout(timer);
-      if (outcome === 'timeout') {
-        logger.warn('API shutdown: in-flight requests did not finish in time; closing them', { timeoutMs });
-        s.closeAllConnections();
-        await closed;
+      if ((await closeGracefully(s, timeoutMs)) === 'forced') {
+        logger.warn('API shutdown: in-flight requests did not finish in time; closed them', { timeoutMs });
       }
       closing = false;
     },

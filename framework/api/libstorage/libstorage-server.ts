@@ -22,6 +22,7 @@ import { AdvertisedDriver, LibStorageBackend, PreemptPolicy } from './libstorage
 import { toLibStorageError } from './libstorage-error';
 import { libStorageRoutes, send } from './libstorage-routes';
 import { TaskRegistry } from './task-registry';
+import { closeGracefully } from '../graceful-close';
 
 export interface LibStorageServerOptions {
   storage: StorageService;
@@ -181,19 +182,7 @@ export function createLibStorageServer(options: LibStorageServerOptions): LibSto
       const s = server;
       if (!s) return;
       server = undefined;
-      const closed = new Promise<void>((resolve) => s.close(() => resolve()));
-      s.closeIdleConnections();
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), timeoutMs);
-        timer.unref();
-      });
-      const outcome = await Promise.race([closed.then(() => 'closed' as const), deadline]);
-      clearTimeout(timer);
-      if (outcome === 'timeout') {
-        s.closeAllConnections();
-        await closed;
-      }
+      await closeGracefully(s, timeoutMs);
     },
   };
 }
