@@ -87,6 +87,7 @@ export class ZkSession extends TypedEmitter<SessionEvents> {
   private everConnected = false;
   private generation = 0;
   private connectWaiters: Array<() => void> = [];
+  private handshakeWatchdog: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ZkSessionOptions) {
     super();
@@ -126,6 +127,7 @@ export class ZkSession extends TypedEmitter<SessionEvents> {
     this.connected = false;
     const client = this.client;
     this.client = undefined;
+    this.stopHandshakeWatchdog();
     client?.removeAllListeners();
     client?.close();
     for (const wake of this.connectWaiters.splice(0)) wake();
@@ -267,6 +269,7 @@ export class ZkSession extends TypedEmitter<SessionEvents> {
       const fresh = newSession.value;
       newSession.value = false;
       if (fresh) this.generation += 1;
+      this.stopHandshakeWatchdog();
       this.logger.info(fresh ? 'ZooKeeper session established' : 'ZooKeeper session reconnected', {
         servers: this.options.servers,
         sessionId: client.getSessionId().toString('hex'),
@@ -278,6 +281,7 @@ export class ZkSession extends TypedEmitter<SessionEvents> {
     client.on('disconnected', () => {
       if (this.client !== client || !this.connected) return;
       this.connected = false;
+      this.startHandshakeWatchdog(client);
       this.logger.warn('ZooKeeper disconnected; reconnecting', { servers: this.options.servers });
       this.emit('disconnected');
     });
@@ -285,6 +289,7 @@ export class ZkSession extends TypedEmitter<SessionEvents> {
       if (this.client !== client) return;
       this.connected = false;
       this.logger.warn('ZooKeeper session expired; starting a new session', { servers: this.options.servers });
+      this.stopHandshakeWatchdog();
       client.removeAllListeners();
       client.close();
       this.client = undefined;
@@ -292,6 +297,44 @@ export class ZkSession extends TypedEmitter<SessionEvents> {
       if (!this.closed) this.newClient();
     });
     client.connect();
+    this.startHandshakeWatchdog(client);
     void this.everConnected;
+  }
+
+  /**
+   * node-zookeeper-client stops its connect timer as soon as TCP connects, so a server that accepts
+   * the connection but never answers the session handshake — a ZooKeeper server still starting up
+   * does exactly that — leaves the client waiting forever, and the session never comes back. The
+   * Java client bounds the handshake; we do the same: while disconnected, a connection
+   * attempt whose socket is still the same, connected and unanswered one check later is torn down,
+   * and the client tries again (same session ID and password, so the session survives).
+   */
+  private startHandshakeWatchdog(client: Client): void {
+    this.stopHandshakeWatchdog();
+    const servers = Math.max(1, this.options.servers.split(',').length);
+    // Torn down after one to two checks: at most 2/3 of the session timeout per server, so the
+    // next attempt still finds the session alive (a healthy server answers in milliseconds).
+    const everyMs = Math.max(250, Math.floor(this.sessionTimeoutMs / servers / 3));
+    let suspect: unknown;
+    this.handshakeWatchdog = setInterval(() => {
+      if (this.client !== client || this.connected) return this.stopHandshakeWatchdog();
+      // Internals of node-zookeeper-client 1.x: state 1 is CONNECTING.
+      const manager = (client as unknown as { connectionManager?: { state?: number; socket?: { connecting?: boolean; destroyed?: boolean; destroy(): void } } }).connectionManager;
+      const socket = manager?.socket;
+      const stuck = manager?.state === 1 && socket !== undefined && !socket.connecting && !socket.destroyed;
+      if (stuck && socket === suspect) {
+        this.logger.warn('ZooKeeper server accepted the connection but did not answer the handshake; reconnecting', { servers: this.options.servers });
+        suspect = undefined;
+        socket.destroy();
+        return;
+      }
+      suspect = stuck ? socket : undefined;
+    }, everyMs);
+    this.handshakeWatchdog.unref();
+  }
+
+  private stopHandshakeWatchdog(): void {
+    clearInterval(this.handshakeWatchdog);
+    this.handshakeWatchdog = undefined;
   }
 }
