@@ -54,6 +54,8 @@ export interface LevelStoreOptions {
 }
 
 const ENVELOPE_HEAD = /^\{"v":(\d+),"d":/;
+/** The head JSON.stringify writes (no leading zero: `01` is not JSON). */
+const CANONICAL_HEAD = /^\{"v":([1-9]\d*),"d":/;
 
 function encode(version: number, value: unknown): string {
   if (value === undefined) throw new ValidationError('Store values must be JSON values, not undefined', { field: 'value' });
@@ -74,6 +76,27 @@ function isEnvelope(parsed: unknown): parsed is Envelope {
 function decode(raw: string): Versioned<unknown> {
   const parsed: unknown = JSON.parse(raw);
   return isEnvelope(parsed) ? { value: parsed.d, version: parsed.v } : { value: parsed, version: 1 };
+}
+
+/**
+ * The value alone, as decode(raw).value, without building the envelope object: the value text is
+ * parsed straight out of `{"v":N,"d":<value>}`. Anything else (a bare schema-0 value, an envelope
+ * with another layout) falls back to decode(), so the result is always decode's.
+ */
+function decodeValue(raw: string): unknown {
+  const head = CANONICAL_HEAD.exec(raw);
+  if (head && raw.charCodeAt(raw.length - 1) === 0x7d /* } */) {
+    const v = Number(head[1]);
+    if (Number.isSafeInteger(v) && v >= 1) {
+      try {
+        // Exactly one JSON value must fill the rest; `,"x":…` after it (a third key) does not parse.
+        return JSON.parse(raw.slice(head[0].length, -1));
+      } catch {
+        // Not our layout: the general path decides.
+      }
+    }
+  }
+  return decode(raw).value;
 }
 
 /** The version alone, without parsing a possibly large value. */
@@ -216,15 +239,52 @@ export class LevelStore implements Store {
     assertValidPrefix(prefix);
     if (!Number.isInteger(size) || size < 1) throw new ValidationError('Batch size must be a positive integer', { field: 'size' });
     const iterator = this.handle().iterator(prefixRange(prefix));
+    // One read ahead: LevelDB fetches the next batch (on libuv's pool) while this one is parsed and
+    // consumed on the main thread. At most one nextv() is in flight, as the iterator requires.
+    let next: Promise<Array<[string, string]>> | undefined = iterator.nextv(size);
     try {
       for (;;) {
-        const entries = await iterator.nextv(size);
+        const entries: Array<[string, string]> = await next;
+        next = undefined;
         if (entries.length === 0) return;
+        next = iterator.nextv(size);
         const batch = new Array<[string, T]>(entries.length);
-        for (let i = 0; i < entries.length; i++) batch[i] = [entries[i][0], decode(entries[i][1]).value as T];
+        for (let i = 0; i < entries.length; i++) {
+          const entry = entries[i] as unknown as [string, unknown];
+          entry[1] = decodeValue(entry[1] as string);
+          batch[i] = entry as [string, T];
+        }
         yield batch;
       }
     } finally {
+      // The read ahead must settle before the iterator closes (its outcome no longer matters).
+      if (next) await next.catch(() => undefined);
+      await iterator.close();
+    }
+  }
+
+  /**
+   * Like scanBatches(), values only: loading records needs no keys, and LevelDB then hands out no
+   * key strings and no [key, value] pairs (150,000 of each at start-up). Optional, as scanBatches.
+   */
+  async *scanValueBatches<T>(prefix: string, size: number = SCAN_BATCH): AsyncIterable<T[]> {
+    assertValidPrefix(prefix);
+    if (!Number.isInteger(size) || size < 1) throw new ValidationError('Batch size must be a positive integer', { field: 'size' });
+    const iterator = this.handle().values(prefixRange(prefix));
+    // One read ahead, as in scanBatches().
+    let next: Promise<string[]> | undefined = iterator.nextv(size);
+    try {
+      for (;;) {
+        const raws: string[] = await next;
+        next = undefined;
+        if (raws.length === 0) return;
+        next = iterator.nextv(size);
+        const batch = raws as unknown[];
+        for (let i = 0; i < batch.length; i++) batch[i] = decodeValue(raws[i]);
+        yield batch as T[];
+      }
+    } finally {
+      if (next) await next.catch(() => undefined);
       await iterator.close();
     }
   }

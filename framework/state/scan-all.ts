@@ -11,10 +11,19 @@ export interface BatchScanner {
   scanBatches<T>(prefix: string, size?: number): AsyncIterable<Array<[string, T]>>;
 }
 
+/** The optional values-only batch scan a backend may offer (no keys read out). */
+export interface ValueBatchScanner {
+  scanValueBatches<T>(prefix: string, size?: number): AsyncIterable<T[]>;
+}
+
 export const DEFAULT_SCAN_BATCH = 1000;
 
 export function hasBatchScan(store: Store): store is Store & BatchScanner {
   return typeof (store as Partial<BatchScanner>).scanBatches === 'function';
+}
+
+export function hasValueBatchScan(store: Store): store is Store & ValueBatchScanner {
+  return typeof (store as Partial<ValueBatchScanner>).scanValueBatches === 'function';
 }
 
 /** Entries whose key starts with `prefix`, in key order, in batches of at most `size`. */
@@ -33,4 +42,14 @@ export async function* scanAll<T>(store: Store, prefix: string, size: number = D
     }
   }
   if (batch.length > 0) yield batch;
+}
+
+/** The values of the entries whose key starts with `prefix`, in key order, in batches of at most `size`. */
+export async function* scanAllValues<T>(store: Store, prefix: string, size: number = DEFAULT_SCAN_BATCH): AsyncIterable<T[]> {
+  if (!Number.isInteger(size) || size < 1) throw new RangeError(`scanAllValues: size must be a positive integer, got ${size}`);
+  if (hasValueBatchScan(store)) {
+    yield* store.scanValueBatches<T>(prefix, size);
+    return;
+  }
+  for await (const batch of scanAll<T>(store, prefix, size)) yield batch.map((entry) => entry[1]);
 }

@@ -50,6 +50,9 @@ export interface RecoveryReport {
 
 export const MAX_ACTIONS = 200;
 
+/** Shared by every volume without a live claim (frozen: nobody may add to it). */
+const NO_CLAIMS = Object.freeze([]) as unknown as ReturnType<ClaimLedger['liveClaims']>;
+
 export interface StorageRecoveryOptions {
   store: Store;
   registry: ServiceRegistry;
@@ -245,13 +248,15 @@ export class StorageRecovery {
         for (const v of catalog.ofService(service.name)) skipped.add(v.id);
         continue;
       }
-      const backend = new Map(listed.map((dv) => [dv.id, dv]));
+      const backend = new Map<string, DriverVolume>();
+      for (const dv of listed) backend.set(dv.id, dv);
       for (const volume of catalog.ofService(service.name)) {
         report.volumesChecked++;
         if (busy.has(volume.id)) continue;
         const dv = backend.get(volume.driverVolumeId);
         if (!dv) report.missingVolumes++;
-        const live = ledger.liveClaims(volume.id);
+        // Most volumes have no live claim: no array is built for them.
+        const live = ledger.liveCount(volume.id) === 0 ? NO_CLAIMS : ledger.liveClaims(volume.id);
         report.claimsChecked += live.length;
         if (!this.needsRepair(volume.status, volume.attachments.length, dv, live)) continue;
         repairs.push(queue.run(volume.id, () => this.repairVolume(volume.id, dv, report)));

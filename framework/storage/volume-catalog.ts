@@ -18,7 +18,7 @@ import { UnavailableError } from '../errors/unavailable-error';
 import { ValidationError } from '../errors/validation-error';
 import { Logger, silentLogger } from '../mesos/logger';
 import { PREFIXES, volumeKey, volumeNameKey } from '../state/keys';
-import { scanAll } from '../state/scan-all';
+import { scanAllValues } from '../state/scan-all';
 import type { BatchOperation, Store } from '../state/store';
 import type { ClaimRecord } from './claim-record';
 import { crashPoint } from './crash-points';
@@ -28,6 +28,7 @@ import type { CreateRequest } from './profile';
 import { isTransient, retryTransient, RetryOptions } from './retry';
 import type { ServiceRegistry } from './service-registry';
 import { StorageEvents } from './storage-events';
+import { sharedStrings } from './string-pool';
 import { errorMessage, toPollyError } from './storage-errors';
 import { formatVolumeId, parseVolumeId } from './volume-id';
 import {
@@ -111,6 +112,24 @@ function freeze(record: VolumeRecord): VolumeRecord {
   return Object.freeze(record);
 }
 
+/**
+ * A loaded record's repeated strings made shared (JSON.parse makes one per occurrence): equal
+ * timestamps point at one string, low-cardinality fields at the pooled one (string-pool.ts).
+ */
+function shareStrings(record: VolumeRecord): VolumeRecord {
+  if (record.updatedAt === record.createdAt) record.updatedAt = record.createdAt;
+  // V8 already shares parsed strings of up to 10 characters ("available", "RW"); longer
+  // repeated ones are pooled here.
+  record.availabilityZone = sharedStrings.intern(record.availabilityZone);
+  record.schedulers = sharedStrings.internList(record.schedulers) as string[];
+  for (const a of record.attachments) {
+    if (a.attachedAt === record.updatedAt) a.attachedAt = record.updatedAt;
+    a.instanceId = sharedStrings.intern(a.instanceId);
+    a.agentId = sharedStrings.intern(a.agentId);
+  }
+  return record;
+}
+
 function draftOf(record: VolumeRecord): VolumeRecord {
   const draft = structuredClone(record) as Mutable<VolumeRecord>;
   // structuredClone keeps shared references shared: empty labels and fields are one object (NO_ENTRIES).
@@ -123,6 +142,11 @@ function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
   let set = index.get(key);
   if (!set) index.set(key, (set = new Set()));
   set.add(id);
+}
+
+function indexSecondary(to: { byZone: Map<string, Set<string>>; byScheduler: Map<string, Set<string>> }, record: VolumeRecord): void {
+  if (record.availabilityZone !== undefined) addTo(to.byZone, record.availabilityZone, record.id);
+  for (const s of record.schedulers) addTo(to.byScheduler, s, record.id);
 }
 
 function removeFrom(index: Map<string, Set<string>>, key: string, id: string): void {
@@ -142,10 +166,13 @@ export class VolumeCatalog {
   private readonly retry: RetryOptions;
   private readonly volumes = new Map<string, VolumeRecord>();
   /** `<service>\0<name key>` → volume ID. */
-  private readonly byName = new Map<string, string>();
-  private readonly byService = new Map<string, Set<string>>();
-  private readonly byZone = new Map<string, Set<string>>();
-  private readonly byScheduler = new Map<string, Set<string>>();
+  /** Service → name key → volume ID (no composite key string per volume). */
+  private readonly byName = new Map<string, Map<string, string>>();
+  /**
+   * Zone and scheduler indexes, built on the first list() that needs one and kept up to date from
+   * then on: start-up (100,000 volumes) does not build 300,000 Set entries before serving.
+   */
+  private secondary: { byZone: Map<string, Set<string>>; byScheduler: Map<string, Set<string>> } | undefined;
   /** Names being created right now: a concurrent create of the same name fails fast. */
   private readonly creating = new Set<string>();
   /** Asked before a remove: the live claim holding the volume, if any (the ledger answers). */
@@ -170,17 +197,10 @@ export class VolumeCatalog {
   async load(): Promise<number> {
     this.volumes.clear();
     this.byName.clear();
-    this.byService.clear();
-    this.byZone.clear();
-    this.byScheduler.clear();
+    this.secondary = undefined;
     // One await per batch of records, not per record (100,000 volumes at start-up).
-    for await (const batch of scanAll<VolumeRecord>(this.store, PREFIXES.volumes)) {
-      for (const [, record] of batch) {
-        // Equal timestamps share one string (JSON.parse makes one per occurrence).
-        if (record.updatedAt === record.createdAt) record.updatedAt = record.createdAt;
-        for (const a of record.attachments) if (a.attachedAt === record.updatedAt) a.attachedAt = record.updatedAt;
-        this.index(freeze(record));
-      }
+    for await (const batch of scanAllValues<VolumeRecord>(this.store, PREFIXES.volumes)) {
+      for (const record of batch) this.index(freeze(shareStrings(record)));
     }
     return this.volumes.size;
   }
@@ -200,13 +220,17 @@ export class VolumeCatalog {
   }
 
   findByName(service: string, name: string): VolumeRecord | undefined {
-    const id = this.byName.get(`${service}\u0000${nameKey(name)}`);
+    const id = this.nameOwner(service, nameKey(name));
     return id === undefined ? undefined : this.volumes.get(id);
   }
 
   /** All records of one service (recovery walks these). */
   ofService(service: string): VolumeRecord[] {
-    return [...(this.byService.get(service) ?? [])].map((id) => this.volumes.get(id)!);
+    // No per-service index: deployments have a handful of services, so one holds most volumes and
+    // a Set of them (100,000 entries, ~3 MiB, built at start-up) would buy nothing over this walk.
+    const out: VolumeRecord[] = [];
+    for (const v of this.volumes.values()) if (v.service === service) out.push(v);
+    return out;
   }
 
   all(): IterableIterator<VolumeRecord> {
@@ -217,11 +241,10 @@ export class VolumeCatalog {
   list(filter: VolumeFilter = {}): VolumeRecord[] {
     let candidates: Iterable<string>;
     if (filter.name !== undefined && filter.service !== undefined) {
-      const id = this.byName.get(`${filter.service}\u0000${nameKey(filter.name)}`);
+      const id = this.nameOwner(filter.service, nameKey(filter.name));
       candidates = id === undefined ? [] : [id];
-    } else if (filter.scheduler !== undefined) candidates = this.byScheduler.get(filter.scheduler) ?? [];
-    else if (filter.zone !== undefined) candidates = this.byZone.get(filter.zone) ?? [];
-    else if (filter.service !== undefined) candidates = this.byService.get(filter.service) ?? [];
+    } else if (filter.scheduler !== undefined) candidates = this.secondaryIndexes().byScheduler.get(filter.scheduler) ?? [];
+    else if (filter.zone !== undefined) candidates = this.secondaryIndexes().byZone.get(filter.zone) ?? [];
     else candidates = this.volumes.keys();
     const wantName = filter.name === undefined ? undefined : nameKey(filter.name);
     const labels = Object.entries(filter.labels ?? {});
@@ -514,7 +537,7 @@ export class VolumeCatalog {
     const before = this.get(id);
     const ops: BatchOperation[] = [{ type: 'del', key: volumeKey(id) }];
     // The name entry goes only if it still points here.
-    const nameOwner = this.byName.get(`${before.service}\u0000${nameKey(before.name)}`);
+    const nameOwner = this.nameOwner(before.service, nameKey(before.name));
     if (nameOwner === id) ops.push({ type: 'del', key: volumeNameKey(before.service, before.name) });
     return {
       record: undefined,
@@ -539,7 +562,7 @@ export class VolumeCatalog {
   }
 
   private assertNameFree(service: string, name: string, nk: string, ownReservation = false): void {
-    const holder = this.byName.get(nk);
+    const holder = this.nameOwner(service, nameKey(name));
     if (holder !== undefined || (!ownReservation && this.creating.has(nk))) {
       throw new ConflictError(`A volume named ${JSON.stringify(name)} already exists on service "${service}"`, {
         service,
@@ -587,20 +610,39 @@ export class VolumeCatalog {
     }
   }
 
+  private nameOwner(service: string, key: string): string | undefined {
+    return this.byName.get(service)?.get(key);
+  }
+
+  private secondaryIndexes(): NonNullable<VolumeCatalog['secondary']> {
+    if (!this.secondary) {
+      const built = { byZone: new Map<string, Set<string>>(), byScheduler: new Map<string, Set<string>>() };
+      for (const record of this.volumes.values()) indexSecondary(built, record);
+      this.secondary = built;
+    }
+    return this.secondary;
+  }
+
   private index(record: VolumeRecord): void {
     this.volumes.set(record.id, record);
-    this.byName.set(`${record.service}\u0000${nameKey(record.name)}`, record.id);
-    addTo(this.byService, record.service, record.id);
-    if (record.availabilityZone !== undefined) addTo(this.byZone, record.availabilityZone, record.id);
-    for (const s of record.schedulers) addTo(this.byScheduler, s, record.id);
+    let names = this.byName.get(record.service);
+    if (!names) this.byName.set(record.service, (names = new Map()));
+    names.set(nameKey(record.name), record.id);
+    if (this.secondary) indexSecondary(this.secondary, record);
   }
 
   private unindex(record: VolumeRecord): void {
     this.volumes.delete(record.id);
-    const nk = `${record.service}\u0000${nameKey(record.name)}`;
-    if (this.byName.get(nk) === record.id) this.byName.delete(nk);
-    removeFrom(this.byService, record.service, record.id);
-    if (record.availabilityZone !== undefined) removeFrom(this.byZone, record.availabilityZone, record.id);
-    for (const s of record.schedulers) removeFrom(this.byScheduler, s, record.id);
+    const names = this.byName.get(record.service);
+    const nk = nameKey(record.name);
+    if (names?.get(nk) === record.id) {
+      names.delete(nk);
+      if (names.size === 0) this.byName.delete(record.service);
+    }
+    const secondary = this.secondary;
+    if (secondary) {
+      if (record.availabilityZone !== undefined) removeFrom(secondary.byZone, record.availabilityZone, record.id);
+      for (const s of record.schedulers) removeFrom(secondary.byScheduler, s, record.id);
+    }
   }
 }

@@ -188,65 +188,110 @@ async function recoveryChild(dir: string): Promise<void> {
     throw new Error(`recovery checked ${result.volumesChecked} volumes and ${result.claimsChecked} claims`);
   }
   const mem = process.memoryUsage();
-  if (process.env.BENCH_DEBUG_MEM) console.error(JSON.stringify(mem), (await fs.readFile('/proc/self/status', 'utf8')).split('\n').filter((l) => /^Rss/.test(l)).join(' '));
+  if (process.env.BENCH_DEBUG_MEM) {
+    const rss = async (): Promise<string> => (await fs.readFile('/proc/self/status', 'utf8')).split('\n').filter((l) => /^Rss/.test(l)).join(' ');
+    console.error('before gc', JSON.stringify(mem), await rss());
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc) {
+      gc();
+      console.error('after gc', JSON.stringify(process.memoryUsage()), await rss());
+    }
+    if (process.env.BENCH_HEAP_SNAPSHOT) console.error('snapshot', (await import('node:v8')).writeHeapSnapshot(process.env.BENCH_HEAP_SNAPSHOT));
+  }
   await storage.stop();
   await store.close();
   const figures: RecoveryFigures = { ms, recoverMs: result.durationMs, rssMiB: mem.rss / 2 ** 20, heapMiB: mem.heapUsed / 2 ** 20 };
   console.log(`${RECOVERY_CHILD} ${JSON.stringify(figures)}`);
 }
 
-async function recovery(): Promise<RecoveryFigures> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'polly-bench-recovery-'));
-  const driver = new StandInBackend(RECOVERY_VOLUMES);
-  try {
-    // Populate the store as a long-running Polly would have left it.
-    const seed = new LevelStore(path.join(dir, 'state'));
-    await openStore(seed);
-    // Realistic timestamps: every record and transition at its own millisecond (no string is shared by accident).
-    const base = Date.now() - 30 * 86_400_000;
-    const at = (ms: number): string => new Date(ms).toISOString();
-    let ops: BatchOperation[] = [];
-    for (let i = 0; i < RECOVERY_VOLUMES; i++) {
-      const dv = driver.volume(i);
-      const id = formatVolumeId('ebs', dv.id);
-      const created = base + i * 20;
-      const record = volumeFromDriver(id, 'ebs', dv, { managed: true, schedulers: ['marathon', 'polly'], now: at(created) });
-      if (i % 2 === 0) {
-        const claim: ClaimRecord = {
-          id: `claim-${i}`,
-          volumeId: id,
-          scheduler: 'marathon',
-          taskId: `task-${i}`,
-          agentId: `agent-${i % 5000}`,
-          instanceId: `host-${i % 5000}`,
-          mode: 'RW',
-          state: 'attached',
-          createdAt: at(created + 1),
-          updatedAt: at(created + 9),
-          history: [
-            { state: 'pending', at: at(created + 1) },
-            { state: 'attaching', at: at(created + 2) },
-            { state: 'attached', at: at(created + 9) },
-          ],
-        };
-        driver.attach(i, claim.instanceId);
-        record.status = 'attached';
-        record.updatedAt = claim.updatedAt;
-        record.attachments = [{ claimId: claim.id, instanceId: claim.instanceId, agentId: claim.agentId, mode: 'RW', attachedAt: claim.updatedAt }];
-        ops.push({ type: 'put', key: claimKey(claim.id), value: claim }, { type: 'put', key: claimByVolumeKey(id, claim.id), value: claim.id });
-      }
-      ops.push({ type: 'put', key: volumeKey(id), value: record });
-      if (ops.length >= 3000) {
-        await seed.batch(ops);
-        ops = [];
-      }
+const ROOT = path.join(__dirname, '..', '..');
+
+/**
+ * The start-up child runs as Polly runs in production: plain JavaScript, no TypeScript loader. The
+ * swc loader this bench runs under costs ~35 MiB of RSS by itself (its native library is mapped,
+ * and every module keeps its inline source map), which is not Polly's. The modules this file has
+ * loaded are exactly the child's (it is the same file), so they are recompiled without source maps
+ * into `<dir>/build` and the child runs from there. `BENCH_RECOVERY_SWC=1` keeps the loader.
+ */
+async function childArgs(dir: string): Promise<string[]> {
+  const keep = process.execArgv.filter((a, i, all) => a !== '-r' && all[i - 1] !== '-r' && !a.startsWith('--require'));
+  if (process.env.BENCH_RECOVERY_SWC === '1') return [...process.execArgv, __filename];
+  // Resolved lazily: only this bench's parent needs swc.
+  const { transformSync } = require('@swc/core') as typeof import('@swc/core');
+  const build = path.join(dir, 'build');
+  for (const file of Object.keys(require.cache)) {
+    if (!file.startsWith(ROOT + path.sep) || file.includes(`${path.sep}node_modules${path.sep}`)) continue;
+    const rel = path.relative(ROOT, file);
+    const source = await fs.readFile(file, 'utf8');
+    const code = file.endsWith('.ts')
+      ? transformSync(source, { filename: file, jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }).code
+      : source;
+    const out = path.join(build, file.endsWith('.ts') ? rel.slice(0, -3) + '.js' : rel);
+    await fs.mkdir(path.dirname(out), { recursive: true });
+    await fs.writeFile(out, code);
+  }
+  return [...keep, path.join(build, path.relative(ROOT, __filename).replace(/\.ts$/, '.js'))];
+}
+
+/** Populates the store as a long-running Polly would have left it. */
+async function seedRecovery(dir: string, driver: StandInBackend): Promise<void> {
+  const seed = new LevelStore(path.join(dir, 'state'));
+  await openStore(seed);
+  // Realistic timestamps: every record and transition at its own millisecond (no string is shared by accident).
+  const base = Date.now() - 30 * 86_400_000;
+  const at = (ms: number): string => new Date(ms).toISOString();
+  let ops: BatchOperation[] = [];
+  for (let i = 0; i < RECOVERY_VOLUMES; i++) {
+    const dv = driver.volume(i);
+    const id = formatVolumeId('ebs', dv.id);
+    const created = base + i * 20;
+    const record = volumeFromDriver(id, 'ebs', dv, { managed: true, schedulers: ['marathon', 'polly'], now: at(created) });
+    if (i % 2 === 0) {
+      const claim: ClaimRecord = {
+        id: `claim-${i}`,
+        volumeId: id,
+        scheduler: 'marathon',
+        taskId: `task-${i}`,
+        agentId: `agent-${i % 5000}`,
+        instanceId: `host-${i % 5000}`,
+        mode: 'RW',
+        state: 'attached',
+        createdAt: at(created + 1),
+        updatedAt: at(created + 9),
+        history: [
+          { state: 'pending', at: at(created + 1) },
+          { state: 'attaching', at: at(created + 2) },
+          { state: 'attached', at: at(created + 9) },
+        ],
+      };
+      driver.attach(i, claim.instanceId);
+      record.status = 'attached';
+      record.updatedAt = claim.updatedAt;
+      record.attachments = [{ claimId: claim.id, instanceId: claim.instanceId, agentId: claim.agentId, mode: 'RW', attachedAt: claim.updatedAt }];
+      ops.push({ type: 'put', key: claimKey(claim.id), value: claim }, { type: 'put', key: claimByVolumeKey(id, claim.id), value: claim.id });
     }
-    await seed.batch(ops);
-    await seed.close();
+    ops.push({ type: 'put', key: volumeKey(id), value: record });
+    if (ops.length >= 3000) {
+      await seed.batch(ops);
+      ops = [];
+    }
+  }
+  await seed.batch(ops);
+  await seed.close();
+}
+
+async function recovery(): Promise<RecoveryFigures> {
+  // BENCH_RECOVERY_DIR: seed once into that directory and reuse it (while iterating on start-up).
+  const reuse = process.env.BENCH_RECOVERY_DIR;
+  const dir = reuse ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'polly-bench-recovery-')));
+  const seeded = reuse !== undefined && (await fs.stat(path.join(dir, 'state')).then(() => true, () => false));
+  try {
+    if (!seeded) await seedRecovery(dir, new StandInBackend(RECOVERY_VOLUMES));
     // Start-up is measured in a fresh process, as Polly would start: the seeding above (its
     // garbage, LevelDB's write buffers) and the claim-cycle rows must not count in its RSS.
-    const child = spawnSync(process.execPath, [...process.execArgv, __filename, RECOVERY_CHILD, dir], {
+    const child = spawnSync(process.execPath, [...(await childArgs(dir)), RECOVERY_CHILD, dir], {
       encoding: 'utf8',
+      env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') },
       stdio: ['ignore', 'pipe', 'inherit'],
       maxBuffer: 16 * 1024 * 1024,
     });
@@ -254,7 +299,8 @@ async function recovery(): Promise<RecoveryFigures> {
     if (child.status !== 0 || !line) throw new Error(`recovery child failed (exit ${child.status}): ${child.stdout}`);
     return JSON.parse(line.slice(RECOVERY_CHILD.length + 1)) as RecoveryFigures;
   } finally {
-    await fs.rm(dir, { recursive: true, force: true });
+    if (reuse === undefined) await fs.rm(dir, { recursive: true, force: true });
+    else await fs.rm(path.join(dir, 'build'), { recursive: true, force: true });
   }
 }
 

@@ -2,14 +2,11 @@
  * Polly as a Mesos framework, end to end over HTTP against the local cluster: it subscribes with
  * its identity, is a good citizen with offers, and a restart resumes the same framework.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { loadConfig } from '../../framework/config/config-loader';
 import { LocalCluster } from '../../framework/mesos/local/local-cluster';
 import { silentLogger } from '../../framework/mesos/logger';
 import { PollyService } from '../../framework/polly-service';
 import { waitFor } from '../support/mesos-http';
+import { LocalPollyFixture, startLocalPollyFixture } from '../support/local-polly';
 
 interface StateFramework {
   id: string;
@@ -30,36 +27,22 @@ async function masterFrameworks(cluster: LocalCluster): Promise<{ frameworks: St
 }
 
 describe('PollyService against the local cluster', () => {
-  let dir: string;
+  let fixture: LocalPollyFixture;
   let cluster: LocalCluster;
   let service: PollyService | undefined;
 
   beforeEach(async () => {
-    dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'polly-service-'));
-    cluster = await LocalCluster.start({
-      port: 0,
-      workDir: path.join(dir, 'cluster'),
-      heartbeatIntervalSeconds: 0.2,
-      allocationIntervalMs: 50,
-    });
+    fixture = await startLocalPollyFixture();
+    cluster = fixture.cluster;
   });
 
   afterEach(async () => {
     await service?.stop().catch(() => undefined);
     service = undefined;
-    await cluster.stop();
-    await fs.promises.rm(dir, { recursive: true, force: true });
+    await fixture.dispose();
   });
 
-  function config() {
-    return loadConfig({
-      env: {},
-      file: path.join(dir, 'empty.yml'),
-      overrides: { master: cluster.url, home: path.join(dir, 'home'), 'mesos.hostname': 'polly.test', 'api.port': 0, 'libstorage.port': 0, 'mesos.webuiUrl': 'http://polly.test:7978/ui' },
-    });
-  }
-
-  beforeEach(() => fs.writeFileSync(path.join(dir, 'empty.yml'), ''));
+  const config = () => fixture.config({ 'mesos.hostname': 'polly.test', 'mesos.webuiUrl': 'http://polly.test:7978/ui' });
 
   it('subscribes as framework polly with hostname, webui_url, capabilities and a one-week failover timeout', async () => {
     service = await PollyService.start({ config: config(), logger: silentLogger });

@@ -1,40 +1,24 @@
 /** The API wired into PollyService: bound on port 0, ready once subscribed, closed by stop(); auth refused off loopback. */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { loadConfig, ConfigError } from '../../../framework/config/config-loader';
-import { LocalCluster } from '../../../framework/mesos/local/local-cluster';
+import { ConfigError } from '../../../framework/config/config-loader';
 import { silentLogger } from '../../../framework/mesos/logger';
 import { PollyService } from '../../../framework/polly-service';
 import { waitFor } from '../../support/mesos-http';
+import { LocalPollyFixture, startLocalPollyFixture } from '../../support/local-polly';
 
 describe('PollyService API wiring', () => {
-  let dir: string;
-  let cluster: LocalCluster;
+  let fixture: LocalPollyFixture;
   let service: PollyService | undefined;
 
   beforeEach(async () => {
-    dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'polly-api-service-'));
-    cluster = await LocalCluster.start({
-      port: 0,
-      workDir: path.join(dir, 'cluster'),
-      heartbeatIntervalSeconds: 0.2,
-      allocationIntervalMs: 50,
-    });
+    fixture = await startLocalPollyFixture('polly-api-service-');
   });
   afterEach(async () => {
     await service?.stop().catch(() => undefined);
     service = undefined;
-    await cluster.stop();
-    await fs.promises.rm(dir, { recursive: true, force: true });
+    await fixture.dispose();
   });
 
-  const config = (overrides: Record<string, unknown> = {}) =>
-    loadConfig({
-      env: {},
-      file: '/dev/null',
-      overrides: { master: cluster.url, home: path.join(dir, 'home'), 'api.port': 0, 'libstorage.port': 0, ...overrides },
-    });
+  const config = (overrides: Record<string, unknown> = {}) => fixture.config(overrides);
 
   it('serves the API on the bound port, ready once subscribed; stop() closes it', async () => {
     service = await PollyService.start({ config: config(), logger: silentLogger });

@@ -45,6 +45,46 @@ describe('LevelStore specifics', () => {
     await store.close();
   });
 
+  it('batch and value scans decode every stored layout exactly as get() does', async () => {
+    const location = path.join(dir, 'state');
+    const { Level } = await import('level');
+    const raw = new Level<string, string>(location, { valueEncoding: 'utf8' });
+    await raw.open();
+    // Envelopes as written, bare pre-versioning values, and bare values that only look like envelopes.
+    const stored = [
+      JSON.stringify({ v: 3, d: { id: 'a', nested: { v: 1, d: 2 } } }),
+      JSON.stringify({ v: 1, d: '}' }),
+      JSON.stringify({ v: 1, d: null }),
+      JSON.stringify({ v: 1, d: 2, x: 3 }),
+      JSON.stringify({ v: 0, d: 5 }),
+      '{"v":01,"d":5}'.replace('01', '1') + ' ',
+      JSON.stringify({ v: 1, d: [1], e: [2] }),
+      JSON.stringify([1, 2]),
+      JSON.stringify('plain'),
+      JSON.stringify({ value: 'fw-1' }),
+    ];
+    await raw.batch(stored.map((value, i) => ({ type: 'put' as const, key: `k/${String(i).padStart(2, '0')}`, value })));
+    await raw.close();
+
+    const store = new LevelStore(location);
+    await store.open();
+    try {
+      const viaGet = [];
+      for (let i = 0; i < stored.length; i++) viaGet.push(await store.get(`k/${String(i).padStart(2, '0')}`));
+      const viaBatches = [];
+      for await (const batch of store.scanBatches('k/', 3)) viaBatches.push(...batch.map((e) => e[1]));
+      const viaValues = [];
+      for await (const batch of store.scanValueBatches('k/', 4)) viaValues.push(...batch);
+      expect(viaBatches).toEqual(viaGet);
+      expect(viaValues).toEqual(viaGet);
+      expect(viaGet[0]).toEqual({ id: 'a', nested: { v: 1, d: 2 } });
+      expect(viaGet[3]).toEqual({ v: 1, d: 2, x: 3 });
+      expect(viaGet[4]).toEqual({ v: 0, d: 5 });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a second store on the same directory is refused with a clear UnavailableError', async () => {
     const location = path.join(dir, 'state');
     const first = new LevelStore(location);

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LevelStore } from '../../../framework/state/level-store';
-import { hasBatchScan, scanAll } from '../../../framework/state/scan-all';
+import { hasBatchScan, hasValueBatchScan, scanAll, scanAllValues } from '../../../framework/state/scan-all';
 import type { Store } from '../../../framework/state/store';
 import { InvalidStoreKeyError } from '../../../framework/state/store';
 
@@ -86,5 +86,42 @@ describe('scanAll', () => {
     const [first] = (await collect(scanAll(store, 'volumes/v000')))[0];
     first[1].i = 99;
     expect(await store.get('volumes/v000')).toEqual({ i: 0 });
+  });
+});
+
+describe('scanAllValues', () => {
+  async function values(iterable: AsyncIterable<Array<{ i: number }>>): Promise<Array<Array<{ i: number }>>> {
+    const out: Array<Array<{ i: number }>> = [];
+    for await (const batch of iterable) out.push(batch);
+    return out;
+  }
+
+  test('LevelStore: the values under the prefix only, in key order, in batches of the size asked', async () => {
+    expect(hasValueBatchScan(store)).toBe(true);
+    const batches = await values(scanAllValues(store, 'volumes/', 10));
+    expect(batches.map((b) => b.length)).toEqual([10, 10, 5]);
+    expect(batches.flat().map((v) => v.i)).toEqual(Array.from({ length: 25 }, (_, i) => i));
+  });
+
+  test('a Store without value scans gives the same values through scan()', async () => {
+    const plain = interfaceOnly(store);
+    expect(hasValueBatchScan(plain)).toBe(false);
+    const batches = await values(scanAllValues(plain, 'volumes/', 7));
+    expect(batches.map((b) => b.length)).toEqual([7, 7, 7, 4]);
+    expect(batches.flat()).toEqual((await values(scanAllValues(store, 'volumes/'))).flat());
+  });
+
+  test('an empty prefix range yields no batch; a bad size is refused', async () => {
+    expect(await values(scanAllValues(store, 'nothing/'))).toEqual([]);
+    await expect(values(scanAllValues(store, 'volumes/', 0))).rejects.toThrow(RangeError);
+  });
+
+  test('stopping early closes the iterator (the read ahead settles first)', async () => {
+    for await (const batch of scanAllValues<{ i: number }>(store, 'volumes/', 3)) {
+      expect(batch).toHaveLength(3);
+      break;
+    }
+    // The store is still usable and closes cleanly (no iterator left open).
+    expect((await values(scanAllValues(store, 'volumes/', 100))).flat()).toHaveLength(25);
   });
 });

@@ -199,6 +199,67 @@ describe('VolumeCatalog', () => {
     expect(names({ scheduler: 'marathon' })).toEqual(['c']);
   });
 
+  test('zone and scheduler indexes built on first use see changes made before and after it', async () => {
+    const a = await catalog.create({ service: 'local', name: 'a', size: 1, scheduler: 'marathon', availabilityZone: 'zone-a' });
+    await catalog.create({ service: 'local', name: 'b', size: 1, schedulers: ['marathon', 'spark'], availabilityZone: 'zone-b' });
+    // A fresh catalog loaded from the store: no index is built until a list() needs one.
+    const fresh = new VolumeCatalog({
+      store: fx.store,
+      registry: fx.registry,
+      queue: fx.storage.queue,
+      intents: fx.storage.intents,
+      events: fx.storage.events,
+    });
+    expect(await fresh.load()).toBe(2);
+    const names = (c: VolumeCatalog, f: Parameters<VolumeCatalog['list']>[0]) =>
+      c
+        .list(f)
+        .map((v) => v.name)
+        .sort();
+    // The live catalog's indexes are not built yet either: a change before the first list counts.
+    await catalog.revoke(a.id, ['marathon']);
+    expect(names(catalog, { scheduler: 'marathon' })).toEqual(['b']);
+    expect(names(catalog, { zone: 'zone-a' })).toEqual(['a']);
+    expect(names(fresh, { scheduler: 'marathon' })).toEqual(['a', 'b']);
+    expect(names(fresh, { scheduler: 'spark' })).toEqual(['b']);
+    expect(names(fresh, { zone: 'zone-b' })).toEqual(['b']);
+    // Once built, the indexes follow creates, updates and removes.
+    await catalog.create({ service: 'other', name: 'c', size: 1, scheduler: 'spark', availabilityZone: 'zone-a' });
+    await catalog.offer(a.id, ['spark']);
+    expect(names(catalog, { scheduler: 'spark' })).toEqual(['a', 'b', 'c']);
+    expect(names(catalog, { zone: 'zone-a' })).toEqual(['a', 'c']);
+    await catalog.remove(a.id);
+    expect(names(catalog, { scheduler: 'spark' })).toEqual(['b', 'c']);
+    expect(names(catalog, { zone: 'zone-a' })).toEqual(['c']);
+    expect(names(catalog, { service: 'local' })).toEqual(['b']);
+    expect(catalog.ofService('other').map((v) => v.name)).toEqual(['c']);
+    expect(catalog.findByName('local', 'A')).toBeUndefined();
+    expect(catalog.findByName('other', 'C')?.name).toBe('c');
+  });
+
+  test('loaded records share repeated strings and lists, and stay frozen', async () => {
+    await catalog.create({ service: 'local', name: 'x', size: 1, schedulers: ['marathon', 'spark-long-scheduler-name'], availabilityZone: 'us-east-1-zone-a' });
+    await catalog.create({ service: 'local', name: 'y', size: 1, schedulers: ['marathon', 'spark-long-scheduler-name'], availabilityZone: 'us-east-1-zone-a' });
+    const fresh = new VolumeCatalog({
+      store: fx.store,
+      registry: fx.registry,
+      queue: fx.storage.queue,
+      intents: fx.storage.intents,
+      events: fx.storage.events,
+    });
+    await fresh.load();
+    const [x, y] = ['x', 'y'].map((n) => fresh.findByName('local', n)!);
+    expect(x.schedulers).toBe(y.schedulers);
+    expect(Object.isFrozen(x.schedulers)).toBe(true);
+    expect(Object.isFrozen(x)).toBe(true);
+    expect(x.schedulers).toEqual(['marathon', 'spark-long-scheduler-name']);
+    expect(x.availabilityZone).toBe('us-east-1-zone-a');
+    // Updates still work on copies (the shared list is never edited in place).
+    await fresh.offer(x.id, ['other-scheduler']);
+    expect(fresh.get(x.id).schedulers).toEqual(['marathon', 'spark-long-scheduler-name', 'other-scheduler']);
+    expect(fresh.get(y.id).schedulers).toEqual(['marathon', 'spark-long-scheduler-name']);
+  });
+
   test('remove deletes backend volume and record; refused while claimed', async () => {
     const v = await catalog.create({ service: 'local', name: 'gone', size: 1, scheduler: 'marathon' });
     const claim = await fx.storage.ledger.claim({
