@@ -15,13 +15,13 @@ import { claimByVolumeKey, claimKey, volumeKey } from '../../framework/state/key
 import { openStore } from '../../framework/state/schema';
 import type { BatchOperation } from '../../framework/state/store';
 import type { ClaimRecord } from '../../framework/storage/claim-record';
-import { driverFactory } from '../../framework/storage/driver-factory';
 import { ServiceRegistry } from '../../framework/storage/service-registry';
 import { StorageService } from '../../framework/storage/storage-service';
 import { formatVolumeId } from '../../framework/storage/volume-id';
 import { volumeFromDriver } from '../../framework/storage/volume-record';
 import { DriverNotFoundError, DriverNotImplementedError } from '../../drivers/errors';
 import type { DriverVolume, InstanceId, StorageDriver } from '../../drivers/storage-driver';
+import { measureClaimCycles } from './claim-cycles';
 import { BenchResult, report, round } from './bench-result';
 
 const CYCLE_SECONDS = Number(process.env.BENCH_CYCLE_SECONDS ?? 4);
@@ -29,46 +29,13 @@ const RECOVERY_VOLUMES = Number(process.env.BENCH_RECOVERY_VOLUMES ?? 100_000);
 /** `cycles`, `recovery` or both (default): run only some rows while iterating. */
 const ROWS = process.env.BENCH_STORAGE_ROWS ?? 'cycles,recovery';
 
-async function claimCycles(clients: number): Promise<{ perSecond: number; cycles: number }> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'polly-bench-claims-'));
-  const store = new LevelStore(path.join(dir, 'state'));
-  const registry = new ServiceRegistry({
-    services: [{ name: 'local', driver: 'vfs' }],
-    home: dir,
-    store,
-    createDriver: driverFactory({ durable: process.env.BENCH_VFS_DURABLE !== "0" }),
+function claimCycles(clients: number): Promise<{ perSecond: number; cycles: number }> {
+  return measureClaimCycles({
+    makeStore: (dir) => new LevelStore(path.join(dir, 'state')),
+    clients,
+    seconds: CYCLE_SECONDS,
+    durable: process.env.BENCH_VFS_DURABLE !== '0',
   });
-  const storage = new StorageService({ store, registry, concurrency: 64 });
-  await storage.start();
-  let cycles = 0;
-  const deadline = performance.now() + CYCLE_SECONDS * 1000;
-  const started = performance.now();
-  try {
-    await Promise.all(
-      Array.from({ length: clients }, async (_, c) => {
-        // Bounded: each client stops at the deadline (and after at most 100,000 cycles).
-        for (let i = 0; i < 100_000 && performance.now() < deadline; i++) {
-          const volume = await storage.catalog.create({ service: 'local', name: `bench-${c}-${i}`, size: 1, scheduler: 'bench' });
-          const claim = await storage.ledger.claim({
-            volumeId: volume.id,
-            scheduler: 'bench',
-            taskId: `task-${c}-${i}`,
-            agentId: `agent-${c % 16}`,
-            instanceId: `node${c % 16}`,
-            mode: 'RW',
-          });
-          if (claim.state !== 'attached') throw new Error(`claim ended ${claim.state}`);
-          await storage.ledger.release(claim.id);
-          cycles++;
-        }
-      }),
-    );
-  } finally {
-    await storage.stop();
-    await store.close();
-    await fs.rm(dir, { recursive: true, force: true });
-  }
-  return { perSecond: cycles / ((performance.now() - started) / 1000), cycles };
 }
 
 /**
@@ -217,6 +184,7 @@ async function childArgs(dir: string): Promise<string[]> {
   const keep = process.execArgv.filter((a, i, all) => a !== '-r' && all[i - 1] !== '-r' && !a.startsWith('--require'));
   if (process.env.BENCH_RECOVERY_SWC === '1') return [...process.execArgv, __filename];
   // Resolved lazily: only this bench's parent needs swc.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { transformSync } = require('@swc/core') as typeof import('@swc/core');
   const build = path.join(dir, 'build');
   for (const file of Object.keys(require.cache)) {

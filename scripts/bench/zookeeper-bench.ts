@@ -5,18 +5,14 @@
  * is gone), until a standby is elected and has its store open with the fence set (ready to lead).
  * Starts its own ZooKeeper server (test/support/zookeeper-server.ts) on a free loopback port.
  */
-import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { LevelStore } from '../../framework/state/level-store';
 import type { Store } from '../../framework/state/store';
 import { LeaderElection } from '../../framework/state/zookeeper/leader-election';
 import { ZkSession } from '../../framework/state/zookeeper/zk-session';
 import { ZookeeperStore } from '../../framework/state/zookeeper/zookeeper-store';
-import { driverFactory } from '../../framework/storage/driver-factory';
-import { ServiceRegistry } from '../../framework/storage/service-registry';
-import { StorageService } from '../../framework/storage/storage-service';
 import { ZooKeeperServer } from '../../test/support/zookeeper-server';
+import { measureClaimCycles } from './claim-cycles';
 import { BenchResult, report, round } from './bench-result';
 
 const CYCLE_SECONDS = Number(process.env.BENCH_CYCLE_SECONDS ?? 4);
@@ -25,32 +21,8 @@ const FAILOVER_ROUNDS = 10;
 const SESSION_TIMEOUT_MS = 2000;
 
 async function claimCycles(makeStore: (dir: string) => Store): Promise<number> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'polly-bench-zk-'));
-  const store = makeStore(dir);
-  const registry = new ServiceRegistry({ services: [{ name: 'local', driver: 'vfs' }], home: dir, store, createDriver: driverFactory({ durable: false }) });
-  const storage = new StorageService({ store, registry, concurrency: 64 });
-  await storage.start();
-  let cycles = 0;
-  const deadline = performance.now() + CYCLE_SECONDS * 1000;
-  const started = performance.now();
-  try {
-    await Promise.all(
-      Array.from({ length: CLIENTS }, async (_, c) => {
-        for (let i = 0; i < 100_000 && performance.now() < deadline; i++) {
-          const volume = await storage.catalog.create({ service: 'local', name: `bench-${c}-${i}`, size: 1, scheduler: 'bench' });
-          const claim = await storage.ledger.claim({ volumeId: volume.id, scheduler: 'bench', taskId: `task-${c}-${i}`, agentId: `agent-${c}`, instanceId: `node${c}`, mode: 'RW' });
-          if (claim.state !== 'attached') throw new Error(`claim ended ${claim.state}`);
-          await storage.ledger.release(claim.id);
-          cycles++;
-        }
-      }),
-    );
-  } finally {
-    await storage.stop();
-    await store.close();
-    await fs.rm(dir, { recursive: true, force: true });
-  }
-  return cycles / ((performance.now() - started) / 1000);
+  // Non-durable vfs on both sides: the comparison is about the state store.
+  return (await measureClaimCycles({ makeStore, clients: CLIENTS, seconds: CYCLE_SECONDS, durable: false })).perSecond;
 }
 
 /** One failover: a leader and a standby; the leader's session ends abruptly; ms until the standby is ready to lead. */
