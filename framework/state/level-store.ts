@@ -4,6 +4,7 @@
  * serialising this instance's writes through one in-process commit loop makes compare-and-set atomic.
  * Reads do not take the mutex: LevelDB reads see a consistent snapshot.
  */
+import { WriteBatchStore } from './write-batch-store';
 import { Level } from 'level';
 import { UnavailableError } from '../errors/unavailable-error';
 import { ValidationError } from '../errors/validation-error';
@@ -132,7 +133,7 @@ function isLockedError(err: unknown): boolean {
   return cause?.code === 'LEVEL_LOCKED' || (err as { code?: unknown } | undefined)?.code === 'LEVEL_LOCKED';
 }
 
-export class LevelStore implements Store {
+export class LevelStore extends WriteBatchStore implements Store {
   readonly backend = 'leveldb';
   private db: Level<string, string> | undefined;
   private readonly logger: Logger;
@@ -147,6 +148,7 @@ export class LevelStore implements Store {
     private readonly location: string,
     options: LevelStoreOptions = {},
   ) {
+    super();
     this.logger = options.logger ?? silentLogger;
   }
 
@@ -193,26 +195,6 @@ export class LevelStore implements Store {
     assertValidKey(key);
     const raw = await this.handle().get(key);
     return raw === undefined ? undefined : (decode(raw) as Versioned<T>);
-  }
-
-  async put(key: string, value: unknown): Promise<number> {
-    return this.write([{ type: 'put', key, value }]);
-  }
-
-  async putIfVersion(key: string, value: unknown, expectedVersion: number): Promise<number> {
-    return this.write([{ type: 'put', key, value, expectVersion: expectedVersion }]);
-  }
-
-  async delete(key: string): Promise<void> {
-    await this.write([{ type: 'del', key }]);
-  }
-
-  async deleteIfVersion(key: string, expectedVersion: number): Promise<void> {
-    await this.write([{ type: 'del', key, expectVersion: expectedVersion }]);
-  }
-
-  async batch(operations: readonly BatchOperation[]): Promise<void> {
-    if (operations.length > 0) await this.write(operations);
   }
 
   async *scan<T>(prefix: string): AsyncIterable<[string, T]> {
@@ -316,7 +298,7 @@ export class LevelStore implements Store {
    * was committing go together: one read of their keys, one LevelDB batch (group commit). Each write
    * is still checked and applied on its own: a failed compare-and-set rejects only that write.
    */
-  private write(operations: readonly BatchOperation[]): Promise<number> {
+  protected write(operations: readonly BatchOperation[]): Promise<number> {
     // Validate before queueing: bad input fails fast and writes nothing.
     for (const op of operations) {
       assertValidKey(op.key);

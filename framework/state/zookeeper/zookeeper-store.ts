@@ -25,6 +25,7 @@
  * Watches deliver this instance's changes synchronously at commit (before the write resolves) and
  * other processes' changes through ZooKeeper data/child watches (see ZkTreeWatcher).
  */
+import { WriteBatchStore } from '../write-batch-store';
 import { randomBytes } from 'node:crypto';
 import zookeeper from 'node-zookeeper-client';
 import { UnavailableError } from '../../errors/unavailable-error';
@@ -123,7 +124,7 @@ function codePointCompare(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
-export class ZookeeperStore implements Store {
+export class ZookeeperStore extends WriteBatchStore implements Store {
   readonly backend = 'zookeeper';
   readonly root: string;
   private session: ZkSession | undefined;
@@ -138,6 +139,7 @@ export class ZookeeperStore implements Store {
   private readonly instanceId = randomBytes(6).toString('hex');
 
   constructor(private readonly options: ZookeeperStoreOptions) {
+    super();
     if (!options.session && !options.servers) throw new ValidationError('ZookeeperStore needs servers or a session', { field: 'state.servers' });
     this.root = normaliseRoot(options.root ?? '/polly');
     if (this.root === '/') throw new ValidationError('state.path must not be the ZooKeeper root', { field: 'state.path' });
@@ -208,30 +210,10 @@ export class ZookeeperStore implements Store {
       const node = await session.getData(path);
       const header = parseHeader(node?.data);
       if (!header) return undefined;
-      const value = await this.valueOf(header);
+      const value = await this.valueFromHeader(header);
       if (value.found) return { value: value.value as T, version: header.v };
       if (attempt > 20) throw new UnavailableError(`Store key ${JSON.stringify(key)} keeps changing while being read`, { key });
     }
-  }
-
-  put(key: string, value: unknown): Promise<number> {
-    return this.write([{ type: 'put', key, value }]);
-  }
-
-  putIfVersion(key: string, value: unknown, expectedVersion: number): Promise<number> {
-    return this.write([{ type: 'put', key, value, expectVersion: expectedVersion }]);
-  }
-
-  async delete(key: string): Promise<void> {
-    await this.write([{ type: 'del', key }]);
-  }
-
-  async deleteIfVersion(key: string, expectedVersion: number): Promise<void> {
-    await this.write([{ type: 'del', key, expectVersion: expectedVersion }]);
-  }
-
-  async batch(operations: readonly BatchOperation[]): Promise<void> {
-    if (operations.length > 0) await this.write(operations);
   }
 
   async *scan<T>(prefix: string): AsyncIterable<[string, T]> {
@@ -241,13 +223,13 @@ export class ZookeeperStore implements Store {
     entries.sort((a, b) => codePointCompare(a[0], b[0]));
     for (const [key, header] of entries) {
       let current: NodeHeader | undefined = header;
-      let value = await this.valueOf(current);
+      let value = await this.valueFromHeader(current);
       while (!value.found) {
         // Replaced while we walked (its old chunks are gone): read the key again.
         const node = await this.handle().getData(keyToPath(this.root, key));
         current = parseHeader(node?.data);
         if (!current) break;
-        value = await this.valueOf(current);
+        value = await this.valueFromHeader(current);
       }
       if (current && value.found) yield [key, value.value as T];
     }
@@ -266,7 +248,7 @@ export class ZookeeperStore implements Store {
       root: this.root,
       prefix,
       listener: listener as StoreListener<unknown>,
-      readValue: (header) => this.valueOf(header),
+      readValue: (header) => this.valueFromHeader(header),
       logger: this.logger,
     });
     this.watchers.add(watcher);
@@ -299,7 +281,7 @@ export class ZookeeperStore implements Store {
 
   // ---- writes ----
 
-  private write(operations: readonly BatchOperation[]): Promise<number> {
+  protected write(operations: readonly BatchOperation[]): Promise<number> {
     try {
       for (const op of operations) {
         assertValidKey(op.key);
@@ -461,7 +443,7 @@ export class ZookeeperStore implements Store {
   // ---- reads ----
 
   /** The value a header stands for; `found: false` when its chunks were replaced meanwhile. */
-  private async valueOf(header: NodeHeader): Promise<{ found: boolean; value?: unknown }> {
+  private async valueFromHeader(header: NodeHeader): Promise<{ found: boolean; value?: unknown }> {
     if (!header.c) return { found: true, value: header.d };
     const dir = joinPath(joinPath(this.root, CHUNKS_DIR), header.c.id);
     const session = this.zk();
