@@ -8,6 +8,7 @@
  * - ceiling: protobufjs decoding the bare Event messages (no framing, no HTTP).
  */
 import fs from 'node:fs';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -79,9 +80,11 @@ function framedRecords(rec: Recording): Buffer[] {
 
 /**
  * Not a master: answers any POST with 200 and the recorded stream, one HTTP chunk per record,
- * honouring backpressure, then holds the connection open until the client goes away.
+ * honouring backpressure, then holds the connection open until the client goes away. It runs in a
+ * child process (`--replay-server DIR`), so the clients measured here do not share their thread
+ * with the sender.
  */
-async function startReplayServer(streams: Record<WireFormat, Buffer[]>): Promise<{ url: string; close(): Promise<void> }> {
+function serveReplay(streams: Record<WireFormat, Buffer[]>): void {
   const server = http.createServer((req, res) => {
     req.resume();
     const format: WireFormat = req.headers.accept === MEDIA_TYPES.protobuf ? 'protobuf' : 'json';
@@ -98,14 +101,48 @@ async function startReplayServer(streams: Record<WireFormat, Buffer[]>): Promise
     };
     pump();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  server.listen(0, '127.0.0.1', () => {
+    process.stdout.write(`http://127.0.0.1:${(server.address() as AddressInfo).port}\n`);
+  });
+  // The parent ends us by closing our stdin (or killing us).
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.resume();
+}
+
+function writeStreams(dir: string, streams: Record<WireFormat, Buffer[]>): void {
+  for (const format of ['json', 'protobuf'] as const) {
+    fs.writeFileSync(path.join(dir, `${format}.bin`), Buffer.concat(streams[format]));
+    fs.writeFileSync(path.join(dir, `${format}.lengths.json`), JSON.stringify(streams[format].map((r) => r.length)));
+  }
+}
+
+function readStreams(dir: string): Record<WireFormat, Buffer[]> {
+  const read = (format: WireFormat): Buffer[] => {
+    const bytes = fs.readFileSync(path.join(dir, `${format}.bin`));
+    const lengths = JSON.parse(fs.readFileSync(path.join(dir, `${format}.lengths.json`), 'utf8')) as number[];
+    let at = 0;
+    return lengths.map((n) => bytes.subarray(at, (at += n)));
+  };
+  return { json: read('json'), protobuf: read('protobuf') };
+}
+
+async function startReplayServer(dir: string): Promise<{ url: string; close(): Promise<void> }> {
+  const child = spawn(process.execPath, [...process.execArgv, __filename, '--replay-server', dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+      if (out.includes('\n')) resolve(out.split('\n')[0]);
+    });
+    child.once('exit', (code) => reject(new Error(`replay server exited with ${code}`)));
+  });
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     close: () =>
       new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
+        child.once('exit', () => resolve());
+        child.stdin.end();
+        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
       }),
   };
 }
@@ -224,8 +261,10 @@ async function main(): Promise<void> {
   });
   const bareRate = offersTotal / (bare / 1000);
 
-  // Whole client path over loopback HTTP.
-  const server = await startReplayServer(streams);
+  // Whole client path over loopback HTTP, from a replay server in another process.
+  const streamsDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'polly-bench-replay-'));
+  writeStreams(streamsDir, streams);
+  const server = await startReplayServer(streamsDir);
   try {
     const theirs = await bestOf(REPEATS, () => mesosFrameworkClient(server.url));
     const theirRate = offersTotal / (theirs / 1000);
@@ -247,11 +286,16 @@ async function main(): Promise<void> {
     }
   } finally {
     await server.close();
+    await fs.promises.rm(streamsDir, { recursive: true, force: true });
   }
   report(results);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (process.argv[2] === '--replay-server') {
+  serveReplay(readStreams(process.argv[3]));
+} else {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
