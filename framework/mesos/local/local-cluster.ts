@@ -30,6 +30,8 @@ export interface LocalClusterOptions {
   agentPingTimeoutMs?: number;
   statusUpdateRetry?: { minMs: number; maxMs: number };
   credentials?: Credential[];
+  /** If set, HTTP basic auth on the operator API (/api/v1), realm mesos-master-readwrite (--authenticate_http_readwrite). */
+  operatorCredentials?: { principal: string; secret: string }[];
   maxCompletedFrameworks?: number;
   dockerVolumeResolver?: (driver: string, name: string, options: Record<string, string>) => Promise<string>;
   logger?: Logger;
@@ -70,7 +72,7 @@ export class LocalCluster {
     this.master = this.newMaster();
     this.relay = new MasterRelay(() => this.master);
     const heartbeat = options.heartbeatIntervalSeconds ?? 15;
-    this.operator = new OperatorEndpoint(() => this.master, heartbeat);
+    this.operator = new OperatorEndpoint(() => this.master, heartbeat, { credentials: options.operatorCredentials, leader: () => this.leading });
     const scheduler = new SchedulerEndpoint(() => this.master, { credentials: options.credentials, leader: () => this.leading });
     this.server = new MasterHttpServer(() => this.master, scheduler, this.operator, this.logger);
   }

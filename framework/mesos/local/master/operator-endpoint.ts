@@ -9,7 +9,7 @@ import type { LocalMaster } from './local-master';
 import type { Framework, TaskRecord } from './framework-registry';
 import type { AgentRecord } from './agent-registry';
 import { SubscriptionStream } from './subscription-stream';
-import { accepts, readBody, respond } from './http-util';
+import { accepts, authenticate, readBody, respond, type Credential } from './http-util';
 import { has } from './resources';
 import { MESOS_VERSION } from './local-master';
 
@@ -98,6 +98,12 @@ export function getState(master: LocalMaster): mesos.v1.master.Response.IGetStat
   };
 }
 
+/** Who may use the operator API, and where the leader is when this master is not it. */
+export interface OperatorAccess {
+  credentials?: readonly Credential[];
+  leader: () => { leading: true } | { leading: false; leaderHostPort?: string };
+}
+
 export class OperatorEndpoint {
   private readonly subscribers = new Set<SubscriptionStream<mesos.v1.master.Event>>();
   private detach?: () => void;
@@ -105,6 +111,7 @@ export class OperatorEndpoint {
   constructor(
     private readonly master: () => LocalMaster,
     private readonly heartbeatIntervalSeconds: number,
+    private readonly access: OperatorAccess = { leader: () => ({ leading: true }) },
   ) {}
 
   /** Attach to a (new) master's events; old subscribers are closed (a failover ends streams). */
@@ -150,6 +157,15 @@ export class OperatorEndpoint {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const leader = this.access.leader();
+    if (!leader.leading) {
+      if (leader.leaderHostPort) return respond(res, 307, '', { Location: `//${leader.leaderHostPort}/api/v1` });
+      return respond(res, 503, 'No leader elected');
+    }
+    // The master serves /api/v1 in its read-write HTTP authentication realm (--authenticate_http_readwrite).
+    if (this.access.credentials && this.access.credentials.length > 0 && authenticate(req, this.access.credentials) === undefined) {
+      return respond(res, 401, '', { 'WWW-Authenticate': 'Basic realm="mesos-master-readwrite"' });
+    }
     if (req.method !== 'POST') return respond(res, 405, `Expecting one of { 'POST' }, but received '${req.method}'`, { Allow: 'POST' });
     const contentType = req.headers['content-type'];
     if (contentType === undefined) return respond(res, 400, "Expecting 'Content-Type' to be present");

@@ -133,3 +133,27 @@ describe('OperatorClient', () => {
     expect(result.reason).toMatch(/heartbeat/i);
   });
 });
+
+describe('OperatorClient against a protected, non-leading master', () => {
+  it('follows a 307 from a non-leading master to the leader', async () => {
+    const leader = await startCluster();
+    const standby = await startCluster();
+    standby.setLeading(false, leader.url);
+    const client = operator({ detector: new StaticMasterDetector([standby.url]), format: 'json' });
+    const state = await client.getAgents();
+    // The leader's agents, reached through the redirect.
+    const leaderAgents = (await operator({ url: leader.url, format: 'json' }).getAgents()).agents.map((a) => a.agent_info.id?.value);
+    expect(state.agents.map((a) => a.agent_info.id?.value).sort()).toEqual([...leaderAgents].sort());
+  });
+
+  it('authenticates with HTTP basic auth, and reports a 401 clearly', async () => {
+    const cluster = await startCluster({ operatorCredentials: [{ principal: 'ops', secret: 'good' }] });
+    const raw = await fetch(`${cluster.url}/api/v1`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"type":"GET_HEALTH"}' });
+    expect(raw.status).toBe(401);
+    expect(raw.headers.get('www-authenticate')).toBe('Basic realm="mesos-master-readwrite"');
+    const good = operator({ url: cluster.url, format: 'json', credentials: { principal: 'ops', secret: 'good' } });
+    expect((await good.getHealth()).healthy).toBe(true);
+    const bad = operator({ url: cluster.url, format: 'json', credentials: { principal: 'ops', secret: 'wrong' } });
+    await expect(bad.getHealth()).rejects.toMatchObject({ status: 401 });
+  });
+});
