@@ -28,7 +28,7 @@ export function validateId(id: string): string | undefined {
   if (id === '') return 'ID must not be empty';
   if (id.length > 255) return 'ID must not be greater than 255 characters';
   if (id === '.' || id === '..') return "'.' and '..' are disallowed for ID";
-  // eslint-disable-next-line no-control-regex
+  // Control characters, '/' and '\\' are refused (common::validation::validateID).
   if (/[\x00-\x1f\x7f/\\]/.test(id)) return `'${id}' contains invalid characters`;
   return undefined;
 }
