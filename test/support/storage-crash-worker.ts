@@ -8,12 +8,8 @@
  *
  * Prints `DONE <ops>` when it finishes without being killed.
  */
-import path from 'node:path';
 import { isPollyError } from '../../framework/errors';
-import { LevelStore } from '../../framework/state/level-store';
-import { driverFactory } from '../../framework/storage/driver-factory';
-import { ServiceRegistry } from '../../framework/storage/service-registry';
-import { StorageService } from '../../framework/storage/storage-service';
+import { buildCrashStorage } from './crash-storage';
 
 const [dir, seedArg, opsArg] = process.argv.slice(2);
 const OPS = Number(opsArg ?? '20');
@@ -33,21 +29,8 @@ const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.le
 
 const armedKind = (process.env.POLLY_CRASH_POINT ?? '').split(':')[0];
 
-export function buildStorage(root: string): { store: LevelStore; storage: StorageService } {
-  const home = path.join(root, 'home');
-  const store = new LevelStore(path.join(root, 'state'));
-  const registry = new ServiceRegistry({
-    services: [{ name: 'local', driver: 'vfs', profiles: [{ name: 'default' }] }],
-    home,
-    store,
-    createDriver: driverFactory({ durable: false, vfsLock: { lockStaleMs: 1000 } }),
-  });
-  const storage = new StorageService({ store, registry, retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 } });
-  return { store, storage };
-}
-
 async function main(): Promise<void> {
-  const { store, storage } = buildStorage(dir);
+  const { store, storage } = buildCrashStorage(dir);
   await storage.start();
   const { catalog, ledger } = storage;
   let counter = 0;

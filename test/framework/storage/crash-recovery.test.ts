@@ -11,13 +11,10 @@ import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { LevelStore } from '../../../framework/state/level-store';
 import { isLive } from '../../../framework/storage/claim-record';
 import { CRASH_KINDS, CRASH_STAGES } from '../../../framework/storage/crash-points';
-import { driverFactory } from '../../../framework/storage/driver-factory';
-import { ServiceRegistry } from '../../../framework/storage/service-registry';
-import { StorageService } from '../../../framework/storage/storage-service';
 import { formatVolumeId } from '../../../framework/storage/volume-id';
+import { buildCrashStorage } from '../../support/crash-storage';
 
 const REPO = path.resolve(__dirname, '../../..');
 const REGISTER = path.join(REPO, 'test/support/register-ts.js');
@@ -81,15 +78,7 @@ interface Checked {
 
 /** Opens the dirs in-process, recovers, and checks every invariant; throws on the first violation. */
 async function recoverAndCheck(dir: string, context: string): Promise<Checked> {
-  const home = path.join(dir, 'home');
-  const store = new LevelStore(path.join(dir, 'state'));
-  const registry = new ServiceRegistry({
-    services: [{ name: 'local', driver: 'vfs', profiles: [{ name: 'default' }] }],
-    home,
-    store,
-    createDriver: driverFactory({ durable: false, vfsLock: { lockStaleMs: 1000 } }),
-  });
-  const storage = new StorageService({ store, registry, retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 } });
+  const { store, storage } = buildCrashStorage(dir);
   const fail = (what: string): never => {
     throw new Error(`${context}: ${what}`);
   };
@@ -99,7 +88,7 @@ async function recoverAndCheck(dir: string, context: string): Promise<Checked> {
     if ((await intents.pending()).length > 0) fail('intents left open after recover()');
     if (report.intentsLeftOpen > 0) fail('recover() left intents open');
 
-    const driver = registry.get('local').driver;
+    const driver = storage.registry.get('local').driver;
     const backend = await driver.volumes();
     const backendIds = new Set(backend.map((dv) => formatVolumeId('local', dv.id)));
     // No leaked backend volume: every vfs volume is managed in the catalog.
