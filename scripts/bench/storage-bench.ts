@@ -11,17 +11,13 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LevelStore } from '../../framework/state/level-store';
-import { claimByVolumeKey, claimKey, volumeKey } from '../../framework/state/keys';
 import { openStore } from '../../framework/state/schema';
-import type { BatchOperation } from '../../framework/state/store';
-import type { ClaimRecord } from '../../framework/storage/claim-record';
 import { ServiceRegistry } from '../../framework/storage/service-registry';
 import { StorageService } from '../../framework/storage/storage-service';
-import { formatVolumeId } from '../../framework/storage/volume-id';
-import { volumeFromDriver } from '../../framework/storage/volume-record';
 import { DriverNotFoundError, DriverNotImplementedError } from '../../drivers/errors';
 import type { DriverVolume, InstanceId, StorageDriver } from '../../drivers/storage-driver';
 import { measureClaimCycles } from './claim-cycles';
+import { seedStoredState } from '../../test/support/stored-state';
 import { BenchResult, report, round } from './bench-result';
 
 const CYCLE_SECONDS = Number(process.env.BENCH_CYCLE_SECONDS ?? 4);
@@ -208,43 +204,15 @@ async function seedRecovery(dir: string, driver: StandInBackend): Promise<void> 
   // Realistic timestamps: every record and transition at its own millisecond (no string is shared by accident).
   const base = Date.now() - 30 * 86_400_000;
   const at = (ms: number): string => new Date(ms).toISOString();
-  let ops: BatchOperation[] = [];
-  for (let i = 0; i < RECOVERY_VOLUMES; i++) {
-    const dv = driver.volume(i);
-    const id = formatVolumeId('ebs', dv.id);
-    const created = base + i * 20;
-    const record = volumeFromDriver(id, 'ebs', dv, { managed: true, schedulers: ['marathon', 'polly'], now: at(created) });
-    if (i % 2 === 0) {
-      const claim: ClaimRecord = {
-        id: `claim-${i}`,
-        volumeId: id,
-        scheduler: 'marathon',
-        taskId: `task-${i}`,
-        agentId: `agent-${i % 5000}`,
-        instanceId: `host-${i % 5000}`,
-        mode: 'RW',
-        state: 'attached',
-        createdAt: at(created + 1),
-        updatedAt: at(created + 9),
-        history: [
-          { state: 'pending', at: at(created + 1) },
-          { state: 'attaching', at: at(created + 2) },
-          { state: 'attached', at: at(created + 9) },
-        ],
-      };
-      driver.attach(i, claim.instanceId);
-      record.status = 'attached';
-      record.updatedAt = claim.updatedAt;
-      record.attachments = [{ claimId: claim.id, instanceId: claim.instanceId, agentId: claim.agentId, mode: 'RW', attachedAt: claim.updatedAt }];
-      ops.push({ type: 'put', key: claimKey(claim.id), value: claim }, { type: 'put', key: claimByVolumeKey(id, claim.id), value: claim.id });
-    }
-    ops.push({ type: 'put', key: volumeKey(id), value: record });
-    if (ops.length >= 3000) {
-      await seed.batch(ops);
-      ops = [];
-    }
-  }
-  await seed.batch(ops);
+  await seedStoredState({
+    store: seed,
+    service: 'ebs',
+    volumes: RECOVERY_VOLUMES,
+    agents: 5000,
+    volume: (i) => driver.volume(i),
+    attach: (i, instanceId) => driver.attach(i, instanceId),
+    time: (i, offsetMs) => at(base + i * 20 + offsetMs),
+  });
   await seed.close();
 }
 

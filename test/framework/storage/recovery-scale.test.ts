@@ -7,14 +7,11 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LevelStore } from '../../../framework/state/level-store';
-import { claimByVolumeKey, claimKey, volumeKey } from '../../../framework/state/keys';
-import type { ClaimRecord } from '../../../framework/storage/claim-record';
 import { ServiceRegistry } from '../../../framework/storage/service-registry';
 import { StorageService } from '../../../framework/storage/storage-service';
-import { formatVolumeId } from '../../../framework/storage/volume-id';
-import { volumeFromDriver } from '../../../framework/storage/volume-record';
 import { openStore } from '../../../framework/state/schema';
-import type { BatchOperation } from '../../../framework/state/store';
+import type { DriverVolume } from '../../../drivers/storage-driver';
+import { seedStoredState } from '../../support/stored-state';
 import { MemoryDriver } from './memory-driver';
 
 const VOLUMES = Number(process.env.POLLY_RECOVERY_VOLUMES ?? '20000');
@@ -25,45 +22,15 @@ test(`recover() with ${VOLUMES} volumes and ${VOLUMES / 2} claims`, async () => 
   const driver = new MemoryDriver();
   try {
     await openStore(store);
-    const now = new Date().toISOString();
-    let ops: BatchOperation[] = [];
-    for (let i = 0; i < VOLUMES; i++) {
-      const dv = driver.add(`vol-${i}`, { size: 1, availabilityZone: i % 2 ? 'zone-a' : 'zone-b' });
-      const id = formatVolumeId('mem', dv.id);
-      const record = volumeFromDriver(id, 'mem', dv, { managed: true, schedulers: ['marathon'], now });
-      if (i % 2 === 0) {
-        const claim: ClaimRecord = {
-          id: `claim-${i}`,
-          volumeId: id,
-          scheduler: 'marathon',
-          taskId: `task-${i}`,
-          agentId: `agent-${i % 1000}`,
-          instanceId: `host-${i % 1000}`,
-          mode: 'RW',
-          state: 'attached',
-          createdAt: now,
-          updatedAt: now,
-          history: [
-            { state: 'pending', at: now },
-            { state: 'attaching', at: now },
-            { state: 'attached', at: now },
-          ],
-        };
-        dv.attachments.push({ volumeId: dv.id, instanceId: { id: claim.instanceId }, readOnly: false });
-        record.status = 'attached';
-        record.attachments = [{ claimId: claim.id, instanceId: claim.instanceId, agentId: claim.agentId, mode: 'RW', attachedAt: now }];
-        ops.push(
-          { type: 'put', key: claimKey(claim.id), value: claim },
-          { type: 'put', key: claimByVolumeKey(id, claim.id), value: claim.id },
-        );
-      }
-      ops.push({ type: 'put', key: volumeKey(id), value: record });
-      if (ops.length >= 3000) {
-        await store.batch(ops);
-        ops = [];
-      }
-    }
-    await store.batch(ops);
+    const added: DriverVolume[] = [];
+    await seedStoredState({
+      store,
+      service: 'mem',
+      volumes: VOLUMES,
+      agents: 1000,
+      volume: (i) => (added[i] = driver.add(`vol-${i}`, { size: 1, availabilityZone: i % 2 ? 'zone-a' : 'zone-b' })),
+      attach: (i, instanceId) => added[i].attachments.push({ volumeId: added[i].id, instanceId: { id: instanceId }, readOnly: false }),
+    });
 
     const registry = new ServiceRegistry({
       services: [{ name: 'mem', driver: 'vfs', mapping: 'dockerVolume', dockerVolumeDriver: 'polly' }],
