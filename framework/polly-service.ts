@@ -209,7 +209,6 @@ export class PollyService {
           ? { ca: fs.readFileSync(config.mesos.tls.caFile), rejectUnauthorized: config.mesos.tls.rejectUnauthorized }
           : { rejectUnauthorized: config.mesos.tls.rejectUnauthorized },
         missedHeartbeats: config.mesos.missedHeartbeats,
-        declineRefuseSeconds: config.mesos.declineRefuseSeconds,
         onFatal: options.onFatal,
         launcher,
         onOffersReceived: (n) => metrics.offersReceived.inc(n),

@@ -20,11 +20,10 @@ export interface PollySchedulerOptions {
   credentials?: { principal: string; secret: string };
   tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
   missedHeartbeats?: number;
-  declineRefuseSeconds: number;
   /** Called when Mesos ends this framework for good (failed over to another instance, removed). */
   onFatal?: (reason: string) => void;
-  /** Runs volume-bound apps on the offers; without it Polly declines every offer and suppresses. */
-  launcher?: AppLauncher;
+  /** Runs volume-bound apps on the offers; it also declines what it does not need and suppresses when idle. */
+  launcher: AppLauncher;
   /** Counts offers received (the launcher's driver counts accepts and declines). */
   onOffersReceived?: (count: number) => void;
   /** Client options for tests (heartbeat timeout, re-subscription backoff). */
@@ -34,7 +33,6 @@ export interface PollySchedulerOptions {
 export class PollyScheduler {
   private client: SchedulerClient | undefined;
   private subscribed = false;
-  private suppressed = false;
   private stopping = false;
 
   constructor(private readonly options: PollySchedulerOptions) {}
@@ -109,58 +107,28 @@ export class PollyScheduler {
 
   private async onSubscribed(frameworkId: string, resubscribed: boolean): Promise<void> {
     this.subscribed = true;
-    this.suppressed = false;
     this.options.logger.info(resubscribed ? 're-subscribed to Mesos' : 'subscribed to Mesos', { frameworkId });
     try {
       await this.options.frameworkIds.save(frameworkId);
-      if (this.options.launcher) {
-        // Explicit reconciliation of every known task, then implicit (the launcher does both).
-        await this.options.launcher.onSubscribed();
-      } else {
-        // Implicit reconciliation: the master tells us every task it knows for this framework.
-        await this.client?.reconcile([]);
-      }
+      // Explicit reconciliation of every known task, then implicit (the launcher does both).
+      await this.options.launcher.onSubscribed();
     } catch (err) {
       this.options.logger.error('post-subscription work failed', { error: (err as Error).message });
     }
   }
 
   private async onOffers(offers: mesos.v1.IOffer[]): Promise<void> {
-    const client = this.client;
-    if (!client) return;
+    if (!this.client) return;
     this.options.onOffersReceived?.(offers.length);
-    if (this.options.launcher) {
-      try {
-        await this.options.launcher.onOffers(offers);
-      } catch (err) {
-        this.options.logger.error('offer handling failed', { error: (err as Error).message });
-      }
-      return;
-    }
-    const ids = offers.map((o) => o.id.value);
-    for (const offer of offers) {
-      this.options.logger.debug('offer', {
-        offerId: offer.id.value,
-        agentId: offer.agent_id.value,
-        hostname: offer.hostname,
-        zone: offer.domain?.fault_domain?.zone?.name,
-      });
-    }
-    this.options.logger.info('declining offers: nothing to launch', { count: ids.length });
     try {
-      await client.decline(ids, { refuse_seconds: this.options.declineRefuseSeconds });
-      if (!this.suppressed) {
-        await client.suppress();
-        this.suppressed = true;
-        this.options.logger.info('suppressed offers until there is work');
-      }
+      await this.options.launcher.onOffers(offers);
     } catch (err) {
-      this.options.logger.warn('could not decline offers', { error: (err as Error).message });
+      this.options.logger.error('offer handling failed', { error: (err as Error).message });
     }
   }
 
   private onUpdate(status: mesos.v1.ITaskStatus): void {
-    this.options.launcher?.onUpdate(status).catch((err: Error) =>
+    this.options.launcher.onUpdate(status).catch((err: Error) =>
       this.options.logger.error('task status handling failed', { taskId: status.task_id.value, error: err.message }),
     );
     this.options.logger.info('task status', {

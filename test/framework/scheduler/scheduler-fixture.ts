@@ -73,7 +73,6 @@ async function startPolly(cluster: LocalCluster, storage: StorageFixture, option
     frameworkIds: new FrameworkIdStore(storage.store),
     logger: silentLogger,
     format: 'json',
-    declineRefuseSeconds: 1,
     launcher,
     client: { backoff: { minMs: 20, maxMs: 100 } },
   });
