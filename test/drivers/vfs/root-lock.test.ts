@@ -11,7 +11,7 @@ import { VfsDriver } from '../../../drivers/vfs/vfs-driver';
 
 const REPO = path.resolve(__dirname, '../../..');
 const REGISTER = path.join(REPO, 'test/support/register-ts.js');
-const WORKER = path.join(__dirname, 'root-lock-worker.ts');
+const WORKER = path.join(__dirname, '../../support/root-lock-worker.ts');
 /** Every process here must get the lock well within the 30 s default, or fail the test. */
 const LOCK_TIMEOUT_MS = 5_000;
 /** A pid above Linux's pid_max: never alive. */

@@ -2,12 +2,12 @@
  * Child process for the root-lock crash test: takes and releases the vfs root lock in a tight loop
  * (writing a little under it) until it is killed. Prints `ready` once it has held the lock.
  *
- * Usage: node -r test/support/register-ts.js test/drivers/vfs/root-lock-worker.ts LOCKFILE TIMEOUT_MS
+ * Usage: node -r test/support/register-ts.js test/support/root-lock-worker.ts LOCKFILE TIMEOUT_MS
  * (exits 1, with the error on stderr, if it ever waits longer than TIMEOUT_MS for the lock)
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { RootLock } from '../../../drivers/vfs/root-lock';
+import { RootLock } from '../../drivers/vfs/root-lock';
 
 async function main(): Promise<void> {
   const [file, timeoutMs] = process.argv.slice(2);
