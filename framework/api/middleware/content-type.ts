@@ -3,13 +3,7 @@
  * without a body (no Content-Length, or 0, and no chunked transfer) passes whatever its headers say.
  */
 import type { RequestHandler } from 'express';
-import { PollyError } from '../../errors/polly-error';
-
-export class UnsupportedMediaTypeError extends PollyError {
-  override name = 'UnsupportedMediaTypeError';
-  override readonly status: number = 415;
-  override readonly code: string = 'UNSUPPORTED_MEDIA_TYPE';
-}
+import { UnsupportedMediaTypeError } from '../../errors/unsupported-media-type-error';
 
 function hasBody(headers: Record<string, string | string[] | undefined>): boolean {
   if (headers['transfer-encoding'] !== undefined) return true;

@@ -3,14 +3,8 @@
  * (400, 413) so the one error handler renders them like every other error.
  */
 import express, { ErrorRequestHandler, RequestHandler } from 'express';
-import { PollyError } from '../../errors/polly-error';
+import { PayloadTooLargeError } from '../../errors/payload-too-large-error';
 import { ValidationError } from '../../errors/validation-error';
-
-export class PayloadTooLargeError extends PollyError {
-  override name = 'PayloadTooLargeError';
-  override readonly status: number = 413;
-  override readonly code: string = 'PAYLOAD_TOO_LARGE';
-}
 
 export function jsonBody(limitBytes: number): Array<RequestHandler | ErrorRequestHandler> {
   const parse = express.json({ limit: limitBytes, strict: false, type: ['application/json', 'application/*+json'] });

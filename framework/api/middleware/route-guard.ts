@@ -5,14 +5,8 @@
  */
 import type { RequestHandler } from 'express';
 import { NotFoundError } from '../../errors/not-found-error';
-import { PollyError } from '../../errors/polly-error';
+import { MethodNotAllowedError } from '../../errors/method-not-allowed-error';
 import type { RouteTable } from '../route-table';
-
-export class MethodNotAllowedError extends PollyError {
-  override name = 'MethodNotAllowedError';
-  override readonly status: number = 405;
-  override readonly code: string = 'METHOD_NOT_ALLOWED';
-}
 
 export function routeGuard(routes: RouteTable): RequestHandler {
   return (req, res, next) => {

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Request, Response, Router } from 'express';
 import { NotFoundError } from '../../errors/not-found-error';
-import { MethodNotAllowedError } from '../middleware/route-guard';
+import { MethodNotAllowedError } from '../../errors/method-not-allowed-error';
 
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
