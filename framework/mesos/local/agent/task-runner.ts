@@ -57,8 +57,6 @@ export class TaskRunner {
   private killStartedAt = 0;
   private silenced = false;
   private spawning?: Promise<TaskProcess>;
-  /** The whole run (sandbox preparation, spawn, process life); settles once nothing of the task is left working. */
-  private lifecycle?: Promise<void>;
   private lostInCrash = false;
   private readonly logger: Logger;
 
@@ -87,7 +85,7 @@ export class TaskRunner {
   start(): void {
     if (this.phaseValue !== 'created') return;
     this.phaseValue = 'preparing';
-    this.lifecycle = this.run().catch((err: Error) => this.logger.error('task runner failed', { taskId: this.options.taskId, error: err.message }));
+    void this.run();
   }
 
   kill(request: KillRequest = {}): void {
@@ -126,12 +124,9 @@ export class TaskRunner {
     if (this.process && !this.process.hasExited) this.process.signalGroup('SIGKILL');
   }
 
-  /**
-   * Resolves once nothing of this task is left working: no process, and no sandbox preparation
-   * still writing (a crash or kill during preparation must not leave it creating directories).
-   */
+  /** Resolves once no process of this task is left running. */
   async whenStopped(): Promise<void> {
-    await this.lifecycle;
+    if (this.spawning) await this.spawning.catch(() => undefined);
     if (this.process) await this.process.exited;
   }
 

@@ -37,8 +37,8 @@ export async function stopCluster(f: Fixture | undefined): Promise<void> {
   if (!f) return;
   for (const s of f.streams) s.close();
   await f.cluster.stop();
-  // cluster.stop() waits for every task's sandbox preparation and process to finish.
-  await fs.promises.rm(f.dir, { recursive: true, force: true });
+  // Task processes may still be flushing into their sandboxes for a moment after they are killed.
+  await fs.promises.rm(f.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
 }
 
 export function frameworkInfo(extra: Partial<mesos.v1.IFrameworkInfo> = {}): mesos.v1.IFrameworkInfo {
