@@ -4,15 +4,15 @@
  * without its flaws: IDs never repeat, names are unique (case-insensitively), metadata is written
  * atomically, attachments are exclusive for writers, and two processes on one root are safe.
  *
- * Commit points: a volume (snapshot) exists iff its `<id>.json` exists. Create writes the name
- * entry, then the data directory, then the metadata; remove deletes the metadata first. A crash
- * therefore leaves at most an orphan directory or a dangling name entry, both ignored by readers
- * and cleaned by `init()`. Every mutation runs under the root lock; bulk copies run outside it in
- * a staging directory that is renamed into place under the lock.
+ * Metadata lives in an append-only journal (vfs-journal.ts): a volume (snapshot) exists iff its
+ * record is in the journal. Create makes the data directory, then appends the record; remove
+ * appends the removal, then deletes the directory. A crash therefore leaves at most an orphan
+ * directory, ignored by readers and cleaned by `init()`. Every mutation runs under the root lock;
+ * bulk copies run outside it in a staging directory that is renamed into place under the lock.
  *
  * Create, attach and detach are group-committed (group-commit.ts): the requests that queue up while
- * the lock is busy run as one batch under one lock acquisition, with one counter write and one
- * fsync per directory for the whole batch, in the same commit order as a single create.
+ * the lock is busy run as one batch under one lock acquisition, with one journal append and one
+ * fdatasync for the whole batch.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -38,15 +38,13 @@ import type {
   VolumeAttachment,
   VolumeCreateOptions,
 } from '../storage-driver';
-import { AtomicWriteOptions, TEMP_SUFFIX, fsyncDir, isErrno, readJsonFile, writeJsonAtomic } from './atomic-json';
+import { TEMP_SUFFIX, isErrno } from './atomic-json';
 import { GroupCommit, Queued } from './group-commit';
-import { IdCounters, IdSequence } from './id-sequence';
 import { RootLock } from './root-lock';
+import { VfsJournal } from './vfs-journal';
 import {
-  SNAPSHOT_META_PATTERN,
   STAGING_PREFIX,
   VOLUME_ID_PATTERN,
-  VOLUME_META_PATTERN,
   SNAPSHOT_ID_PATTERN,
   VfsLayout,
   formatSnapshotId,
@@ -54,16 +52,9 @@ import {
   isSnapshotId,
   isVolumeId,
 } from './vfs-layout';
-import {
-  RECORD_SCHEMA,
-  VfsSnapshotRecord,
-  VfsVolumeRecord,
-  parseNameEntry,
-  parseSnapshotRecord,
-  parseVolumeRecord,
-  toDriverSnapshot,
-  toDriverVolume,
-} from './vfs-records';
+import { readLegacyMetadata, removeLegacyFiles } from './vfs-legacy-import';
+import { RECORD_SCHEMA, VfsSnapshotRecord, VfsVolumeRecord, toDriverSnapshot, toDriverVolume } from './vfs-records';
+import type { JournalEntry, VfsState } from './vfs-state';
 
 export interface VfsDriverConfig {
   /** The directory holding volumes; may be a shared filesystem mounted at this path on every agent. */
@@ -78,11 +69,12 @@ export interface VfsDriverConfig {
   durable?: boolean;
   /** Staging copies older than this are removed by `init()`, ms (default 1 hour). */
   stagingMaxAgeMs?: number;
+  /** Compact the metadata journal once it is larger than this and than its checkpoint, bytes (default 4 MiB). */
+  journalCompactBytes?: number;
   logger?: DriverLogger;
 }
 
 const GIB = 1024 ** 3;
-const READ_BATCH = 64;
 
 type VolumeAttrs = Pick<VfsVolumeRecord, 'size' | 'type' | 'iops' | 'availabilityZone' | 'fields'>;
 
@@ -94,15 +86,18 @@ type Mutation =
 
 type Outcome = { ok: true; value: DriverVolume | { volume: DriverVolume }; log?: () => void } | { ok: false; error: unknown };
 
-/** A read done for a batch: its value, or why it failed (which fails only the requests needing it). */
-type ReadResult<T> = { value: T } | { error: unknown };
+/** What a batch decided against the current state: each request's outcome and the records to write. */
+interface BatchDecision {
+  outcomes: Outcome[];
+  created: VfsVolumeRecord[];
+  changed: Map<string, VfsVolumeRecord>;
+}
 
 export class VfsDriver implements StorageDriver {
   readonly name = 'vfs';
   readonly layout: VfsLayout;
   private readonly lock: RootLock;
-  private readonly ids: IdSequence;
-  private readonly write: AtomicWriteOptions;
+  private readonly journal: VfsJournal;
   private readonly logger: DriverLogger;
   private readonly limit: number | undefined;
   private readonly stagingMaxAgeMs: number;
@@ -118,13 +113,16 @@ export class VfsDriver implements StorageDriver {
     }
     this.layout = new VfsLayout(config.root);
     this.logger = config.logger ?? silentDriverLogger;
-    this.write = { durable: config.durable ?? true };
+    this.journal = new VfsJournal(this.layout, {
+      durable: config.durable ?? true,
+      compactBytes: config.journalCompactBytes,
+      logger: this.logger,
+    });
     this.lock = new RootLock(this.layout.lockFile, {
       staleMs: config.lockStaleMs,
       acquireTimeoutMs: config.lockTimeoutMs,
       logger: this.logger,
     });
-    this.ids = new IdSequence(this.layout, this.write);
     this.limit = config.attachLimit;
     this.stagingMaxAgeMs = config.stagingMaxAgeMs ?? 3_600_000;
     this.commits = new GroupCommit(this.lock, (batch) => this.commitBatch(batch));
@@ -165,22 +163,8 @@ export class VfsDriver implements StorageDriver {
   async volumes(options?: CallOptions): Promise<DriverVolume[]> {
     const signal = options?.signal;
     await this.ready(signal, 'volumes');
-    const ids = await listIds(this.layout.volumesDir, VOLUME_META_PATTERN);
-    const out: DriverVolume[] = [];
-    for (let i = 0; i < ids.length; i += READ_BATCH) {
-      throwIfAborted(signal, 'volumes');
-      const batch = await Promise.all(
-        ids.slice(i, i + READ_BATCH).map((id) =>
-          this.readVolume(id).catch((err: unknown) => {
-            // One unreadable file must not hide every other volume; it is reported, not listed.
-            this.logger.error('unreadable vfs volume metadata', { volumeId: id, error: (err as Error).message });
-            return undefined;
-          }),
-        ),
-      );
-      for (const r of batch) if (r) out.push(toDriverVolume(r));
-    }
-    return out;
+    // In ID order: records enter the state in the order their IDs were handed out.
+    return [...(await this.journal.refresh()).volumes.values()].map(toDriverVolume);
   }
 
   async volumeInspect(volumeId: string, options?: CallOptions): Promise<DriverVolume> {
@@ -191,9 +175,9 @@ export class VfsDriver implements StorageDriver {
   async volumeInspectByName(name: string, options?: CallOptions): Promise<DriverVolume | undefined> {
     assertValidName(name, 'name');
     await this.ready(options?.signal, 'volumeInspectByName');
-    const id = await this.nameHolder(name);
-    if (id === undefined) return undefined;
-    const r = await this.readVolume(id);
+    const state = await this.journal.refresh();
+    const id = state.nameHolder(name);
+    const r = id === undefined ? undefined : state.volumes.get(id);
     return r && toDriverVolume(r);
   }
 
@@ -202,7 +186,13 @@ export class VfsDriver implements StorageDriver {
     assertValidName(name, 'name');
     const c = checkVfsCreate(create);
     await this.ready(signal, 'volumeCreate');
-    const attrs: VolumeAttrs = { size: c.size ?? 1, type: c.type, iops: c.iops, availabilityZone: c.availabilityZone, fields: c.fields ?? {} };
+    const attrs: VolumeAttrs = {
+      size: c.size ?? 1,
+      type: c.type,
+      iops: c.iops,
+      availabilityZone: c.availabilityZone,
+      fields: c.fields ?? {},
+    };
     return this.commits.submit<DriverVolume>({ kind: 'create', name, attrs }, signal, 'volumeCreate');
   }
 
@@ -220,7 +210,7 @@ export class VfsDriver implements StorageDriver {
     if (c.size !== undefined && c.size < snap.volumeSize) {
       throw new DriverInvalidError(`invalid size: smaller than the snapshot's volume (${snap.volumeSize} GiB)`, { size: c.size });
     }
-    await this.assertNameFree(name); // fail fast, before copying; re-checked under the lock
+    assertNameFree(await this.journal.refresh(), name); // fail fast, before copying; re-checked under the lock
     return this.createFromCopy(this.layout.snapshotDir(snap.id), name, signal, 'volumeCreateFromSnapshot', {
       size: c.size ?? snap.volumeSize,
       type: c.type ?? snap.volumeType,
@@ -235,7 +225,7 @@ export class VfsDriver implements StorageDriver {
     assertValidName(name, 'name');
     await this.ready(signal, 'volumeCopy');
     const source = await this.mustReadVolume(volumeId);
-    await this.assertNameFree(name);
+    assertNameFree(this.journal.state, name);
     return this.createFromCopy(this.layout.volumeData(source.id), name, signal, 'volumeCopy', {
       size: source.size,
       type: source.type,
@@ -252,28 +242,30 @@ export class VfsDriver implements StorageDriver {
     const volume = await this.mustReadVolume(volumeId);
     const staging = await this.stage(this.layout.snapshotsDir, this.layout.volumeData(volume.id), signal, 'volumeSnapshot');
     try {
-      return await this.lock.withLock(signal, `volumeSnapshot ${volume.id}`, async () => {
-        const id = formatSnapshotId(await this.ids.next('snapshot'));
-        throwIfAborted(signal, 'volumeSnapshot');
-        await fs.rm(this.layout.snapshotDir(id), { recursive: true, force: true });
-        await fs.rename(staging, this.layout.snapshotDir(id));
-        const record: VfsSnapshotRecord = {
-          schema: RECORD_SCHEMA,
-          id,
-          name: snapshotName,
-          volumeId: volume.id,
-          volumeSize: volume.size,
-          startTime: new Date().toISOString(),
-          status: 'online',
-          fields: { ...volume.fields },
-        };
-        if (volume.type !== undefined) record.volumeType = volume.type;
-        if (volume.iops !== undefined) record.volumeIops = volume.iops;
-        if (volume.availabilityZone !== undefined) record.volumeAvailabilityZone = volume.availabilityZone;
-        await writeJsonAtomic(this.layout.snapshotMeta(id), record, this.write);
-        this.logger.info('vfs snapshot created', { volumeId: volume.id, snapshotId: id });
-        return toDriverSnapshot(record);
-      });
+      return await this.lock.withLock(signal, `volumeSnapshot ${volume.id}`, () =>
+        this.journal.update(async (state) => {
+          const id = formatSnapshotId(state.next.snapshot);
+          throwIfAborted(signal, 'volumeSnapshot');
+          // A directory already there is an orphan of a snapshot whose record was never written.
+          await fs.rm(this.layout.snapshotDir(id), { recursive: true, force: true });
+          await fs.rename(staging, this.layout.snapshotDir(id));
+          const record: VfsSnapshotRecord = {
+            schema: RECORD_SCHEMA,
+            id,
+            name: snapshotName,
+            volumeId: volume.id,
+            volumeSize: volume.size,
+            startTime: new Date().toISOString(),
+            status: 'online',
+            fields: { ...volume.fields },
+          };
+          if (volume.type !== undefined) record.volumeType = volume.type;
+          if (volume.iops !== undefined) record.volumeIops = volume.iops;
+          if (volume.availabilityZone !== undefined) record.volumeAvailabilityZone = volume.availabilityZone;
+          this.logger.info('vfs snapshot created', { volumeId: volume.id, snapshotId: id });
+          return { entries: [{ snapshot: record }], result: toDriverSnapshot(record) };
+        }),
+      );
     } finally {
       await fs.rm(staging, { recursive: true, force: true });
     }
@@ -284,17 +276,18 @@ export class VfsDriver implements StorageDriver {
     checkVolumeId(volumeId);
     await this.ready(signal, 'volumeRemove');
     await this.lock.withLock(signal, `volumeRemove ${volumeId}`, async () => {
-      const record = await this.mustReadVolume(volumeId);
-      if (record.attachments.length > 0 && !remove?.force) {
-        throw new DriverConflictError(`volume ${volumeId} is attached; detach it first or remove with force`, {
-          volumeId,
-          instances: record.attachments.map((a) => a.instanceId.id),
-        });
-      }
-      throwIfAborted(signal, 'volumeRemove');
-      await fs.rm(this.layout.volumeMeta(volumeId)); // the commit point
-      if (this.write.durable) await fsyncDir(this.layout.volumesDir);
-      await this.releaseName(volumeId, record.name);
+      const record = await this.journal.update(async (state) => {
+        const r = state.volumes.get(volumeId);
+        if (!r) throw new DriverNotFoundError(`volume ${volumeId} not found`, { volumeId });
+        if (r.attachments.length > 0 && !remove?.force) {
+          throw new DriverConflictError(`volume ${volumeId} is attached; detach it first or remove with force`, {
+            volumeId,
+            instances: r.attachments.map((a) => a.instanceId.id),
+          });
+        }
+        throwIfAborted(signal, 'volumeRemove');
+        return { entries: [{ removeVolume: volumeId }], result: r }; // the commit point
+      });
       await fs.rm(this.layout.volumeDir(volumeId), { recursive: true, force: true });
       this.logger.info('vfs volume removed', { volumeId, forced: record.attachments.length > 0 });
     });
@@ -327,18 +320,7 @@ export class VfsDriver implements StorageDriver {
   async snapshots(options?: CallOptions): Promise<DriverSnapshot[]> {
     const signal = options?.signal;
     await this.ready(signal, 'snapshots');
-    const ids = await listIds(this.layout.snapshotsDir, SNAPSHOT_META_PATTERN);
-    const out: DriverSnapshot[] = [];
-    for (const id of ids) {
-      throwIfAborted(signal, 'snapshots');
-      try {
-        const r = await this.readSnapshot(id);
-        if (r) out.push(toDriverSnapshot(r));
-      } catch (err) {
-        this.logger.error('unreadable vfs snapshot metadata', { snapshotId: id, error: (err as Error).message });
-      }
-    }
-    return out;
+    return [...(await this.journal.refresh()).snapshots.values()].map(toDriverSnapshot);
   }
 
   async snapshotInspect(snapshotId: string, options?: CallOptions): Promise<DriverSnapshot> {
@@ -351,10 +333,11 @@ export class VfsDriver implements StorageDriver {
     checkSnapshotId(snapshotId);
     await this.ready(signal, 'snapshotRemove');
     await this.lock.withLock(signal, `snapshotRemove ${snapshotId}`, async () => {
-      await this.mustReadSnapshot(snapshotId);
-      throwIfAborted(signal, 'snapshotRemove');
-      await fs.rm(this.layout.snapshotMeta(snapshotId));
-      if (this.write.durable) await fsyncDir(this.layout.snapshotsDir);
+      await this.journal.update(async (state) => {
+        if (!state.snapshots.has(snapshotId)) throw new DriverNotFoundError(`snapshot ${snapshotId} not found`, { snapshotId });
+        throwIfAborted(signal, 'snapshotRemove');
+        return { entries: [{ removeSnapshot: snapshotId }], result: undefined };
+      });
       await fs.rm(this.layout.snapshotDir(snapshotId), { recursive: true, force: true });
       this.logger.info('vfs snapshot removed', { snapshotId });
     });
@@ -378,39 +361,46 @@ export class VfsDriver implements StorageDriver {
   }
 
   /**
-   * One group commit, run holding the root lock. Reads what the batch needs (in parallel), decides
-   * each request in submission order against the state as the earlier requests left it (so two
-   * creates of one name in a batch have one winner, and an attach then a detach of one volume both
-   * apply), then writes in the order a single create does:
-   *   1. ID counter, name entries, data directories and changed attachment metadata; fsync dirs;
-   *   2. new volumes' metadata (their commit point); fsync the volumes directory.
+   * One group commit, run holding the root lock. Catches up with the journal, decides each request
+   * in submission order against the state as the earlier requests left it (so two creates of one
+   * name in a batch have one winner, and an attach then a detach of one volume both apply), makes
+   * the new volumes' data directories, then appends every changed record as one journal write.
    * A write failure fails every request of the batch that had not failed already.
    */
   private async commitBatch(batch: ReadonlyArray<Queued<Mutation>>): Promise<void> {
-    const volumeIds = new Set<string>();
-    const names = new Map<string, string>();
-    for (const { request: r } of batch) {
-      if (r.kind === 'create') names.set(nameKey(r.name), r.name);
-      else volumeIds.add(r.volumeId);
+    let decision: BatchDecision | undefined;
+    let writeError: unknown;
+    try {
+      await this.journal.update(async (state) => {
+        decision = this.decide(batch, state);
+        await settleAll(decision.created.map((r) => this.makeVolumeDir(r.id)));
+        const entries: JournalEntry[] = [];
+        for (const volume of decision.created) entries.push({ volume });
+        for (const volume of decision.changed.values()) entries.push({ volume });
+        return { entries, result: undefined };
+      });
+    } catch (err) {
+      writeError = err;
     }
-    const [records, holders, counters] = await Promise.all([
-      readAll([...volumeIds], (id) => this.readVolume(id)),
-      readAll([...names.keys()], (nk) => this.nameHolder(names.get(nk)!)),
-      names.size > 0 ? this.ids.current() : undefined,
-    ]);
+    batch.forEach((entry, i) => {
+      const o = decision?.outcomes[i];
+      if (o && !o.ok) entry.reject(o.error);
+      else if (!o || writeError !== undefined) entry.reject(writeError);
+      else {
+        o.log?.();
+        entry.resolve(o.value);
+      }
+    });
+  }
 
-    const current = new Map<string, VfsVolumeRecord | undefined>();
+  private decide(batch: ReadonlyArray<Queued<Mutation>>, state: VfsState): BatchDecision {
+    const current = new Map<string, VfsVolumeRecord>();
     const changed = new Map<string, VfsVolumeRecord>();
     const created: VfsVolumeRecord[] = [];
     const taken = new Map<string, string>();
-    let next = counters?.volume ?? 0;
+    let next = state.next.volume;
     const recordOf = (id: string): VfsVolumeRecord => {
-      if (!current.has(id)) {
-        const read = records.get(id)!;
-        if ('error' in read) throw read.error;
-        current.set(id, read.value);
-      }
-      const r = current.get(id);
+      const r = current.get(id) ?? state.volumes.get(id);
       if (!r) throw new DriverNotFoundError(`volume ${id} not found`, { volumeId: id });
       return r;
     };
@@ -419,17 +409,22 @@ export class VfsDriver implements StorageDriver {
         throwIfAborted(signal, r.kind === 'create' ? 'volumeCreate' : r.kind === 'attach' ? 'volumeAttach' : 'volumeDetach');
         if (r.kind === 'create') {
           const nk = nameKey(r.name);
-          const read = holders.get(nk)!;
-          if ('error' in read) throw read.error;
-          const holder = taken.get(nk) ?? read.value;
+          const holder = taken.get(nk) ?? state.nameHolder(r.name);
           if (holder !== undefined) {
-            throw new DriverConflictError(`a volume named ${JSON.stringify(r.name)} already exists (${holder})`, { name: r.name, volumeId: holder });
+            throw new DriverConflictError(`a volume named ${JSON.stringify(r.name)} already exists (${holder})`, {
+              name: r.name,
+              volumeId: holder,
+            });
           }
           const record = newVolumeRecord(formatVolumeId(next++), r.name, r.attrs);
           taken.set(nk, record.id);
           created.push(record);
           current.set(record.id, record);
-          return { ok: true, value: toDriverVolume(record), log: () => this.logger.info('vfs volume created', { volumeId: record.id, name: r.name }) };
+          return {
+            ok: true,
+            value: toDriverVolume(record),
+            log: () => this.logger.info('vfs volume created', { volumeId: record.id, name: r.name }),
+          };
         }
         const before = recordOf(r.volumeId);
         const after = r.kind === 'attach' ? this.attached(before, r) : detached(before, r.instanceId);
@@ -437,51 +432,26 @@ export class VfsDriver implements StorageDriver {
           return { ok: true, value: r.kind === 'attach' ? { volume: toDriverVolume(before) } : toDriverVolume(before) };
         }
         current.set(r.volumeId, after);
-        if (!created.includes(before)) changed.set(r.volumeId, after);
-        else created[created.indexOf(before)] = after;
+        const at = created.indexOf(before);
+        if (at >= 0) created[at] = after;
+        else changed.set(r.volumeId, after);
         const volume = toDriverVolume(after);
         return r.kind === 'attach'
-          ? { ok: true, value: { volume }, log: () => this.logger.info('vfs volume attached', { volumeId: r.volumeId, instance: r.instanceId.id, readOnly: r.readOnly }) }
-          : { ok: true, value: volume, log: () => this.logger.info('vfs volume detached', { volumeId: r.volumeId, instance: r.instanceId.id }) };
+          ? {
+              ok: true,
+              value: { volume },
+              log: () => this.logger.info('vfs volume attached', { volumeId: r.volumeId, instance: r.instanceId.id, readOnly: r.readOnly }),
+            }
+          : {
+              ok: true,
+              value: volume,
+              log: () => this.logger.info('vfs volume detached', { volumeId: r.volumeId, instance: r.instanceId.id }),
+            };
       } catch (error) {
         return { ok: false, error };
       }
     });
-
-    let writeError: unknown;
-    try {
-      await this.persist(created, [...changed.values()], counters && created.length > 0 ? { ...counters, volume: next } : undefined);
-    } catch (err) {
-      writeError = err;
-    }
-    batch.forEach((entry, i) => {
-      const o = outcomes[i];
-      if (!o.ok) entry.reject(o.error);
-      else if (writeError !== undefined) entry.reject(writeError);
-      else {
-        o.log?.();
-        entry.resolve(o.value);
-      }
-    });
-  }
-
-  /** The writes of one batch, in commit order (see commitBatch). Waits for every write it started. */
-  private async persist(created: VfsVolumeRecord[], changed: VfsVolumeRecord[], counters: IdCounters | undefined): Promise<void> {
-    const { durable } = this.write;
-    const deferred: AtomicWriteOptions = { durable, syncDir: false };
-    await settleAll([
-      ...(counters ? [this.ids.save(counters, deferred)] : []),
-      ...created.map((r) => writeJsonAtomic(this.layout.nameEntry(r.name), { id: r.id, name: r.name }, deferred)),
-      ...created.map((r) => this.makeVolumeDir(r.id)),
-      ...changed.map((r) => writeJsonAtomic(this.layout.volumeMeta(r.id), r, deferred)),
-    ]);
-    if (durable) {
-      const dirs = created.length > 0 ? [this.layout.root, this.layout.namesDir, this.layout.volumesDir] : changed.length > 0 ? [this.layout.volumesDir] : [];
-      await settleAll(dirs.map((d) => fsyncDir(d)));
-    }
-    if (created.length === 0) return;
-    await settleAll(created.map((r) => writeJsonAtomic(this.layout.volumeMeta(r.id), r, deferred)));
-    if (durable) await fsyncDir(this.layout.volumesDir);
+    return { outcomes, created, changed };
   }
 
   /** A new volume's directory; a leftover one (an orphan from a lost counter) is replaced. */
@@ -530,34 +500,44 @@ export class VfsDriver implements StorageDriver {
   }
 
   private async prepareRoot(signal: AbortSignal | undefined): Promise<void> {
-    const { root, volumesDir, snapshotsDir, namesDir } = this.layout;
+    const { root, volumesDir, snapshotsDir } = this.layout;
     await fs.mkdir(root, { recursive: true });
-    const hadNames = await exists(namesDir);
-    for (const dir of [volumesDir, snapshotsDir, namesDir]) await fs.mkdir(dir, { recursive: true });
+    for (const dir of [volumesDir, snapshotsDir]) await fs.mkdir(dir, { recursive: true });
     await this.lock.withLock(signal, 'init', async () => {
-      await this.ids.ensure();
+      await this.journal.open();
+      await this.importLegacyMetadata();
       await this.collectGarbage();
-      if (!hadNames) await this.rebuildNameIndex();
     });
   }
 
-  /** Under the lock, nothing is mid-write, so temp files and metadata-less directories are crash leftovers. */
+  /** A root of the first vfs format: its metadata files become journal entries, then go. */
+  private async importLegacyMetadata(): Promise<void> {
+    const legacy = await readLegacyMetadata(this.layout, this.journal.state, this.logger);
+    if (!legacy) return;
+    await this.journal.update(async () => ({ entries: legacy.entries, result: undefined }));
+    await removeLegacyFiles(legacy.leftovers);
+    this.logger.info('imported vfs metadata of the first format into the journal', {
+      records: legacy.entries.length,
+      files: legacy.leftovers.length,
+    });
+  }
+
+  /** Under the lock, nothing is mid-write, so temp files and directories without a record are crash leftovers. */
   private async collectGarbage(): Promise<void> {
-    const { root, volumesDir, snapshotsDir, namesDir } = this.layout;
-    for (const dir of [root, volumesDir, snapshotsDir, namesDir]) {
+    const { root, volumesDir, snapshotsDir } = this.layout;
+    for (const dir of [root, volumesDir, snapshotsDir]) {
       for (const entry of await fs.readdir(dir)) {
         if (entry.startsWith('.') && entry.endsWith(TEMP_SUFFIX)) await fs.rm(path.join(dir, entry), { force: true });
       }
     }
-    for (const [dir, idPattern] of [
-      [volumesDir, VOLUME_ID_PATTERN],
-      [snapshotsDir, SNAPSHOT_ID_PATTERN],
+    const state = this.journal.state;
+    for (const [dir, idPattern, known] of [
+      [volumesDir, VOLUME_ID_PATTERN, state.volumes],
+      [snapshotsDir, SNAPSHOT_ID_PATTERN, state.snapshots],
     ] as const) {
-      const entries = await fs.readdir(dir);
-      const withMeta = new Set(entries.filter((e) => e.endsWith('.json')).map((e) => e.slice(0, -'.json'.length)));
-      for (const entry of entries) {
+      for (const entry of await fs.readdir(dir)) {
         const full = path.join(dir, entry);
-        if (idPattern.test(entry) && !withMeta.has(entry)) {
+        if (idPattern.test(entry) && !known.has(entry)) {
           this.logger.warn('removing orphan vfs directory', { path: full });
           await fs.rm(full, { recursive: true, force: true });
         } else if (entry.startsWith(STAGING_PREFIX) && (await ageMs(full)) > this.stagingMaxAgeMs) {
@@ -565,14 +545,6 @@ export class VfsDriver implements StorageDriver {
           await fs.rm(full, { recursive: true, force: true });
         }
       }
-    }
-  }
-
-  /** The name index was lost (or predates this root): rebuild it from the metadata. */
-  private async rebuildNameIndex(): Promise<void> {
-    for (const id of await listIds(this.layout.volumesDir, VOLUME_META_PATTERN)) {
-      const r = await this.readVolume(id).catch(() => undefined);
-      if (r && (await this.nameHolder(r.name)) === undefined) await this.claimName(r.id, r.name);
     }
   }
 
@@ -586,19 +558,19 @@ export class VfsDriver implements StorageDriver {
   ): Promise<DriverVolume> {
     const staging = await this.stage(this.layout.volumesDir, source, signal, what, 'data');
     try {
-      return await this.lock.withLock(signal, `${what} ${name}`, async () => {
-        await this.assertNameFree(name);
-        throwIfAborted(signal, what);
-        const id = formatVolumeId(await this.ids.next('volume'));
-        throwIfAborted(signal, what);
-        await this.claimName(id, name);
-        await fs.rm(this.layout.volumeDir(id), { recursive: true, force: true });
-        await fs.rename(staging, this.layout.volumeDir(id));
-        const record = newVolumeRecord(id, name, attrs);
-        await writeJsonAtomic(this.layout.volumeMeta(id), record, this.write);
-        this.logger.info(`vfs volume created by ${what}`, { volumeId: id, name });
-        return toDriverVolume(record);
-      });
+      return await this.lock.withLock(signal, `${what} ${name}`, () =>
+        this.journal.update(async (state) => {
+          assertNameFree(state, name);
+          throwIfAborted(signal, what);
+          const id = formatVolumeId(state.next.volume);
+          // A directory already there is an orphan of a create whose record was never written.
+          await fs.rm(this.layout.volumeDir(id), { recursive: true, force: true });
+          await fs.rename(staging, this.layout.volumeDir(id));
+          const record = newVolumeRecord(id, name, attrs);
+          this.logger.info(`vfs volume created by ${what}`, { volumeId: id, name });
+          return { entries: [{ volume: record }], result: toDriverVolume(record) };
+        }),
+      );
     } finally {
       await fs.rm(staging, { recursive: true, force: true });
     }
@@ -622,63 +594,29 @@ export class VfsDriver implements StorageDriver {
     }
   }
 
-  private async readVolume(id: string): Promise<VfsVolumeRecord | undefined> {
-    const file = this.layout.volumeMeta(id);
-    const raw = await readJsonFile(file);
-    return raw === undefined ? undefined : parseVolumeRecord(raw, file);
-  }
-
   private async mustReadVolume(volumeId: string): Promise<VfsVolumeRecord> {
     checkVolumeId(volumeId);
-    const r = await this.readVolume(volumeId);
+    const r = (await this.journal.refresh()).volumes.get(volumeId);
     if (!r) throw new DriverNotFoundError(`volume ${volumeId} not found`, { volumeId });
     return r;
   }
 
-  private async readSnapshot(id: string): Promise<VfsSnapshotRecord | undefined> {
-    const file = this.layout.snapshotMeta(id);
-    const raw = await readJsonFile(file);
-    return raw === undefined ? undefined : parseSnapshotRecord(raw, file);
-  }
-
   private async mustReadSnapshot(snapshotId: string): Promise<VfsSnapshotRecord> {
     checkSnapshotId(snapshotId);
-    const r = await this.readSnapshot(snapshotId);
+    const r = (await this.journal.refresh()).snapshots.get(snapshotId);
     if (!r) throw new DriverNotFoundError(`snapshot ${snapshotId} not found`, { snapshotId });
     return r;
   }
+}
 
-  /** The ID of the volume holding `name` (any case). A dangling index entry (crash mid-create/remove) holds nothing. */
-  private async nameHolder(name: string): Promise<string | undefined> {
-    const entry = parseNameEntry(await readJsonFile(this.layout.nameEntry(name)).catch(() => undefined));
-    if (!entry) return undefined;
-    const r = await this.readVolume(entry.id).catch(() => undefined);
-    return r && nameKey(r.name) === nameKey(name) ? r.id : undefined;
-  }
-
-  private async assertNameFree(name: string): Promise<void> {
-    const holder = await this.nameHolder(name);
-    if (holder !== undefined) {
-      throw new DriverConflictError(`a volume named ${JSON.stringify(name)} already exists (${holder})`, { name, volumeId: holder });
-    }
-  }
-
-  private claimName(id: string, name: string): Promise<void> {
-    return writeJsonAtomic(this.layout.nameEntry(name), { id, name }, this.write);
-  }
-
-  private async releaseName(id: string, name: string): Promise<void> {
-    const file = this.layout.nameEntry(name);
-    const entry = parseNameEntry(await readJsonFile(file).catch(() => undefined));
-    if (entry?.id === id) await fs.rm(file, { force: true });
+function assertNameFree(state: VfsState, name: string): void {
+  const holder = state.nameHolder(name);
+  if (holder !== undefined) {
+    throw new DriverConflictError(`a volume named ${JSON.stringify(name)} already exists (${holder})`, { name, volumeId: holder });
   }
 }
 
-function newVolumeRecord(
-  id: string,
-  name: string,
-  attrs: VolumeAttrs,
-): VfsVolumeRecord {
+function newVolumeRecord(id: string, name: string, attrs: VolumeAttrs): VfsVolumeRecord {
   const record: VfsVolumeRecord = {
     schema: RECORD_SCHEMA,
     id,
@@ -698,15 +636,6 @@ function newVolumeRecord(
 function detached(record: VfsVolumeRecord, instanceId: InstanceId): VfsVolumeRecord {
   const kept = record.attachments.filter((a) => !sameInstance(a.instanceId, instanceId));
   return kept.length === record.attachments.length ? record : { ...record, attachments: kept };
-}
-
-/** Reads every key in parallel; a failed read is kept as its error, not thrown. */
-async function readAll<T>(keys: string[], read: (key: string) => Promise<T>): Promise<Map<string, ReadResult<T>>> {
-  const results = await Promise.allSettled(keys.map(read));
-  return new Map(keys.map((k, i) => {
-    const r = results[i];
-    return [k, r.status === 'fulfilled' ? { value: r.value } : { error: r.reason as unknown }];
-  }));
 }
 
 /** Waits for every promise (none is left running behind the lock), then throws the first failure. */
@@ -750,29 +679,6 @@ function checkInstanceId(instanceId: InstanceId): void {
 /** libStorage compares instance IDs case-insensitively (hostnames). */
 function sameInstance(a: InstanceId, b: InstanceId): boolean {
   return a.id.toLowerCase() === b.id.toLowerCase();
-}
-
-async function listIds(dir: string, metaPattern: RegExp): Promise<string[]> {
-  const ids: string[] = [];
-  for (const entry of await fs.readdir(dir)) {
-    const m = metaPattern.exec(entry);
-    if (m) ids.push(m[1]);
-  }
-  // Zero-padded, but IDs may outgrow the padding: order by number.
-  return ids.sort((a, b) => idNum(a) - idNum(b));
-}
-
-function idNum(id: string): number {
-  return Number(id.slice(id.lastIndexOf('-') + 1));
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fs.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function ageMs(p: string): Promise<number> {

@@ -2,24 +2,25 @@
  * Where the vfs driver keeps things under its root, and the shape of its IDs. Paths are built only
  * from IDs that match the driver's own patterns, never from names, so no caller string becomes a path.
  *
- *   <root>/next-id                    persisted ID counters
- *   <root>/.lock                      the cross-process lock
- *   <root>/volumes/<id>.json          volume metadata (its existence = the volume exists)
- *   <root>/volumes/<id>/data/         what a task mounts
- *   <root>/snapshots/<id>.json        snapshot metadata
- *   <root>/snapshots/<id>/            a copy of the volume's data
- *   <root>/names/<sha256(name key)>   name index: the volume ID holding that name
- *   <root>/{volumes,snapshots}/.staging-*   copies in progress (renamed into place under the lock)
+ *   <root>/.lock                           the cross-process lock
+ *   <root>/meta/journal-<gen>.log          metadata changes, one JSON entry per line (vfs-journal.ts)
+ *   <root>/meta/checkpoint-<gen>.json      all metadata as of the start of journal <gen> (gen > 1)
+ *   <root>/volumes/<id>/data/              what a task mounts
+ *   <root>/snapshots/<id>/                 a copy of the volume's data
+ *   <root>/{volumes,snapshots}/.staging-*  copies in progress (renamed into place under the lock)
+ *
+ * Roots written by the first vfs format kept metadata in files of their own (`legacy*` below);
+ * `init()` imports them into the journal once.
  */
-import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { nameKey } from '../name-rules';
 
 export const VOLUME_ID_PATTERN = /^vfs-(\d{6,15})$/;
 export const SNAPSHOT_ID_PATTERN = /^vfs-snap-(\d{6,15})$/;
 export const VOLUME_META_PATTERN = /^(vfs-\d{6,15})\.json$/;
 export const SNAPSHOT_META_PATTERN = /^(vfs-snap-\d{6,15})\.json$/;
 export const STAGING_PREFIX = '.staging-';
+export const JOURNAL_PATTERN = /^journal-(\d{6,15})\.log$/;
+export const CHECKPOINT_PATTERN = /^checkpoint-(\d{6,15})\.json$/;
 
 export function formatVolumeId(n: number): string {
   return `vfs-${String(n).padStart(6, '0')}`;
@@ -47,20 +48,30 @@ export class VfsLayout {
   readonly root: string;
   readonly volumesDir: string;
   readonly snapshotsDir: string;
-  readonly namesDir: string;
-  readonly counterFile: string;
+  readonly metaDir: string;
   readonly lockFile: string;
+  readonly legacyNamesDir: string;
+  readonly legacyCounterFile: string;
 
   constructor(root: string) {
     this.root = path.resolve(root);
     this.volumesDir = path.join(this.root, 'volumes');
     this.snapshotsDir = path.join(this.root, 'snapshots');
-    this.namesDir = path.join(this.root, 'names');
-    this.counterFile = path.join(this.root, 'next-id');
+    this.metaDir = path.join(this.root, 'meta');
     this.lockFile = path.join(this.root, '.lock');
+    this.legacyNamesDir = path.join(this.root, 'names');
+    this.legacyCounterFile = path.join(this.root, 'next-id');
   }
 
-  volumeMeta(id: string): string {
+  journal(generation: number): string {
+    return path.join(this.metaDir, `journal-${generationPart(generation)}.log`);
+  }
+
+  checkpoint(generation: number): string {
+    return path.join(this.metaDir, `checkpoint-${generationPart(generation)}.json`);
+  }
+
+  legacyVolumeMeta(id: string): string {
     return path.join(this.volumesDir, `${checked(id, VOLUME_ID_PATTERN)}.json`);
   }
 
@@ -72,18 +83,18 @@ export class VfsLayout {
     return path.join(this.volumeDir(id), 'data');
   }
 
-  snapshotMeta(id: string): string {
+  legacySnapshotMeta(id: string): string {
     return path.join(this.snapshotsDir, `${checked(id, SNAPSHOT_ID_PATTERN)}.json`);
   }
 
   snapshotDir(id: string): string {
     return path.join(this.snapshotsDir, checked(id, SNAPSHOT_ID_PATTERN));
   }
+}
 
-  /** The name-index entry for a (case-insensitive) volume name: a hash, so any valid name is a safe file name. */
-  nameEntry(name: string): string {
-    return path.join(this.namesDir, createHash('sha256').update(nameKey(name)).digest('hex'));
-  }
+function generationPart(generation: number): string {
+  if (!Number.isSafeInteger(generation) || generation < 1) throw new Error(`vfs: bad journal generation ${generation}`);
+  return String(generation).padStart(6, '0');
 }
 
 /** Defence in depth: callers validate first, but a path is never built from an unchecked ID. */

@@ -116,10 +116,12 @@ describe('VfsDriver group commit', () => {
     // The first request in submission order wins.
     expect(ok.find((v) => v.name.toLowerCase() === 'contested')!.name).toBe('Contested');
     expect(new Set(ok.map((v) => v.id)).size).toBe(21);
-    // What is on disk agrees: 21 volumes, 21 name entries, the counter just past the last ID, no temp files.
+    // What is on disk agrees: one journal line per created volume, the next ID just past the last, no temp files.
     expect((await driver.volumes()).map((v) => v.id).sort()).toEqual(ok.map((v) => v.id).sort());
-    expect(await fs.readdir(driver.layout.namesDir)).toHaveLength(21);
-    expect(JSON.parse(await fs.readFile(driver.layout.counterFile, 'utf8')).volume).toBe(22);
+    const lines = (await fs.readFile(driver.layout.journal(1), 'utf8')).trim().split('\n');
+    expect(lines.map((l) => JSON.parse(l).volume.id).sort()).toEqual(ok.map((v) => v.id).sort());
+    const fresh = new VfsDriver({ root });
+    expect((await fresh.volumeCreate('after', {})).id).toBe('vfs-000022');
     const all = await fs.readdir(root, { recursive: true });
     expect(all.filter((f) => String(f).endsWith('.tmp'))).toEqual([]);
     // A name taken in an earlier batch is still refused.

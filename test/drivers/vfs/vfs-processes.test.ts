@@ -1,6 +1,6 @@
 /**
  * Several real processes share one vfs root: IDs stay unique, each contested name has exactly one
- * winner, and every metadata file is whole.
+ * winner, and every journal line is whole.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -76,15 +76,18 @@ async function race(PER_WORKER: number): Promise<void> {
   // Conflicts are detected before an ID is taken, so the IDs are exactly 1..expected.
   expect(ids.map((id) => Number(id.slice(4))).sort((a, b) => a - b)).toEqual(Array.from({ length: expected }, (_, i) => i + 1));
 
-  // Every metadata file parses and agrees with what the workers were told.
+  // Every journal line is whole (no two processes' appends interleaved) and agrees with what the
+  // workers were told; every volume has its data directory.
   const byId = new Map(created.map((c) => [c.id, c.name]));
-  const entries = await fs.readdir(path.join(root, 'volumes'));
-  const metaFiles = entries.filter((e) => e.endsWith('.json'));
-  expect(metaFiles).toHaveLength(expected);
-  for (const file of metaFiles) {
-    const meta = JSON.parse(await fs.readFile(path.join(root, 'volumes', file), 'utf8')) as { id: string; name: string };
-    expect(byId.get(meta.id)).toBe(meta.name);
+  const lines = (await fs.readFile(path.join(root, 'meta', 'journal-000001.log'), 'utf8')).split('\n');
+  expect(lines.pop()).toBe('');
+  expect(lines).toHaveLength(expected);
+  for (const line of lines) {
+    const { volume } = JSON.parse(line) as { volume: { id: string; name: string } };
+    expect(byId.get(volume.id)).toBe(volume.name);
   }
+  const entries = await fs.readdir(path.join(root, 'volumes'));
+  expect(entries.filter((e) => /^vfs-\d+$/.test(e))).toHaveLength(expected);
   expect(entries.filter((e) => e.endsWith('.tmp') || e.startsWith('.staging-'))).toEqual([]);
   await expect(fs.stat(path.join(root, '.lock'))).rejects.toThrow();
 
