@@ -5,6 +5,10 @@
  * concurrent creates cost one lock round trip, one counter write and one directory fsync per
  * directory instead of 64 of each. The batch function decides each request's outcome; a request
  * aborted while it waits leaves the queue and never runs.
+ *
+ * When more requests queued while a batch ran, the next batch runs under the same lock hold (up to
+ * `holdMs`): taking the lock creates a file, which costs more than a whole batch on some filesystems.
+ * Other processes wait at most that long (plus one batch) for their turn.
  */
 import { abortedError } from '../abort';
 import type { RootLock } from './root-lock';
@@ -22,6 +26,8 @@ export type BatchRunner<R> = (batch: ReadonlyArray<Queued<R>>) => Promise<void>;
 export interface GroupCommitOptions {
   /** Requests taken into one batch at most (bounds a batch's latency and memory). Default 256. */
   maxBatch?: number;
+  /** Keep the lock for further batches while requests are queued, for at most this long, ms. Default 50. */
+  holdMs?: number;
 }
 
 interface Entry<R> extends Queued<R> {
@@ -34,6 +40,7 @@ export class GroupCommit<R> {
   /** Aborts the lock wait when every queued request has given up. */
   private waiting: AbortController | undefined;
   private readonly maxBatch: number;
+  private readonly holdMs: number;
 
   constructor(
     private readonly lock: RootLock,
@@ -41,6 +48,7 @@ export class GroupCommit<R> {
     options: GroupCommitOptions = {},
   ) {
     this.maxBatch = options.maxBatch ?? 256;
+    this.holdMs = options.holdMs ?? 50;
   }
 
   /** Queues `request`; resolves with what the batch runner resolves it with. */
@@ -69,23 +77,31 @@ export class GroupCommit<R> {
       while (this.queue.length > 0) {
         const waiting = (this.waiting = new AbortController());
         let taken: Entry<R>[] = [];
-        /** Outcomes are applied after the lock is released: a caller resumes with the root quiescent. */
+        /** Outcomes of the last batch are applied after the lock is released: its callers resume with the root quiescent. */
         const outcomes = new Map<Entry<R>, { ok: boolean; value: unknown }>();
         let failure: { error: unknown } | undefined;
         try {
           await this.lock.withLock(waiting.signal, 'vfs group commit', async () => {
-            // Taken only now, so everything that queued while the lock was busy joins this batch.
-            taken = this.queue.splice(0, this.maxBatch);
-            for (const e of taken) if (e.onAbort) e.signal?.removeEventListener('abort', e.onAbort);
-            if (taken.length === 0) return;
-            await this.runBatch(
-              taken.map((e) => ({
-                request: e.request,
-                signal: e.signal,
-                resolve: (value: unknown) => void (outcomes.has(e) || outcomes.set(e, { ok: true, value })),
-                reject: (reason: unknown) => void (outcomes.has(e) || outcomes.set(e, { ok: false, value: reason })),
-              })),
-            );
+            const held = performance.now();
+            for (;;) {
+              // Taken only now, so everything that queued while the lock was busy joins this batch.
+              taken = this.queue.splice(0, this.maxBatch);
+              for (const e of taken) if (e.onAbort) e.signal?.removeEventListener('abort', e.onAbort);
+              if (taken.length === 0) return;
+              await this.runBatch(
+                taken.map((e) => ({
+                  request: e.request,
+                  signal: e.signal,
+                  resolve: (value: unknown) => void (outcomes.has(e) || outcomes.set(e, { ok: true, value })),
+                  reject: (reason: unknown) => void (outcomes.has(e) || outcomes.set(e, { ok: false, value: reason })),
+                })),
+              );
+              if (this.queue.length === 0 || performance.now() - held >= this.holdMs) return;
+              // More arrived meanwhile: answer this batch now and run the next under the same hold.
+              settle(taken, outcomes, undefined);
+              taken = [];
+              outcomes.clear();
+            }
           });
         } catch (err) {
           failure = { error: err };
@@ -94,17 +110,24 @@ export class GroupCommit<R> {
         }
         // The lock could not be taken (timeout), or the batch failed as a whole: every request of
         // this attempt that has no outcome of its own learns why.
-        const settle = taken.length > 0 || !failure ? taken : this.queue.splice(0, this.queue.length);
-        for (const e of settle) {
-          if (e.onAbort) e.signal?.removeEventListener('abort', e.onAbort);
-          const o = outcomes.get(e);
-          if (o?.ok) e.resolve(o.value);
-          else if (o) e.reject(o.value);
-          else e.reject(failure ? failure.error : new Error('vfs group commit: request left unsettled'));
-        }
+        settle(taken.length > 0 || !failure ? taken : this.queue.splice(0, this.queue.length), outcomes, failure);
       }
     } finally {
       this.running = false;
     }
+  }
+}
+
+function settle<R>(
+  entries: Entry<R>[],
+  outcomes: Map<Entry<R>, { ok: boolean; value: unknown }>,
+  failure: { error: unknown } | undefined,
+): void {
+  for (const e of entries) {
+    if (e.onAbort) e.signal?.removeEventListener('abort', e.onAbort);
+    const o = outcomes.get(e);
+    if (o?.ok) e.resolve(o.value);
+    else if (o) e.reject(o.value);
+    else e.reject(failure ? failure.error : new Error('vfs group commit: request left unsettled'));
   }
 }

@@ -84,7 +84,7 @@ type Mutation =
   | { kind: 'attach'; volumeId: string; instanceId: InstanceId; readOnly: boolean; force: boolean }
   | { kind: 'detach'; volumeId: string; instanceId: InstanceId };
 
-type Outcome = { ok: true; value: DriverVolume | { volume: DriverVolume }; log?: () => void } | { ok: false; error: unknown };
+type Outcome = { ok: true; value: DriverVolume | { volume: DriverVolume }; log?: () => void; dir?: string } | { ok: false; error: unknown };
 
 /** What a batch decided against the current state: each request's outcome and the records to write. */
 interface BatchDecision {
@@ -242,13 +242,11 @@ export class VfsDriver implements StorageDriver {
     const volume = await this.mustReadVolume(volumeId);
     const staging = await this.stage(this.layout.snapshotsDir, this.layout.volumeData(volume.id), signal, 'volumeSnapshot');
     try {
-      return await this.lock.withLock(signal, `volumeSnapshot ${volume.id}`, () =>
-        this.journal.update(async (state) => {
-          const id = formatSnapshotId(state.next.snapshot);
-          throwIfAborted(signal, 'volumeSnapshot');
-          // A directory already there is an orphan of a snapshot whose record was never written.
-          await fs.rm(this.layout.snapshotDir(id), { recursive: true, force: true });
-          await fs.rename(staging, this.layout.snapshotDir(id));
+      return await this.lock.withLock(signal, `volumeSnapshot ${volume.id}`, async () => {
+        const id = formatSnapshotId(await this.reserveId('snapshot'));
+        throwIfAborted(signal, 'volumeSnapshot');
+        await this.moveIntoPlace(staging, this.layout.snapshotDir(id));
+        return this.journal.update(async () => {
           const record: VfsSnapshotRecord = {
             schema: RECORD_SCHEMA,
             id,
@@ -264,8 +262,8 @@ export class VfsDriver implements StorageDriver {
           if (volume.availabilityZone !== undefined) record.volumeAvailabilityZone = volume.availabilityZone;
           this.logger.info('vfs snapshot created', { volumeId: volume.id, snapshotId: id });
           return { entries: [{ snapshot: record }], result: toDriverSnapshot(record) };
-        }),
-      );
+        });
+      });
     } finally {
       await fs.rm(staging, { recursive: true, force: true });
     }
@@ -373,7 +371,6 @@ export class VfsDriver implements StorageDriver {
     try {
       await this.journal.update(async (state) => {
         decision = this.decide(batch, state);
-        await settleAll(decision.created.map((r) => this.makeVolumeDir(r.id)));
         const entries: JournalEntry[] = [];
         for (const volume of decision.created) entries.push({ volume });
         for (const volume of decision.changed.values()) entries.push({ volume });
@@ -388,7 +385,9 @@ export class VfsDriver implements StorageDriver {
       else if (!o || writeError !== undefined) entry.reject(writeError);
       else {
         o.log?.();
-        entry.resolve(o.value);
+        // A new volume's directory is made once its record is committed, outside the batch (the
+        // lock need not wait for it; init makes any a crash left missing); its create resolves after.
+        entry.resolve(o.dir ? this.makeVolumeDir(o.dir).then(() => o.value) : o.value);
       }
     });
   }
@@ -423,6 +422,7 @@ export class VfsDriver implements StorageDriver {
           return {
             ok: true,
             value: toDriverVolume(record),
+            dir: record.id,
             log: () => this.logger.info('vfs volume created', { volumeId: record.id, name: r.name }),
           };
         }
@@ -454,16 +454,9 @@ export class VfsDriver implements StorageDriver {
     return { outcomes, created, changed };
   }
 
-  /** A new volume's directory; a leftover one (an orphan from a lost counter) is replaced. */
+  /** A volume's data directory (its ID is retired, so anything already there is its own). */
   private async makeVolumeDir(id: string): Promise<void> {
-    try {
-      await fs.mkdir(this.layout.volumeDir(id));
-    } catch (err) {
-      if (!isErrno(err, 'EEXIST')) throw err;
-      await fs.rm(this.layout.volumeDir(id), { recursive: true, force: true });
-      await fs.mkdir(this.layout.volumeDir(id));
-    }
-    await fs.mkdir(this.layout.volumeData(id));
+    await fs.mkdir(this.layout.volumeData(id), { recursive: true });
   }
 
   /** `record` with `r`'s attachment (the same object when it is already attached in that mode). */
@@ -522,7 +515,10 @@ export class VfsDriver implements StorageDriver {
     });
   }
 
-  /** Under the lock, nothing is mid-write, so temp files and directories without a record are crash leftovers. */
+  /**
+   * Under the lock, nothing is mid-write, so temp files and directories without a record are crash
+   * leftovers; a record without its directory is a create that died before making it.
+   */
   private async collectGarbage(): Promise<void> {
     const { root, volumesDir, snapshotsDir } = this.layout;
     for (const dir of [root, volumesDir, snapshotsDir]) {
@@ -531,6 +527,13 @@ export class VfsDriver implements StorageDriver {
       }
     }
     const state = this.journal.state;
+    const present = new Set(await fs.readdir(volumesDir));
+    for (const id of state.volumes.keys()) {
+      if (!present.has(id)) {
+        this.logger.warn('making the missing data directory of a vfs volume', { volumeId: id });
+        await this.makeVolumeDir(id);
+      }
+    }
     for (const [dir, idPattern, known] of [
       [volumesDir, VOLUME_ID_PATTERN, state.volumes],
       [snapshotsDir, SNAPSHOT_ID_PATTERN, state.snapshots],
@@ -558,22 +561,40 @@ export class VfsDriver implements StorageDriver {
   ): Promise<DriverVolume> {
     const staging = await this.stage(this.layout.volumesDir, source, signal, what, 'data');
     try {
-      return await this.lock.withLock(signal, `${what} ${name}`, () =>
-        this.journal.update(async (state) => {
-          assertNameFree(state, name);
-          throwIfAborted(signal, what);
-          const id = formatVolumeId(state.next.volume);
-          // A directory already there is an orphan of a create whose record was never written.
-          await fs.rm(this.layout.volumeDir(id), { recursive: true, force: true });
-          await fs.rename(staging, this.layout.volumeDir(id));
+      return await this.lock.withLock(signal, `${what} ${name}`, async () => {
+        assertNameFree(await this.journal.refresh(), name);
+        const id = formatVolumeId(await this.reserveId('volume'));
+        throwIfAborted(signal, what);
+        await this.moveIntoPlace(staging, this.layout.volumeDir(id));
+        return this.journal.update(async (state) => {
+          assertNameFree(state, name); // (the lock is held: nothing can have taken it since)
           const record = newVolumeRecord(id, name, attrs);
           this.logger.info(`vfs volume created by ${what}`, { volumeId: id, name });
           return { entries: [{ volume: record }], result: toDriverVolume(record) };
-        }),
-      );
+        });
+      });
     } finally {
       await fs.rm(staging, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Under the lock: retires the next ID of `kind` in the journal before its directory is put in
+   * place, so a crash between the two leaves an orphan whose ID nobody is ever given (a later
+   * volume could otherwise inherit the orphan's data).
+   */
+  private reserveId(kind: 'volume' | 'snapshot'): Promise<number> {
+    return this.journal.update(async (state) => {
+      const next = { ...state.next };
+      const n = next[kind]++;
+      return { entries: [{ next }], result: n };
+    });
+  }
+
+  private async moveIntoPlace(staging: string, target: string): Promise<void> {
+    // Nothing should be there (the ID is fresh); a leftover must not block or leak into the rename.
+    await fs.rm(target, { recursive: true, force: true });
+    await fs.rename(staging, target);
   }
 
   /** A fresh staging directory in `dir` holding a copy of `source` (at `sub` inside it, if given). */
@@ -636,12 +657,6 @@ function newVolumeRecord(id: string, name: string, attrs: VolumeAttrs): VfsVolum
 function detached(record: VfsVolumeRecord, instanceId: InstanceId): VfsVolumeRecord {
   const kept = record.attachments.filter((a) => !sameInstance(a.instanceId, instanceId));
   return kept.length === record.attachments.length ? record : { ...record, attachments: kept };
-}
-
-/** Waits for every promise (none is left running behind the lock), then throws the first failure. */
-async function settleAll(promises: Promise<unknown>[]): Promise<void> {
-  const failed = (await Promise.allSettled(promises)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
 }
 
 function checkVfsCreate(create: VolumeCreateOptions | undefined): VolumeCreateOptions {

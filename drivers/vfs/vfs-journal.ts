@@ -52,6 +52,10 @@ export class VfsJournal {
   private readonly compactBytes: number;
   /** Serialises this object's catch-ups and updates (they move `offset`). */
   private mutex: Promise<unknown> = Promise.resolve();
+  /** A lock-free catch-up queued but not started yet: callers arriving now can share it. */
+  private queuedRefresh: Promise<VfsState> | undefined;
+  /** Inside an update (root lock held, caught up): no other process can append, the state is current. */
+  private authoritative = false;
 
   constructor(
     private readonly layout: VfsLayout,
@@ -95,12 +99,18 @@ export class VfsJournal {
     });
   }
 
-  /** Without the lock: applies what other processes have committed since the last catch-up. */
+  /**
+   * Without the lock: applies what other processes have committed since the last catch-up. Callers
+   * that arrive while one is queued share it; during an update the state is already current.
+   */
   refresh(): Promise<VfsState> {
-    return this.exclusive(async () => {
+    if (this.authoritative) return Promise.resolve(this.current);
+    this.queuedRefresh ??= this.exclusive(async () => {
+      this.queuedRefresh = undefined; // from here on, a new caller needs a later catch-up than this one
       await (await this.catchUp(false)).close();
       return this.current;
     });
+    return this.queuedRefresh;
   }
 
   /**
@@ -111,6 +121,7 @@ export class VfsJournal {
   update<T>(decide: (state: VfsState) => Promise<JournalUpdate<T>>): Promise<T> {
     return this.exclusive(async () => {
       const handle = await this.catchUp(true);
+      this.authoritative = true;
       try {
         const { entries, result } = await decide(this.current);
         if (entries.length > 0) {
@@ -119,6 +130,7 @@ export class VfsJournal {
         }
         return result;
       } finally {
+        this.authoritative = false;
         await handle.close();
       }
     });

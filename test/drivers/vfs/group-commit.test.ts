@@ -75,6 +75,63 @@ describe('GroupCommit', () => {
     expect(seen).toEqual(['kept']);
   });
 
+  it('runs a batch that queued during the previous one under the same lock hold, answering the first at once', async () => {
+    const file = path.join(root, '.lock');
+    const lock = new RootLock(file);
+    let takes = 0;
+    const withLock = lock.withLock.bind(lock);
+    lock.withLock = (signal, what, fn) => {
+      takes++;
+      return withLock(signal, what, fn);
+    };
+    const batches: number[][] = [];
+    let second: Promise<number> | undefined;
+    let firstAnswered = false;
+    const commit = new GroupCommit<number>(lock, async (batch) => {
+      batches.push(batch.map((e) => e.request));
+      // While the first batch runs, another request arrives.
+      if (batches.length === 1) second = commit.submit<number>(2, undefined, 'test');
+      if (batches.length === 2) {
+        await new Promise((r) => setImmediate(r));
+        expect(firstAnswered).toBe(true); // answered while this batch still holds the lock
+      }
+      for (const e of batch) e.resolve(e.request);
+    });
+    const first = commit.submit<number>(1, undefined, 'test').then((v) => ((firstAnswered = true), v));
+    expect(await first).toBe(1);
+    expect(await second).toBe(2);
+    expect(batches).toEqual([[1], [2]]);
+    expect(takes).toBe(1);
+    await expect(fs.stat(file)).rejects.toThrow(); // released before the last batch's callers resumed
+  });
+
+  it('hands the lock over after holdMs even while requests keep coming', async () => {
+    const file = path.join(root, '.lock');
+    const lock = new RootLock(file);
+    let takes = 0;
+    const withLock = lock.withLock.bind(lock);
+    lock.withLock = (signal, what, fn) => {
+      takes++;
+      return withLock(signal, what, fn);
+    };
+    let n = 0;
+    const all: Array<Promise<unknown>> = [];
+    const commit = new GroupCommit<number>(
+      lock,
+      async (batch) => {
+        // Every batch brings one more request, 20 times: a writer that never goes idle.
+        if (++n < 20) all.push(commit.submit(n, undefined, 'test'));
+        await new Promise((r) => setTimeout(r, 5));
+        for (const e of batch) e.resolve(e.request);
+      },
+      { holdMs: 0 },
+    );
+    all.push(commit.submit(0, undefined, 'test'));
+    while (all.length < 20) await Promise.all(all);
+    await Promise.all(all);
+    expect(takes).toBe(20); // holdMs 0: the lock is released after every batch
+  });
+
   it('fails the requests of a batch whose runner throws, and goes on with the next batch', async () => {
     const file = path.join(root, '.lock');
     let calls = 0;

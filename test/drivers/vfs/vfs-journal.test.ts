@@ -117,6 +117,24 @@ describe('vfs journal', () => {
     expect((await driver.volumeCreate('b', {})).id).toBe('vfs-000002');
   });
 
+  it('makes the data directory of a volume whose create died after committing its record', async () => {
+    const first = new VfsDriver({ root });
+    const v = await first.volumeCreate('v', {});
+    await fs.rm(path.join(root, 'volumes', v.id), { recursive: true });
+    const { driver, warnings } = quietDriver();
+    await driver.init();
+    expect(warnings).toContain('making the missing data directory of a vfs volume');
+    expect((await fs.stat(driver.hostPath(v))).isDirectory()).toBe(true);
+  });
+
+  it('retires the ID of a copy before putting its directory in place', async () => {
+    const driver = new VfsDriver({ root });
+    const v = await driver.volumeCreate('v', {});
+    const copy = await driver.volumeCopy(v.id, 'copy');
+    const lines = (await fs.readFile(journal(), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.slice(-2)).toEqual([{ next: { volume: 3, snapshot: 1 } }, { volume: expect.objectContaining({ id: copy.id, name: 'copy' }) }]);
+  });
+
   it('a second driver instance (another process, as far as files go) sees changes without the lock', async () => {
     const a = new VfsDriver({ root });
     const b = new VfsDriver({ root });
