@@ -57,6 +57,17 @@ export interface CreateVolumeRequest extends CreateRequest {
   scheduler?: string;
 }
 
+/** Where a volume made from existing data comes from (driver IDs on the same service). */
+export type VolumeSource = { copyOf: string } | { snapshot: string; create?: VolumeCreateOptions };
+
+export interface CreateFromRequest {
+  service: string;
+  name: string;
+  source: VolumeSource;
+  schedulers?: string[];
+  labels?: Record<string, string>;
+}
+
 export interface RegisterVolumeOptions {
   schedulers?: string[];
   labels?: Record<string, string>;
@@ -323,6 +334,65 @@ export class VolumeCatalog {
     } catch (err) {
       throw toPollyError(err);
     }
+    return this.createUnderIntent({
+      service: service.name,
+      name,
+      payload: { name, create, profile: resolved.profile, labels, schedulers },
+      before: () => this.registry.markUsed(this.registry.profile(service.name, resolved.profile)),
+      make: (driver) => driver.volumeCreate(name, create),
+      record: { managed: true, schedulers, labels, profile: resolved.profile },
+    });
+  }
+
+  /**
+   * Creates a volume from another volume's data or from a snapshot (libStorage copy and
+   * create-from-snapshot), under a create intent exactly like `create`: the name is the
+   * idempotency key, so recovery settles a half-done copy the same way.
+   */
+  async createFrom(request: CreateFromRequest): Promise<VolumeRecord> {
+    if (typeof request !== 'object' || request === null) throw new ValidationError('A create request must be an object');
+    const name = checkVolumeName(request.name);
+    const service = this.registry.get(request.service);
+    const labels = request.labels === undefined ? {} : checkStringMap(request.labels, 'labels');
+    const schedulers = checkSchedulers(request.schedulers ?? []);
+    const source = request.source;
+    let make: (driver: StorageDriver) => Promise<DriverVolume>;
+    if ('copyOf' in source && typeof source.copyOf === 'string') {
+      make = (driver) => driver.volumeCopy(source.copyOf, name);
+    } else if ('snapshot' in source && typeof source.snapshot === 'string') {
+      let create: VolumeCreateOptions;
+      try {
+        create = checkCreateOptions(source.create ?? {});
+      } catch (err) {
+        throw toPollyError(err);
+      }
+      make = (driver) => driver.volumeCreateFromSnapshot(source.snapshot, name, create);
+    } else {
+      throw ValidationError.field('source', 'source must name a volume to copy or a snapshot');
+    }
+    return this.createUnderIntent({
+      service: service.name,
+      name,
+      payload: { name, source, labels, schedulers },
+      make,
+      record: { managed: true, schedulers, labels },
+    });
+  }
+
+  /**
+   * The create protocol: name free (here and on the backend), intent durable, driver call (a
+   * "maybe" is settled by asking the backend for the name), then the record with the intent resolved.
+   */
+  private async createUnderIntent(c: {
+    service: string;
+    name: string;
+    payload: Record<string, unknown>;
+    before?: () => Promise<void>;
+    make: (driver: StorageDriver) => Promise<DriverVolume>;
+    record: Parameters<typeof volumeFromDriver>[3];
+  }): Promise<VolumeRecord> {
+    const { name } = c;
+    const service = this.registry.get(c.service);
     const nk = `${service.name}\u0000${nameKey(name)}`;
     this.assertNameFree(service.name, name, nk);
     volumeNameKey(service.name, name); // a name the store cannot key is refused here, not after the driver call
@@ -338,23 +408,13 @@ export class VolumeCatalog {
             { service: service.name, name, volumeId: id },
           );
         }
-        await this.registry.markUsed(this.registry.profile(service.name, resolved.profile));
+        await c.before?.();
         crashPoint('create', 'before-intent');
-        const intent = await this.intents.begin({
-          kind: 'create',
-          key: name,
-          service: service.name,
-          payload: { name, create, profile: resolved.profile, labels, schedulers },
-        });
+        const intent = await this.intents.begin({ kind: 'create', key: name, service: service.name, payload: c.payload });
         crashPoint('create', 'after-intent');
-        const dv = await this.driverCreate(service.driver, name, create, intent.id);
+        const dv = await this.driverCreate(service.driver, name, () => c.make(service.driver), intent.id);
         crashPoint('create', 'after-driver');
-        const record = volumeFromDriver(formatVolumeId(service.name, dv.id), service.name, dv, {
-          managed: true,
-          schedulers,
-          labels,
-          profile: resolved.profile,
-        });
+        const record = volumeFromDriver(formatVolumeId(service.name, dv.id), service.name, dv, c.record);
         const staged = this.stageInsert(record);
         await this.intents.resolve(intent.id, staged.ops);
         staged.commit();
@@ -576,7 +636,7 @@ export class VolumeCatalog {
    * Creates under the intent. A "maybe" (timeout) is resolved by asking the backend for the name
    * (the create's idempotency key) before trying again; a definite failure closes the intent.
    */
-  private async driverCreate(driver: StorageDriver, name: string, create: VolumeCreateOptions, intentId: string): Promise<DriverVolume> {
+  private async driverCreate(driver: StorageDriver, name: string, make: () => Promise<DriverVolume>, intentId: string): Promise<DriverVolume> {
     let uncertain = false;
     try {
       return await retryTransient(async () => {
@@ -585,7 +645,7 @@ export class VolumeCatalog {
           if (found) return found;
         }
         uncertain = true;
-        return driver.volumeCreate(name, create);
+        return make();
       }, this.retry);
     } catch (err) {
       if (isTransient(err)) {

@@ -22,7 +22,7 @@ import type {
   LsVolumeDetachRequest,
   LsVolumeSnapshotRequest,
 } from '../../../drivers/libstorage/libstorage-wire';
-import type { DriverSnapshot, DriverVolume } from '../../../drivers/storage-driver';
+import type { DriverSnapshot } from '../../../drivers/storage-driver';
 import { ConflictError } from '../../errors/conflict-error';
 import { NotImplementedError } from '../../errors/not-implemented-error';
 import { Logger, silentLogger } from '../../mesos/logger';
@@ -30,6 +30,7 @@ import type { ClaimRecord } from '../../storage/claim-record';
 import type { StorageService as RegisteredService } from '../../storage/service-registry';
 import { sameInstance, toPollyError } from '../../storage/storage-errors';
 import type { StorageService } from '../../storage/storage-service';
+import type { VolumeSource } from '../../storage/volume-catalog';
 import { formatVolumeId } from '../../storage/volume-id';
 import { checkVolumeName, VolumeRecord } from '../../storage/volume-record';
 import { MASK, maskNeedsInstanceId } from './attachment-mask';
@@ -266,18 +267,12 @@ export class LibStorageBackend {
     return volumeView(record, this.viewContext(name, ctx, 0), 3)!;
   }
 
-  /**
-   * Copy and create-from-snapshot go to the driver, then the new volume is registered (offered to
-   * the service). The storage core has no intent-logged copy yet: a crash between the two leaves an
-   * unmanaged volume, which `listUnmanaged` shows and an operator can register.
-   */
+  /** Copy and create-from-snapshot are creates under an intent (the catalog's `createFrom`), offered to the service. */
   async copy(name: string, volumeId: string, ctx: RequestContext, body: LsVolumeCopyRequest): Promise<LsVolume> {
     const source = this.visibleVolume(name, volumeId, ctx.caller);
     const target = checkVolumeName(body.volumeName);
     this.assertNameFree(name, target);
-    const s = this.service(name);
-    const dv = await driverCall(() => s.driver.volumeCopy(source.driverVolumeId, target));
-    return this.registerNew(name, ctx, dv, 'copy', 3);
+    return this.createFrom(name, ctx, target, { copyOf: source.driverVolumeId }, 'copy', 3);
   }
 
   async snapshot(name: string, volumeId: string, ctx: RequestContext, body: LsVolumeSnapshotRequest): Promise<LsSnapshot> {
@@ -389,7 +384,6 @@ export class LibStorageBackend {
     const snap = await this.visibleSnapshot(name, snapshotId, ctx.caller);
     const target = checkVolumeName(body.name);
     this.assertNameFree(name, target);
-    const s = this.service(name);
     let create;
     try {
       create = checkCreateOptions({
@@ -402,8 +396,7 @@ export class LibStorageBackend {
     } catch (err) {
       throw toPollyError(err);
     }
-    const dv = await driverCall(() => s.driver.volumeCreateFromSnapshot(snap.id, target, create));
-    return this.registerNew(name, ctx, dv, 'create-from-snapshot');
+    return this.createFrom(name, ctx, target, { snapshot: snap.id, create }, 'create-from-snapshot');
   }
 
   snapshotCopy(): never {
@@ -458,8 +451,8 @@ export class LibStorageBackend {
     }
   }
 
-  private async registerNew(name: string, ctx: RequestContext, dv: DriverVolume, how: string, state?: 3): Promise<LsVolume> {
-    const record = await this.storage.catalog.register(name, dv.id, { schedulers: [name] });
+  private async createFrom(name: string, ctx: RequestContext, target: string, source: VolumeSource, how: string, state?: 3): Promise<LsVolume> {
+    const record = await this.storage.catalog.createFrom({ service: name, name: target, source, schedulers: [name] });
     this.logger.info(`libstorage volume created by ${how}`, { volumeId: record.id, service: name, txId: ctx.tx.id });
     return volumeView(record, this.viewContext(name, ctx, 0), state)!;
   }

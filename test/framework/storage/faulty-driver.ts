@@ -1,7 +1,7 @@
 /** Wraps a driver so a test can make chosen calls fail (before or after the real call runs). */
 import type { StorageDriver } from '../../../drivers/storage-driver';
 
-export type Op = 'volumeAttach' | 'volumeDetach' | 'volumeCreate' | 'volumeRemove' | 'volumeInspect' | 'volumes';
+export type Op = 'volumeAttach' | 'volumeDetach' | 'volumeCreate' | 'volumeCopy' | 'volumeCreateFromSnapshot' | 'volumeRemove' | 'volumeInspect' | 'volumes';
 
 export interface Fault {
   op: Op;
