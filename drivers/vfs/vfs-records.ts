@@ -2,7 +2,7 @@
  * What the vfs driver stores per volume and snapshot, how a stored file is checked when read back,
  * and how a record is shown to callers.
  */
-import type { DriverSnapshot, DriverVolume, VolumeAttachment } from '../storage-driver';
+import type { DriverSnapshot, DriverVolume, InstanceId, VolumeAttachment } from '../storage-driver';
 import { isSnapshotId, isVolumeId } from './vfs-layout';
 
 export const RECORD_SCHEMA = 1;
@@ -92,7 +92,7 @@ export function toDriverVolume(r: VfsVolumeRecord): DriverVolume {
     encrypted: false,
     status: r.attachments.length > 0 ? 'attached' : 'available',
     fields: { ...r.fields },
-    attachments: structuredClone(r.attachments),
+    attachments: r.attachments.map((a) => ({ ...a, instanceId: copyInstanceId(a.instanceId) })),
     createdAt: r.createdAt,
   };
   if (r.type !== undefined) v.type = r.type;
@@ -112,4 +112,8 @@ export function toDriverSnapshot(r: VfsSnapshotRecord): DriverSnapshot {
     encrypted: false,
     fields: { ...r.fields },
   };
+}
+
+function copyInstanceId(i: InstanceId): InstanceId {
+  return i.fields === undefined ? { ...i } : { ...i, fields: { ...i.fields } };
 }
