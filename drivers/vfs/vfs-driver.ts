@@ -52,7 +52,7 @@ import {
   isSnapshotId,
   isVolumeId,
 } from './vfs-layout';
-import { readLegacyMetadata, removeLegacyFiles } from './vfs-legacy-import';
+import { flattenLegacyVolume, readLegacyMetadata, removeLegacyFiles, resumeFlattening } from './vfs-legacy-import';
 import { RECORD_SCHEMA, VfsSnapshotRecord, VfsVolumeRecord, toDriverSnapshot, toDriverVolume } from './vfs-records';
 import type { JournalEntry, VfsState } from './vfs-state';
 
@@ -141,7 +141,7 @@ export class VfsDriver implements StorageDriver {
     if (!isVolumeId(volume.id)) {
       throw new DriverInvalidError('vfs: not a vfs volume ID', { volumeId: String(volume.id).slice(0, 300) });
     }
-    return this.layout.volumeData(volume.id);
+    return this.layout.volumeDir(volume.id);
   }
 
   /** Creates the layout and cleans up after crashes. Idempotent; other methods call it on first use. */
@@ -226,7 +226,7 @@ export class VfsDriver implements StorageDriver {
     await this.ready(signal, 'volumeCopy');
     const source = await this.mustReadVolume(volumeId);
     assertNameFree(this.journal.state, name);
-    return this.createFromCopy(this.layout.volumeData(source.id), name, signal, 'volumeCopy', {
+    return this.createFromCopy(this.layout.volumeDir(source.id), name, signal, 'volumeCopy', {
       size: source.size,
       type: source.type,
       iops: source.iops,
@@ -240,7 +240,7 @@ export class VfsDriver implements StorageDriver {
     assertValidName(snapshotName, 'snapshotName');
     await this.ready(signal, 'volumeSnapshot');
     const volume = await this.mustReadVolume(volumeId);
-    const staging = await this.stage(this.layout.snapshotsDir, this.layout.volumeData(volume.id), signal, 'volumeSnapshot');
+    const staging = await this.stage(this.layout.snapshotsDir, this.layout.volumeDir(volume.id), signal, 'volumeSnapshot');
     try {
       return await this.lock.withLock(signal, `volumeSnapshot ${volume.id}`, async () => {
         const id = formatSnapshotId(await this.reserveId('snapshot'));
@@ -456,12 +456,9 @@ export class VfsDriver implements StorageDriver {
 
   /** A volume's data directory (its ID is retired, so anything already there is its own). */
   private async makeVolumeDir(id: string): Promise<void> {
-    // Two plain mkdirs: `recursive` tries the leaf first and fails, one syscall more per create.
-    for (const dir of [this.layout.volumeDir(id), this.layout.volumeData(id)]) {
-      await fs.mkdir(dir).catch((err: unknown) => {
-        if (!isErrno(err, 'EEXIST')) throw err;
-      });
-    }
+    await fs.mkdir(this.layout.volumeDir(id)).catch((err: unknown) => {
+      if (!isErrno(err, 'EEXIST')) throw err;
+    });
   }
 
   /** `record` with `r`'s attachment (the same object when it is already attached in that mode). */
@@ -482,7 +479,7 @@ export class VfsDriver implements StorageDriver {
     const attachment: VolumeAttachment = {
       volumeId,
       instanceId: { ...instanceId },
-      mountPoint: this.layout.volumeData(volumeId),
+      mountPoint: this.layout.volumeDir(volumeId),
       status: 'attached',
       readOnly,
       attachedAt: new Date().toISOString(),
@@ -508,16 +505,15 @@ export class VfsDriver implements StorageDriver {
     });
   }
 
-  /** A root of the first vfs format: its metadata files become journal entries, then go. */
+  /** A root of the first vfs format: its metadata files become journal entries, its data moves up a level. */
   private async importLegacyMetadata(): Promise<void> {
+    await resumeFlattening(this.layout, this.logger);
     const legacy = await readLegacyMetadata(this.layout, this.journal.state, this.logger);
     if (!legacy) return;
     await this.journal.update(async () => ({ entries: legacy.entries, result: undefined }));
+    for (const id of legacy.volumeIds) await flattenLegacyVolume(this.layout, id);
     await removeLegacyFiles(legacy.leftovers);
-    this.logger.info('imported vfs metadata of the first format into the journal', {
-      records: legacy.entries.length,
-      files: legacy.leftovers.length,
-    });
+    this.logger.info('imported a vfs root of the first format', { records: legacy.entries.length, volumesMoved: legacy.volumeIds.length });
   }
 
   /**
@@ -564,7 +560,7 @@ export class VfsDriver implements StorageDriver {
     what: string,
     attrs: VolumeAttrs,
   ): Promise<DriverVolume> {
-    const staging = await this.stage(this.layout.volumesDir, source, signal, what, 'data');
+    const staging = await this.stage(this.layout.volumesDir, source, signal, what);
     try {
       return await this.lock.withLock(signal, `${what} ${name}`, async () => {
         assertNameFree(await this.journal.refresh(), name);
@@ -602,15 +598,14 @@ export class VfsDriver implements StorageDriver {
     await fs.rename(staging, target);
   }
 
-  /** A fresh staging directory in `dir` holding a copy of `source` (at `sub` inside it, if given). */
-  private async stage(dir: string, source: string, signal: AbortSignal | undefined, what: string, sub?: string): Promise<string> {
+  /** A fresh staging directory in `dir` holding a copy of `source`. */
+  private async stage(dir: string, source: string, signal: AbortSignal | undefined, what: string): Promise<string> {
     const staging = path.join(dir, `${STAGING_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
-    const target = sub ? path.join(staging, sub) : staging;
     try {
       throwIfAborted(signal, what);
       await fs.mkdir(staging);
       // Symlinks inside user data are copied as links, never followed out of the volume.
-      await fs.cp(source, target, { recursive: true, verbatimSymlinks: true, errorOnExist: false, force: true });
+      await fs.cp(source, staging, { recursive: true, verbatimSymlinks: true, errorOnExist: false, force: true });
       throwIfAborted(signal, what);
       return staging;
     } catch (err) {

@@ -5,12 +5,12 @@
  *   <root>/.lock                           the cross-process lock
  *   <root>/meta/journal-<gen>.log          metadata changes, one JSON entry per line (vfs-journal.ts)
  *   <root>/meta/checkpoint-<gen>.json      all metadata as of the start of journal <gen> (gen > 1)
- *   <root>/volumes/<id>/data/              what a task mounts
+ *   <root>/volumes/<id>/                   the volume's data: what a task mounts
  *   <root>/snapshots/<id>/                 a copy of the volume's data
  *   <root>/{volumes,snapshots}/.staging-*  copies in progress (renamed into place under the lock)
  *
- * Roots written by the first vfs format kept metadata in files of their own (`legacy*` below);
- * `init()` imports them into the journal once.
+ * Roots written by the first vfs format kept metadata in files of their own and data one level
+ * down (`legacy*` below); `init()` imports and moves them once.
  */
 import * as path from 'node:path';
 
@@ -19,6 +19,7 @@ export const SNAPSHOT_ID_PATTERN = /^vfs-snap-(\d{6,15})$/;
 export const VOLUME_META_PATTERN = /^(vfs-\d{6,15})\.json$/;
 export const SNAPSHOT_META_PATTERN = /^(vfs-snap-\d{6,15})\.json$/;
 export const STAGING_PREFIX = '.staging-';
+export const FLATTEN_PREFIX = '.flatten-';
 export const JOURNAL_PATTERN = /^journal-(\d{6,15})\.log$/;
 export const CHECKPOINT_PATTERN = /^checkpoint-(\d{6,15})\.json$/;
 
@@ -79,8 +80,13 @@ export class VfsLayout {
     return path.join(this.volumesDir, checked(id, VOLUME_ID_PATTERN));
   }
 
-  volumeData(id: string): string {
+  legacyVolumeData(id: string): string {
     return path.join(this.volumeDir(id), 'data');
+  }
+
+  /** Where a legacy volume's data waits while it moves up from `<id>/data` to `<id>`. */
+  flattening(id: string): string {
+    return path.join(this.volumesDir, `${FLATTEN_PREFIX}${checked(id, VOLUME_ID_PATTERN)}`);
   }
 
   legacySnapshotMeta(id: string): string {

@@ -91,7 +91,7 @@ describe('VfsDriver volumes', () => {
     expect(typeof v.createdAt).toBe('string');
     expect(await driver.volumeInspect(v.id)).toEqual(v);
     expect(await driver.volumes()).toEqual([v]);
-    expect(driver.hostPath(v)).toBe(path.join(root, 'volumes', 'vfs-000001', 'data'));
+    expect(driver.hostPath(v)).toBe(path.join(root, 'volumes', 'vfs-000001'));
     expect((await fs.stat(driver.hostPath(v))).isDirectory()).toBe(true);
     const journal = (await fs.readFile(path.join(root, 'meta', 'journal-000001.log'), 'utf8')).trim().split('\n');
     expect(JSON.parse(journal[journal.length - 1]).volume).toMatchObject({ id: 'vfs-000001', name: 'db-data', size: 5 });
@@ -252,7 +252,7 @@ describe('VfsDriver attachments', () => {
       instanceId: A,
       readOnly: false,
       status: 'attached',
-      mountPoint: path.join(root, 'volumes', id, 'data'),
+      mountPoint: path.join(root, 'volumes', id),
     });
     expect(volume.attachments[0].deviceName).toBeUndefined();
     expect(typeof volume.attachments[0].attachedAt).toBe('string');
@@ -358,7 +358,7 @@ describe('VfsDriver snapshots and copies', () => {
     expect(await driver.snapshots()).toEqual([snap]);
 
     // Changes after the snapshot do not reach it.
-    await fs.writeFile(path.join(root, 'volumes', source, 'data', 'hello.txt'), 'changed');
+    await fs.writeFile(path.join(root, 'volumes', source, 'hello.txt'), 'changed');
 
     const restored = await driver.volumeCreateFromSnapshot(snap.id, 'restored', {});
     expect(restored).toMatchObject({

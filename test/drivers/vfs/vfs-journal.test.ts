@@ -150,8 +150,10 @@ describe('vfs journal', () => {
 describe('vfs roots of the first format', () => {
   it('imports file-per-record metadata once, keeping data, attachments and retired IDs', async () => {
     const volumes = path.join(root, 'volumes');
-    await fs.mkdir(path.join(volumes, 'vfs-000003', 'data'), { recursive: true });
+    await fs.mkdir(path.join(volumes, 'vfs-000003', 'data', 'data'), { recursive: true });
     await fs.writeFile(path.join(volumes, 'vfs-000003', 'data', 'kept.txt'), 'kept');
+    // A user folder that happens to be called "data" stays where it is, one level down.
+    await fs.writeFile(path.join(volumes, 'vfs-000003', 'data', 'data', 'inner.txt'), 'inner');
     const attachment = { volumeId: 'vfs-000003', instanceId: { id: 'node1' }, readOnly: false, status: 'attached' };
     const record = { schema: 1, id: 'vfs-000003', name: 'Old', size: 2, fields: {}, attachments: [attachment], createdAt: '2026-11-24T00:00:00.000Z' };
     await fs.writeFile(path.join(volumes, 'vfs-000003.json'), JSON.stringify(record, null, 2));
@@ -165,16 +167,38 @@ describe('vfs roots of the first format', () => {
     const driver = new VfsDriver({ root });
     await driver.init();
     expect(await driver.volumeInspectByName('old')).toMatchObject({ id: 'vfs-000003', size: 2, attachments: [{ instanceId: { id: 'node1' } }] });
-    expect(await fs.readFile(path.join(driver.hostPath(await driver.volumeInspect('vfs-000003')), 'kept.txt'), 'utf8')).toBe('kept');
+    const host = driver.hostPath(await driver.volumeInspect('vfs-000003'));
+    expect(host).toBe(path.join(volumes, 'vfs-000003'));
+    expect(await fs.readFile(path.join(host, 'kept.txt'), 'utf8')).toBe('kept');
+    expect(await fs.readFile(path.join(host, 'data', 'inner.txt'), 'utf8')).toBe('inner');
     expect((await driver.snapshots()).map((s) => s.id)).toEqual(['vfs-snap-000001']);
     for (const gone of ['names', 'next-id', 'volumes/vfs-000003.json', 'snapshots/vfs-snap-000001.json']) {
       await expect(fs.stat(path.join(root, gone))).rejects.toThrow();
     }
     expect((await driver.volumeCreate('new', {})).id).toBe('vfs-000009');
     expect((await driver.volumeSnapshot('vfs-000003', 's2')).id).toBe('vfs-snap-000004');
-    // Once only: a second start imports nothing and changes nothing.
+    // Once only: a second start imports nothing, moves nothing and changes nothing.
     const before = await fs.readFile(journal(), 'utf8');
     await new VfsDriver({ root }).init();
     expect(await fs.readFile(journal(), 'utf8')).toBe(before);
+    expect(await fs.readFile(path.join(host, 'data', 'inner.txt'), 'utf8')).toBe('inner');
+  });
+
+  it('finishes a move that a crash interrupted, without touching a user folder named data', async () => {
+    const volumes = path.join(root, 'volumes');
+    const record = { schema: 1, id: 'vfs-000001', name: 'v', size: 1, fields: {}, attachments: [], createdAt: '2026-11-24T00:00:00.000Z' };
+    // Imported into the journal, data renamed aside (step 1), then the process died.
+    const first = new VfsDriver({ root });
+    await first.init();
+    await fs.appendFile(journal(), `${JSON.stringify({ volume: record })}\n`);
+    await fs.writeFile(path.join(volumes, 'vfs-000001.json'), JSON.stringify(record));
+    await fs.mkdir(path.join(volumes, 'vfs-000001'));
+    await fs.mkdir(path.join(volumes, '.flatten-vfs-000001', 'data'), { recursive: true });
+    await fs.writeFile(path.join(volumes, '.flatten-vfs-000001', 'data', 'mine.txt'), 'mine');
+    const { driver, warnings } = quietDriver();
+    await driver.init();
+    expect(warnings).toContain('finishing an interrupted move of a vfs volume to the current layout');
+    expect(await fs.readFile(path.join(volumes, 'vfs-000001', 'data', 'mine.txt'), 'utf8')).toBe('mine');
+    expect((await fs.readdir(volumes)).sort()).toEqual(['vfs-000001']);
   });
 });
