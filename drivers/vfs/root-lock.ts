@@ -29,6 +29,8 @@ export interface RootLockOptions {
   /** Give up waiting after this long with DriverTransientError, ms. Default 30 000. */
   acquireTimeoutMs?: number;
   logger?: DriverLogger;
+  /** Called as this lock object is about to let go of the lock (whoever takes it next may write). */
+  onRelease?: () => void;
 }
 
 interface LockOwner {
@@ -52,6 +54,7 @@ export class RootLock {
   private readonly staleMs: number;
   private readonly acquireTimeoutMs: number;
   private readonly logger: DriverLogger;
+  private readonly onRelease: (() => void) | undefined;
   private readonly breakFile: string;
   private readonly breakStaleMs: number;
   /** Cleared the first time the filesystem refuses a hard link: then `open('wx')` + write. */
@@ -64,6 +67,7 @@ export class RootLock {
     this.staleMs = options.staleMs ?? 30_000;
     this.acquireTimeoutMs = options.acquireTimeoutMs ?? 30_000;
     this.logger = options.logger ?? silentDriverLogger;
+    this.onRelease = options.onRelease;
     this.breakFile = `${file}.break`;
     this.breakStaleMs = Math.min(BREAK_STALE_MS, this.staleMs);
   }
@@ -84,6 +88,7 @@ export class RootLock {
         return await fn();
       } finally {
         clearInterval(heartbeat);
+        this.onRelease?.();
         await this.release(token);
       }
     } finally {

@@ -122,6 +122,7 @@ export class VfsDriver implements StorageDriver {
       staleMs: config.lockStaleMs,
       acquireTimeoutMs: config.lockTimeoutMs,
       logger: this.logger,
+      onRelease: () => this.journal.lockReleased(),
     });
     this.limit = config.attachLimit;
     this.stagingMaxAgeMs = config.stagingMaxAgeMs ?? 3_600_000;

@@ -54,7 +54,10 @@ export class VfsJournal {
   private mutex: Promise<unknown> = Promise.resolve();
   /** A lock-free catch-up queued but not started yet: callers arriving now can share it. */
   private queuedRefresh: Promise<VfsState> | undefined;
-  /** Inside an update (root lock held, caught up): no other process can append, the state is current. */
+  /**
+   * Caught up under the root lock, which is still held (from an update until `lockReleased`): no
+   * other process can append, so the state is current and lock-free reads need not catch up.
+   */
   private authoritative = false;
 
   constructor(
@@ -101,7 +104,8 @@ export class VfsJournal {
 
   /**
    * Without the lock: applies what other processes have committed since the last catch-up. Callers
-   * that arrive while one is queued share it; during an update the state is already current.
+   * that arrive while one is queued share it; while this process holds the lock (after an update),
+   * the state is already current.
    */
   refresh(): Promise<VfsState> {
     if (this.authoritative) return Promise.resolve(this.current);
@@ -130,10 +134,14 @@ export class VfsJournal {
         }
         return result;
       } finally {
-        this.authoritative = false;
         await handle.close();
       }
     });
+  }
+
+  /** The root lock is being let go: from now on other processes may append. */
+  lockReleased(): void {
+    this.authoritative = false;
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {

@@ -50,6 +50,16 @@ type LevelOp = { type: 'put'; key: string; value: string } | { type: 'del'; key:
 /** Writes committed together at most (bounds one LevelDB batch and the latency of its first write). */
 const MAX_GROUP = 512;
 
+/** A group of writes checked against the store, ready to be written as one LevelDB batch. */
+interface DecidedGroup {
+  levelOps: LevelOp[];
+  accepted: Array<{ write: PendingWrite; changes: EncodedChange[]; version: number }>;
+  /** Each key's version once the batch is written (0 = deleted). */
+  written: Map<string, number>;
+  /** Decided on versions of the batch that was in flight: fails if that batch fails. */
+  onInFlight: boolean;
+}
+
 export interface LevelStoreOptions {
   logger?: Logger;
 }
@@ -143,6 +153,8 @@ export class LevelStore extends WriteBatchStore implements Store {
   private committing = false;
   private closing = false;
   private idleWaiters: Array<() => void> = [];
+  /** Versions of keys in the batch being written, for deciding the next group before it lands. */
+  private readonly inFlight = new Map<string, { version: number; group: DecidedGroup }>();
 
   constructor(
     private readonly location: string,
@@ -312,10 +324,26 @@ export class LevelStore extends WriteBatchStore implements Store {
     });
   }
 
+  /**
+   * Pipelined by one group: the next group's keys are read and its writes decided while the
+   * previous group's LevelDB batch is still being written (versions of keys in that batch come from
+   * `inFlight`). Batches are still issued one after another, in order, so LevelDB applies them in
+   * the order they were decided; a group decided on top of a batch that then failed fails too.
+   */
   private async commitLoop(): Promise<void> {
     this.committing = true;
+    let writing: Promise<boolean> = Promise.resolve(true);
     try {
-      while (this.pending.length > 0) await this.commitGroup(this.pending.splice(0, MAX_GROUP));
+      do {
+        while (this.pending.length > 0) {
+          const group = await this.decideGroup(this.pending.splice(0, MAX_GROUP));
+          const previous = writing;
+          writing = this.writeGroup(group, previous);
+          await previous; // at most one batch in flight while the next group is decided
+        }
+        await writing;
+        // Writes queued while the last batch was written (its callers may already have resumed).
+      } while (this.pending.length > 0);
     } finally {
       this.committing = false;
       const waiters = this.idleWaiters;
@@ -324,21 +352,30 @@ export class LevelStore extends WriteBatchStore implements Store {
     }
   }
 
-  private async commitGroup(group: PendingWrite[]): Promise<void> {
-    let db: Level<string, string>;
-    let current: Array<string | undefined>;
+  /** Reads the versions the group needs and checks each write against them, in order. */
+  private async decideGroup(group: PendingWrite[]): Promise<DecidedGroup> {
+    const decided: DecidedGroup = { levelOps: [], accepted: [], written: new Map(), onInFlight: false };
     const distinct = [...new Set(group.flatMap((w) => w.operations.map((op) => op.key)))];
+    /** Versions as committed (or being committed by the batch in flight) plus this group's accepted writes. */
+    const versions = new Map<string, number>();
+    const toRead: string[] = [];
+    for (const key of distinct) {
+      const inFlight = this.inFlight.get(key);
+      if (inFlight) {
+        versions.set(key, inFlight.version);
+        decided.onInFlight = true;
+      } else {
+        toRead.push(key);
+      }
+    }
     try {
-      db = this.handle();
-      current = await db.getMany(distinct);
+      const db = this.handle();
+      const current = toRead.length > 0 ? await db.getMany(toRead) : [];
+      toRead.forEach((key, i) => versions.set(key, versionOf(current[i])));
     } catch (err) {
       for (const w of group) w.reject(err);
-      return;
+      return decided;
     }
-    /** Versions as committed plus the writes accepted so far in this group. */
-    const versions = new Map(distinct.map((key, i) => [key, versionOf(current[i])]));
-    const levelOps: LevelOp[] = [];
-    const accepted: Array<{ write: PendingWrite; changes: EncodedChange[]; version: number }> = [];
     for (const write of group) {
       try {
         const local = new Map<string, number>();
@@ -363,24 +400,46 @@ export class LevelStore extends WriteBatchStore implements Store {
             local.set(op.key, 0);
           }
         }
-        for (const [key, version] of local) versions.set(key, version);
+        for (const [key, version] of local) {
+          versions.set(key, version);
+          decided.written.set(key, version);
+        }
         // A loop, not push(...ops): spreading a large write's ops as arguments overflows the stack.
-        for (const op of ops) levelOps.push(op);
-        accepted.push({ write, changes, version: lastVersion });
+        for (const op of ops) decided.levelOps.push(op);
+        decided.accepted.push({ write, changes, version: lastVersion });
       } catch (err) {
         write.reject(err);
       }
     }
-    try {
-      if (levelOps.length > 0) await db.batch(levelOps);
-    } catch (err) {
-      for (const a of accepted) a.write.reject(err);
-      return;
+    // Until its batch is written, the next group reads this group's versions from here.
+    for (const [key, version] of decided.written) this.inFlight.set(key, { version, group: decided });
+    return decided;
+  }
+
+  /** Writes a decided group once the previous batch is written; true when it committed. */
+  private async writeGroup(group: DecidedGroup, previous: Promise<boolean>): Promise<boolean> {
+    let failure: unknown;
+    if (!(await previous) && group.onInFlight) {
+      failure = new UnavailableError('A state store write failed; writes decided on top of it were not applied');
+    } else {
+      try {
+        if (group.levelOps.length > 0) await this.handle().batch(group.levelOps);
+      } catch (err) {
+        failure = err;
+      }
     }
-    for (const a of accepted) {
+    for (const key of group.written.keys()) {
+      if (this.inFlight.get(key)?.group === group) this.inFlight.delete(key);
+    }
+    if (failure !== undefined) {
+      for (const a of group.accepted) a.write.reject(failure);
+      return false;
+    }
+    for (const a of group.accepted) {
       this.notify(a.changes);
       a.write.resolve(a.version);
     }
+    return true;
   }
 
   private notify(changes: readonly EncodedChange[]): void {

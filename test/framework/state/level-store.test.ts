@@ -96,6 +96,93 @@ describe('LevelStore specifics', () => {
     await first.close();
   });
 
+  describe('pipelined group commit', () => {
+    let store: LevelStore;
+    /** The LevelDB handle inside the store, to watch and fail its batches. */
+    let db: { batch: (ops: unknown[]) => Promise<void> };
+    beforeEach(async () => {
+      store = new LevelStore(path.join(dir, 'state'));
+      await store.open();
+      db = (store as unknown as { db: typeof db }).db;
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('decides the next group on the versions of the batch in flight: every write gets the next version, the last value wins', async () => {
+      const real = db.batch.bind(db);
+      let batches = 0;
+      db.batch = async (ops) => {
+        batches++;
+        await new Promise((r) => setTimeout(r, 5)); // a slow disk: the next group is decided meanwhile
+        return real(ops);
+      };
+      const versions: number[] = [];
+      await Promise.all(
+        Array.from({ length: 10 }, async (_, round) => {
+          for (let i = 0; i < 20; i++) versions.push(await store.put('k/shared', { round, i }));
+        }),
+      );
+      expect(batches).toBeGreaterThan(1);
+      expect([...versions].sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+      expect((await store.getVersioned('k/shared'))!.version).toBe(200);
+      // Compare-and-set against a version still in flight is checked against it, not the disk.
+      const [a, b] = await Promise.allSettled([store.putIfVersion('k/shared', 'x', 200), store.putIfVersion('k/shared', 'y', 200)]);
+      expect([a.status, b.status].sort()).toEqual(['fulfilled', 'rejected']);
+    });
+
+    it('a failed batch fails the group decided on top of it, and only that one', async () => {
+      const real = db.batch.bind(db);
+      let call = 0;
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      db.batch = async (ops) => {
+        call++;
+        if (call === 1) {
+          await gate;
+          throw new Error('disk on fire');
+        }
+        return real(ops);
+      };
+      const first = store.put('k/a', 1); // batch 1: held at the gate, then fails
+      await new Promise((r) => setImmediate(r));
+      const onTop = store.put('k/a', 2); // decided while batch 1 is in flight, on its version of k/a
+      const independent = store.put('k/b', 1);
+      await new Promise((r) => setTimeout(r, 20));
+      release();
+      await expect(first).rejects.toThrow('disk on fire');
+      await expect(onTop).rejects.toBeInstanceOf(UnavailableError);
+      await expect(independent).rejects.toBeInstanceOf(UnavailableError); // same group as onTop
+      expect(await store.get('k/a')).toBeUndefined();
+      // The pipeline recovers: the next writes are decided on what is really stored.
+      expect(await store.put('k/a', 3)).toBe(1);
+      expect(await store.put('k/b', 3)).toBe(1);
+    });
+
+    it('a group that read nothing from a failed batch is written', async () => {
+      const real = db.batch.bind(db);
+      let call = 0;
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      db.batch = async (ops) => {
+        call++;
+        if (call === 1) {
+          await gate;
+          throw new Error('disk on fire');
+        }
+        return real(ops);
+      };
+      const first = store.put('k/a', 1);
+      await new Promise((r) => setImmediate(r));
+      const other = store.put('k/other', 1);
+      await new Promise((r) => setTimeout(r, 20));
+      release();
+      await expect(first).rejects.toThrow('disk on fire');
+      expect(await other).toBe(1);
+      expect(await store.get('k/other')).toBe(1);
+    });
+  });
+
   describe('scan in batches', () => {
     let store: LevelStore;
     beforeEach(async () => {
