@@ -39,6 +39,18 @@ async function holdLock(file: string): Promise<() => Promise<void>> {
   };
 }
 
+/** A RootLock that counts how often it is taken. */
+function countingLock(file: string): { lock: RootLock; takes: () => number } {
+  const lock = new RootLock(file);
+  let n = 0;
+  const withLock = lock.withLock.bind(lock);
+  lock.withLock = (signal, what, fn) => {
+    n++;
+    return withLock(signal, what, fn);
+  };
+  return { lock, takes: () => n };
+}
+
 describe('GroupCommit', () => {
   it('runs everything that queued while the lock was busy as one batch, and settles after releasing the lock', async () => {
     const file = path.join(root, '.lock');
@@ -77,13 +89,7 @@ describe('GroupCommit', () => {
 
   it('runs a batch that queued during the previous one under the same lock hold, answering the first at once', async () => {
     const file = path.join(root, '.lock');
-    const lock = new RootLock(file);
-    let takes = 0;
-    const withLock = lock.withLock.bind(lock);
-    lock.withLock = (signal, what, fn) => {
-      takes++;
-      return withLock(signal, what, fn);
-    };
+    const { lock, takes } = countingLock(file);
     const batches: number[][] = [];
     let second: Promise<number> | undefined;
     let firstAnswered = false;
@@ -101,19 +107,13 @@ describe('GroupCommit', () => {
     expect(await first).toBe(1);
     expect(await second).toBe(2);
     expect(batches).toEqual([[1], [2]]);
-    expect(takes).toBe(1);
+    expect(takes()).toBe(1);
     await expect(fs.stat(file)).rejects.toThrow(); // released before the last batch's callers resumed
   });
 
   it('hands the lock over after holdMs even while requests keep coming', async () => {
     const file = path.join(root, '.lock');
-    const lock = new RootLock(file);
-    let takes = 0;
-    const withLock = lock.withLock.bind(lock);
-    lock.withLock = (signal, what, fn) => {
-      takes++;
-      return withLock(signal, what, fn);
-    };
+    const { lock, takes } = countingLock(file);
     let n = 0;
     const all: Array<Promise<unknown>> = [];
     const commit = new GroupCommit<number>(
@@ -129,7 +129,7 @@ describe('GroupCommit', () => {
     all.push(commit.submit(0, undefined, 'test'));
     while (all.length < 20) await Promise.all(all);
     await Promise.all(all);
-    expect(takes).toBe(20); // holdMs 0: the lock is released after every batch
+    expect(takes()).toBe(20); // holdMs 0: the lock is released after every batch
   });
 
   it('fails the requests of a batch whose runner throws, and goes on with the next batch', async () => {

@@ -109,6 +109,20 @@ describe('LevelStore specifics', () => {
       await store.close();
     });
 
+    /** The next LevelDB batch waits until the returned function is called, then fails; later ones go through. */
+    function failFirstBatchWhenReleased(): () => void {
+      const real = db.batch.bind(db);
+      let call = 0;
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      db.batch = async (ops) => {
+        if (++call > 1) return real(ops);
+        await gate;
+        throw new Error('disk on fire');
+      };
+      return release;
+    }
+
     it('decides the next group on the versions of the batch in flight: every write gets the next version, the last value wins', async () => {
       const real = db.batch.bind(db);
       let batches = 0;
@@ -132,18 +146,7 @@ describe('LevelStore specifics', () => {
     });
 
     it('a failed batch fails the group decided on top of it, and only that one', async () => {
-      const real = db.batch.bind(db);
-      let call = 0;
-      let release!: () => void;
-      const gate = new Promise<void>((r) => (release = r));
-      db.batch = async (ops) => {
-        call++;
-        if (call === 1) {
-          await gate;
-          throw new Error('disk on fire');
-        }
-        return real(ops);
-      };
+      const release = failFirstBatchWhenReleased();
       const first = store.put('k/a', 1); // batch 1: held at the gate, then fails
       await new Promise((r) => setImmediate(r));
       const onTop = store.put('k/a', 2); // decided while batch 1 is in flight, on its version of k/a
@@ -160,18 +163,7 @@ describe('LevelStore specifics', () => {
     });
 
     it('a group that read nothing from a failed batch is written', async () => {
-      const real = db.batch.bind(db);
-      let call = 0;
-      let release!: () => void;
-      const gate = new Promise<void>((r) => (release = r));
-      db.batch = async (ops) => {
-        call++;
-        if (call === 1) {
-          await gate;
-          throw new Error('disk on fire');
-        }
-        return real(ops);
-      };
+      const release = failFirstBatchWhenReleased();
       const first = store.put('k/a', 1);
       await new Promise((r) => setImmediate(r));
       const other = store.put('k/other', 1);
