@@ -72,6 +72,26 @@ export function attributesOf(attributes: readonly mesos.v1.IAttribute[] | null |
   return out;
 }
 
+/**
+ * Whether `attributesOf(attributes)` would have exactly the entries of `known`, checked without
+ * building it. False also when unsure (a name given twice): the caller then takes the long way.
+ */
+function sameAttributes(known: Record<string, string>, attributes: readonly mesos.v1.IAttribute[] | null | undefined): boolean {
+  const list = attributes ?? [];
+  let count = 0;
+  for (let i = 0; i < list.length; i++) {
+    const a = list[i];
+    const value = attributeValue(a);
+    if (value === undefined || a.name === '__proto__') continue;
+    if (!Object.prototype.hasOwnProperty.call(known, a.name) || known[a.name] !== value) return false;
+    for (let j = 0; j < i; j++) if (list[j].name === a.name) return false;
+    count++;
+  }
+  let knownCount = 0;
+  for (const key in known) if (Object.prototype.hasOwnProperty.call(known, key)) knownCount++;
+  return count === knownCount;
+}
+
 function sameFacts(a: AgentRecord, b: AgentRecord): boolean {
   if (a.hostname !== b.hostname || a.zone !== b.zone || a.region !== b.region || a.state !== b.state) return false;
   const ka = Object.keys(a.attributes);
@@ -136,11 +156,27 @@ export class AgentRegistry extends TypedEmitter<AgentRegistryEvents> {
 
   /** An offer proves the agent is registered and reachable; it also carries its facts. */
   observeOffer(offer: mesos.v1.IOffer): AgentRecord {
+    const known = this.agents.get(offer.agent_id.value);
+    if (known !== undefined && this.offerRepeats(known, offer)) return known;
     const attributes = attributesOf(offer.attributes);
     const domain = offer.domain?.fault_domain;
     const zone = domain?.zone?.name || attributes[this.zoneAttribute] || undefined;
     const region = domain?.region?.name || attributes.region || undefined;
     return this.upsert(offer.agent_id.value, { hostname: offer.hostname, zone, region, attributes, state: 'active', reason: undefined });
+  }
+
+  /**
+   * Whether the offer says nothing new about a known active agent: what `upsert` would find by
+   * `sameFacts`, decided without building a record (offers of known agents are the common case, and
+   * come a hundred at a time).
+   */
+  private offerRepeats(known: AgentRecord, offer: mesos.v1.IOffer): boolean {
+    if (known.state !== 'active' || known.hostname !== offer.hostname || !sameAttributes(known.attributes, offer.attributes)) return false;
+    // The attributes equal `known.attributes`, so the zone and region come out as observeOffer makes them.
+    const domain = offer.domain?.fault_domain;
+    const zone = domain?.zone?.name || known.attributes[this.zoneAttribute] || undefined;
+    const region = domain?.region?.name || known.attributes.region || undefined;
+    return zone === known.zone && region === known.region;
   }
 
   /** An agent from the operator API (AGENT_ADDED or the SUBSCRIBED snapshot). */

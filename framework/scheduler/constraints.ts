@@ -62,6 +62,13 @@ export function fieldValue(field: string, at: Placement): string | undefined {
   }
 }
 
+/** How many of the placements have `value` in `field` (loops, not closures: this runs per candidate). */
+function countWith(field: string, value: string, placed: readonly Placement[]): number {
+  let n = 0;
+  for (const p of placed) if (fieldValue(field, p) === value) n++;
+  return n;
+}
+
 /** Whether one more instance on `candidate` keeps the constraint, given where the app already runs. */
 export function satisfies(c: readonly string[], candidate: Placement, placed: readonly Placement[]): boolean {
   const [field, operator, value] = c;
@@ -76,11 +83,11 @@ export function satisfies(c: readonly string[], candidate: Placement, placed: re
     case 'CLUSTER':
       if (mine === undefined) return false;
       if (value !== undefined && value !== '') return mine === value;
-      return placed.every((p) => fieldValue(field, p) === mine);
+      return countWith(field, mine, placed) === placed.length;
     case 'UNIQUE':
-      return mine !== undefined && !placed.some((p) => fieldValue(field, p) === mine);
+      return mine !== undefined && countWith(field, mine, placed) === 0;
     case 'MAX_PER':
-      return mine !== undefined && placed.filter((p) => fieldValue(field, p) === mine).length < Number(value);
+      return mine !== undefined && countWith(field, mine, placed) < Number(value);
     case 'GROUP_BY': {
       if (mine === undefined) return false;
       // Spread evenly: the candidate's group may not be ahead of the least used group seen.
@@ -93,7 +100,8 @@ export function satisfies(c: readonly string[], candidate: Placement, placed: re
       const own = counts.get(mine) ?? 0;
       if (groups !== undefined && counts.size < groups && !counts.has(mine)) return true;
       if (groups !== undefined && counts.size < groups) return own === 0;
-      return [...counts.values()].every((n) => own <= n);
+      for (const n of counts.values()) if (own > n) return false;
+      return true;
     }
     default:
       return false;

@@ -9,6 +9,8 @@
  * Work per OFFERS event is bounded: every lookup is an index (volume by name, live claims by volume,
  * claims by agent), pending instances are tried in rotating order with a budget per event, and an
  * instance only looks at the offers from its zone. Nothing here grows with the number of volumes.
+ * The per-event path allocates little besides what it returns (no per-instance closures, maps or
+ * copies), so young-generation collections stay rare and the tail per event short.
  */
 import { mesos } from '../mesos/generated/mesos';
 import type { ClaimRecord } from '../storage/claim-record';
@@ -56,24 +58,37 @@ export interface MatchEnvironment {
 
 /** A piece of an offered scalar resource we may use. */
 interface Piece {
+  name: Scalar;
   resource: mesos.v1.IResource;
   left: number;
   /** `<app>#<instance>` for Polly's labelled reservations; undefined for resources anyone may use. */
   owner?: string;
 }
 
+const SCALARS = ['cpus', 'mem', 'disk'] as const;
+type Scalar = (typeof SCALARS)[number];
+
 interface Slot {
   offer: mesos.v1.IOffer;
   agent: AgentRecord;
-  pieces: Map<string, Piece[]>;
-  launches: Launch[];
-  /** Volumes planned on this agent in this round, per service. */
-  planned: Map<string, number>;
+  /** All scalars' pieces, in offer order (a handful; one array rather than one per scalar). */
+  pieces: Piece[];
+  /** Launches planned on this offer in this round. */
+  launched: number;
+  /**
+   * Volumes planned on this agent in this round, per service: the first service inline (agents
+   * mostly see one), any others in `plannedMore`.
+   */
+  plannedService: string | undefined;
+  plannedCount: number;
+  plannedMore: Map<string, number> | undefined;
   exhausted: boolean;
   /** What anyone may use, per scalar (kept with the pieces: the common case reads only this). */
-  free: Record<string, number>;
+  free: Record<Scalar, number>;
   /** Some pieces are Polly's labelled reservations. */
   hasOwned: boolean;
+  /** The place() call that last rejected this slot: a slot is tried at most once per instance. */
+  rejectedBy: number;
 }
 
 export interface Launch {
@@ -96,7 +111,6 @@ export interface MatchResult {
   tried: number;
 }
 
-const SCALARS = ['cpus', 'mem', 'disk'] as const;
 const DYNAMIC = mesos.v1.Resource.ReservationInfo.Type.DYNAMIC;
 const EPSILON = 1e-9;
 /** Slots an instance tries (best first) before it waits for the next event. */
@@ -132,54 +146,123 @@ function usable(resource: mesos.v1.IResource, role: string): boolean {
   return reservations[reservations.length - 1].role === role;
 }
 
+function isScalar(name: string): name is Scalar {
+  return name === 'cpus' || name === 'mem' || name === 'disk';
+}
+
 function slotOf(offer: mesos.v1.IOffer, agent: AgentRecord): Slot {
-  const pieces = new Map<string, Piece[]>();
-  const free: Record<string, number> = { cpus: 0, mem: 0, disk: 0 };
+  const pieces: Piece[] = [];
+  const free: Record<Scalar, number> = { cpus: 0, mem: 0, disk: 0 };
   let hasOwned = false;
   const role = offer.allocation_info?.role ?? '*';
   for (const r of offer.resources ?? []) {
-    if (!(SCALARS as readonly string[]).includes(r.name) || !usable(r, role)) continue;
-    const list = pieces.get(r.name) ?? [];
+    const name = r.name;
+    if (!isScalar(name) || !usable(r, role)) continue;
     const owner = reservationOwner(r);
-    list.push(owner === undefined ? { resource: r, left: r.scalar!.value } : { resource: r, left: r.scalar!.value, owner });
-    if (owner === undefined) free[r.name] += r.scalar!.value;
+    const value = r.scalar!.value;
+    pieces.push({ name, resource: r, left: value, owner });
+    if (owner === undefined) free[name] += value;
     else hasOwned = true;
-    pieces.set(r.name, list);
   }
-  return { offer, agent, pieces, launches: [], planned: new Map(), exhausted: false, free, hasOwned };
+  return { offer, agent, pieces, launched: 0, plannedService: undefined, plannedCount: 0, plannedMore: undefined, exhausted: false, free, hasOwned, rejectedBy: 0 };
 }
 
-function available(slot: Slot, name: string, owner: string | undefined): number {
+function plannedOn(slot: Slot, service: string): number {
+  if (slot.plannedService === service) return slot.plannedCount;
+  return slot.plannedMore?.get(service) ?? 0;
+}
+
+function plan(slot: Slot, service: string, count: number): void {
+  if (slot.plannedService === undefined) slot.plannedService = service;
+  if (slot.plannedService === service) slot.plannedCount += count;
+  else (slot.plannedMore ??= new Map()).set(service, (slot.plannedMore.get(service) ?? 0) + count);
+}
+
+/**
+ * How much of `name` the instance `owner` may use on the slot. `owner` only matters on slots with
+ * labelled reservations; elsewhere it may be left undefined.
+ */
+function available(slot: Slot, name: Scalar, owner: string | undefined): number {
   if (!slot.hasOwned || owner === undefined) return slot.free[name];
   let sum = 0;
-  for (const p of slot.pieces.get(name) ?? []) if (p.owner === undefined || p.owner === owner) sum += p.left;
+  for (const p of slot.pieces) if (p.name === name && (p.owner === undefined || p.owner === owner)) sum += p.left;
   return sum;
 }
 
-/** Takes `amount` of `name` from the slot, own reservation first, then what anyone may use. */
-function take(slot: Slot, name: string, amount: number, owner: string | undefined, unreservedOnly: boolean): mesos.v1.IResource[] {
-  const out: mesos.v1.IResource[] = [];
-  let need = amount;
-  const pieces = [...(slot.pieces.get(name) ?? [])].sort((a, b) => (a.owner === owner ? -1 : 0) - (b.owner === owner ? -1 : 0));
-  for (const p of pieces) {
-    if (need <= EPSILON) break;
-    if (p.owner !== undefined && p.owner !== owner) continue;
-    if (unreservedOnly && (p.resource.reservations ?? []).length > 0) continue;
-    const used = Math.min(p.left, need);
-    if (used <= EPSILON) continue;
-    p.left -= used;
-    need -= used;
-    if (p.owner === undefined) slot.free[name] -= used;
-    const piece: mesos.v1.IResource = { name, type: mesos.v1.Value.Type.SCALAR, scalar: { value: Math.round(used * 1000) / 1000 } };
-    if (p.resource.reservations?.length) piece.reservations = p.resource.reservations.map((r) => ({ ...r }));
-    if (p.resource.allocation_info) piece.allocation_info = { ...p.resource.allocation_info };
-    out.push(piece);
-  }
-  return out;
+/** Whether the instance's resources fit what is left of the slot. */
+function fitsResources(slot: Slot, spec: AppSpec, owner: string | undefined): boolean {
+  return available(slot, 'cpus', owner) + EPSILON >= spec.cpus && available(slot, 'mem', owner) + EPSILON >= spec.mem && available(slot, 'disk', owner) + EPSILON >= spec.disk;
 }
 
-function needs(spec: AppSpec): Record<(typeof SCALARS)[number], number> {
-  return { cpus: spec.cpus, mem: spec.mem, disk: spec.disk };
+/** Takes what it can of `need` from one piece into `out`; returns what is still needed. */
+function takeFrom(slot: Slot, p: Piece, name: Scalar, need: number, owner: string | undefined, unreservedOnly: boolean, out: mesos.v1.IResource[]): number {
+  if (need <= EPSILON || p.name !== name) return need;
+  if (p.owner !== undefined && p.owner !== owner) return need;
+  if (unreservedOnly && (p.resource.reservations?.length ?? 0) > 0) return need;
+  const used = Math.min(p.left, need);
+  if (used <= EPSILON) return need;
+  p.left -= used;
+  if (p.owner === undefined) slot.free[name] -= used;
+  const piece: mesos.v1.IResource = { name, type: mesos.v1.Value.Type.SCALAR, scalar: { value: Math.round(used * 1000) / 1000 } };
+  if (p.resource.reservations?.length) piece.reservations = p.resource.reservations.map((r) => ({ ...r }));
+  if (p.resource.allocation_info) piece.allocation_info = { ...p.resource.allocation_info };
+  out.push(piece);
+  return need - used;
+}
+
+/**
+ * Takes `amount` of `name` from the slot into `out`, own reservation first, then what anyone may use
+ * (each group in offer order). `owner` only matters on slots with labelled reservations.
+ */
+function take(slot: Slot, name: Scalar, amount: number, owner: string | undefined, unreservedOnly: boolean, out: mesos.v1.IResource[]): void {
+  const { pieces } = slot;
+  let need = amount;
+  if (slot.hasOwned) {
+    for (const p of pieces) if (p.owner === owner) need = takeFrom(slot, p, name, need, owner, unreservedOnly, out);
+    for (const p of pieces) if (p.owner !== owner) need = takeFrom(slot, p, name, need, owner, unreservedOnly, out);
+  } else {
+    for (const p of pieces) need = takeFrom(slot, p, name, need, owner, unreservedOnly, out);
+  }
+}
+
+/** Whether the slot still has some of `owner`'s own reservation. */
+function hasOwnLeft(slot: Slot, owner: string | undefined): boolean {
+  if (!slot.hasOwned || owner === undefined) return false;
+  for (const p of slot.pieces) if (p.owner === owner && p.left > EPSILON) return true;
+  return false;
+}
+
+/** Where the app already runs counts against a slot: first per agent, then per zone. */
+function spreadScore(app: AppRound, agent: AgentRecord): number {
+  const onAgent = app.onAgent.size === 0 ? 0 : (app.onAgent.get(agent.agentId) ?? 0);
+  const inZone = app.inZone.size === 0 ? 0 : (app.inZone.get(agent.zone ?? '') ?? 0);
+  return onAgent * 1_000_000 + inZone;
+}
+
+/** Whether volume `i` of the instance is not attached to the agent yet (so it counts against the limit). */
+function needsAttach(existing: ReadonlyArray<VolumeRecord | undefined>, i: number, agentId: string): boolean {
+  const attachments = existing[i]?.attachments;
+  if (attachments) for (const a of attachments) if (a.agentId === agentId) return false;
+  return true;
+}
+
+/**
+ * How many volumes to attach for the service of volume `i`, counted at the first such volume (0 at
+ * the others, and for volumes already attached): a handful per instance, so no map.
+ */
+function attachCountAt(volumes: readonly WantedVolume[], existing: ReadonlyArray<VolumeRecord | undefined>, i: number, agentId: string): number {
+  if (!needsAttach(existing, i, agentId)) return 0;
+  const { service } = volumes[i];
+  for (let j = 0; j < i; j++) if (volumes[j].service === service && needsAttach(existing, j, agentId)) return 0;
+  let count = 0;
+  for (let j = i; j < volumes.length; j++) if (volumes[j].service === service && needsAttach(existing, j, agentId)) count++;
+  return count;
+}
+
+/** Whether an offer left out of the round is some slot's offer after all (the same object given twice). */
+function isSlotOffer(offer: mesos.v1.IOffer, slots: readonly Slot[]): boolean {
+  for (const s of slots) if (s.offer === offer) return true;
+  return false;
 }
 
 export interface OfferMatcherOptions {
@@ -194,6 +277,14 @@ export class OfferMatcher {
   private cursor = 0;
   /** Rotates the sample of candidate offers an instance compares. */
   private sampleCursor = 0;
+  /** Numbers place() calls, to mark the slots rejected for the current instance. */
+  private placeSeq = 0;
+  /**
+   * Scratch for place(), reused so an instance allocates nothing to compare candidates: the fitting
+   * candidates found so far and their spread scores (entries past the current count are stale).
+   */
+  private readonly found: Slot[] = [];
+  private readonly foundScore: number[] = [];
   private readonly minBudget: number;
   private readonly budgetPerOffer: number;
 
@@ -209,10 +300,17 @@ export class OfferMatcher {
     const slots: Slot[] = [];
     const byZone = new Map<string, Slot[]>();
     const byAgent = new Map<string, Slot>();
+    /** Offers from agents we cannot use at all (unknown, inactive, a second offer of an agent). */
+    const skipped: mesos.v1.IOffer[] = [];
+    let anyOwned = false;
     for (const offer of offers) {
       const agent = this.env.agent(offer.agent_id.value);
-      if (!agent || agent.state !== 'active' || byAgent.has(agent.agentId)) continue;
+      if (!agent || agent.state !== 'active' || byAgent.has(agent.agentId)) {
+        skipped.push(offer);
+        continue;
+      }
       const slot = slotOf(offer, agent);
+      if (slot.hasOwned) anyOwned = true;
       slots.push(slot);
       byAgent.set(agent.agentId, slot);
       const zone = agent.zone ?? '';
@@ -232,24 +330,25 @@ export class OfferMatcher {
       for (let k = 0; k < n && tried < budget && open > 0; k++) {
         const instance = pending[(start + k) % n];
         tried++;
-        const outcome = this.place(instance, slots, byZone, byAgent, round);
+        const outcome = this.place(instance, slots, byZone, byAgent, round, anyOwned);
         if (typeof outcome === 'string') {
           waiting.set(instance.key, outcome);
           continue;
         }
-        launches.push(outcome.launch);
-        outcome.slot.launches.push(outcome.launch);
-        if (this.isExhausted(outcome.slot)) {
-          outcome.slot.exhausted = true;
+        launches.push(outcome);
+        const slot = byAgent.get(outcome.agent.agentId)!;
+        slot.launched++;
+        if (this.isExhausted(slot)) {
+          slot.exhausted = true;
           open--;
         }
       }
       this.cursor = (start + tried) % Math.max(1, n);
     }
-    const unused = slots.filter((s) => s.launches.length === 0).map((s) => s.offer);
+    const unused: mesos.v1.IOffer[] = [];
+    for (const s of slots) if (s.launched === 0) unused.push(s.offer);
     // Offers from agents we could not use at all (unknown, duplicates) are unused too.
-    const used = new Set(slots.map((s) => s.offer));
-    for (const offer of offers) if (!used.has(offer)) unused.push(offer);
+    for (const offer of skipped) if (!isSlotOffer(offer, slots)) unused.push(offer);
     return { launches, waiting, unused, tried };
   }
 
@@ -257,7 +356,6 @@ export class OfferMatcher {
     return available(slot, 'cpus', undefined) < 0.01 || available(slot, 'mem', undefined) < 1;
   }
 
-  /** A launch, or why the instance cannot run on any of these offers. */
   /** Where an app runs, plus what this round placed, built once per app per round. */
   private appState(appId: string, round: Map<string, AppRound>): AppRound {
     let state = round.get(appId);
@@ -276,13 +374,18 @@ export class OfferMatcher {
     return state;
   }
 
+  /**
+   * A launch, or why the instance cannot run on any of these offers. `anyOwned`: some offer has
+   * labelled reservations (only then does the instance's reservation key matter).
+   */
   private place(
     instance: PendingInstance,
     slots: Slot[],
     byZone: Map<string, Slot[]>,
     byAgent: Map<string, Slot>,
     round: Map<string, AppRound>,
-  ): { launch: Launch; slot: Slot } | string {
+    anyOwned: boolean,
+  ): Launch | string {
     const { env } = this;
     // What the volumes require: one zone, not held by anyone else.
     let zone: string | undefined;
@@ -321,42 +424,54 @@ export class OfferMatcher {
       candidates = slots;
     }
     const app = this.appState(instance.appId, round);
-    const want = needs(instance.spec);
-    const owner = `${instance.appId}#${instance.instance}`;
+    const { spec } = instance;
+    const owner = anyOwned ? `${instance.appId}#${instance.instance}` : undefined;
     let reason = 'waiting: no offer has the resources';
-    const rejected: Slot[] = [];
+    // Slots rejected for this instance carry this mark.
+    const mark = ++this.placeSeq;
     // The best fitting slot by preference and spread (among a bounded, rotating sample of the
-    // candidates); the next best only when it fails a check.
-    const preferred = preferredAgent === undefined ? undefined : byAgent.get(preferredAgent);
+    // candidates); the next best only when it fails a check. Until the instance is placed nothing
+    // changes what fits or the scores, so the fitting candidates are found (in sample order) and
+    // scored once, as far as the attempts need them; an attempt looks at the first SCAN_LIMIT of
+    // them not rejected yet.
+    const attached = preferredAgent === undefined ? undefined : byAgent.get(preferredAgent);
+    const preferred = attached !== undefined && candidates.includes(attached) ? attached : undefined;
     const total = candidates.length;
     const offset = total > SCAN_LIMIT ? this.sampleCursor++ % total : 0;
+    const { found, foundScore } = this;
+    let foundCount = 0;
+    let next = 0;
     for (let attempt = 0; attempt < MAX_ATTEMPTS_PER_INSTANCE; attempt++) {
       let best: Slot | undefined;
       let bestScore = Infinity;
-      const fits = (slot: Slot): boolean =>
-        !slot.exhausted &&
-        !rejected.includes(slot) &&
-        available(slot, 'cpus', owner) + EPSILON >= want.cpus &&
-        available(slot, 'mem', owner) + EPSILON >= want.mem &&
-        available(slot, 'disk', owner) + EPSILON >= want.disk;
-      if (preferred && candidates.includes(preferred) && fits(preferred)) {
+      if (preferred && !preferred.exhausted && preferred.rejectedBy !== mark && fitsResources(preferred, spec, owner)) {
         best = preferred;
       } else {
         let scanned = 0;
-        for (let k = 0; k < total && scanned < SCAN_LIMIT; k++) {
-          const slot = candidates[(offset + k) % total];
-          if (!fits(slot)) continue;
+        for (let i = 0; scanned < SCAN_LIMIT; i++) {
+          if (i === foundCount) {
+            let fitting: Slot | undefined;
+            while (next < total && fitting === undefined) {
+              const slot = candidates[(offset + next++) % total];
+              if (!slot.exhausted && fitsResources(slot, spec, owner)) fitting = slot;
+            }
+            if (fitting === undefined) break;
+            found[foundCount] = fitting;
+            foundScore[foundCount++] = spreadScore(app, fitting.agent);
+          }
+          if (found[i].rejectedBy === mark) continue;
           scanned++;
-          const s = (app.onAgent.get(slot.agent.agentId) ?? 0) * 1_000_000 + (app.inZone.get(slot.agent.zone ?? '') ?? 0);
-          if (s < bestScore) {
-            best = slot;
-            bestScore = s;
+          if (foundScore[i] < bestScore) {
+            best = found[i];
+            bestScore = foundScore[i];
+            // Nothing scores below 0, and on a tie the first wins: the rest cannot change the pick.
+            if (bestScore === 0) break;
           }
         }
       }
       if (!best) return reason;
-      rejected.push(best);
-      if (!satisfiesAll(instance.spec.constraints, best.agent, app.placed)) {
+      best.rejectedBy = mark;
+      if (!satisfiesAll(spec.constraints, best.agent, app.placed)) {
         reason = 'waiting: no offer satisfies the constraints';
         continue;
       }
@@ -365,41 +480,53 @@ export class OfferMatcher {
         reason = limitProblem;
         continue;
       }
-      const launch = this.build(instance, best, owner, want);
+      const launch = this.build(instance, best, owner);
       app.placed.push(best.agent);
       app.onAgent.set(best.agent.agentId, (app.onAgent.get(best.agent.agentId) ?? 0) + 1);
       app.inZone.set(best.agent.zone ?? '', (app.inZone.get(best.agent.zone ?? '') ?? 0) + 1);
-      return { launch, slot: best };
+      return launch;
     }
     return reason;
   }
 
+  /**
+   * Whether attaching the instance's volumes (those not attached to the agent already) stays within
+   * each service's attach limit there; if so, plans them on the slot. Services are checked in the
+   * order their first volume comes in.
+   */
   private attachLimitProblem(instance: PendingInstance, existing: Array<VolumeRecord | undefined>, slot: Slot): string | undefined {
-    const perService = new Map<string, number>();
-    instance.volumes.forEach((v, i) => {
-      if (existing[i]?.attachments.some((a) => a.agentId === slot.agent.agentId)) return;
-      perService.set(v.service, (perService.get(v.service) ?? 0) + 1);
-    });
-    for (const [service, count] of perService) {
-      const limit = this.env.attachLimit(service, slot.agent);
+    const { volumes } = instance;
+    const { agent } = slot;
+    for (let i = 0; i < volumes.length; i++) {
+      const count = attachCountAt(volumes, existing, i, agent.agentId);
+      if (count === 0) continue;
+      const { service } = volumes[i];
+      const limit = this.env.attachLimit(service, agent);
       if (limit === undefined) continue;
-      const used = this.env.claimsOnAgent(slot.agent.agentId, service) + (slot.planned.get(service) ?? 0);
-      if (used + count > limit) return `waiting: attach limit ${limit} of service ${service} reached on ${slot.agent.hostname}`;
+      const used = this.env.claimsOnAgent(agent.agentId, service) + plannedOn(slot, service);
+      if (used + count > limit) return `waiting: attach limit ${limit} of service ${service} reached on ${agent.hostname}`;
     }
-    for (const [service, count] of perService) slot.planned.set(service, (slot.planned.get(service) ?? 0) + count);
+    for (let i = 0; i < volumes.length; i++) {
+      const count = attachCountAt(volumes, existing, i, agent.agentId);
+      if (count > 0) plan(slot, volumes[i].service, count);
+    }
     return undefined;
   }
 
-  private build(instance: PendingInstance, slot: Slot, owner: string, want: Record<(typeof SCALARS)[number], number>): Launch {
-    const residency = instance.spec.residency !== undefined;
-    const hasOwn = SCALARS.some((r) => (slot.pieces.get(r) ?? []).some((p) => p.owner === owner && p.left > EPSILON));
+  private build(instance: PendingInstance, slot: Slot, owner: string | undefined): Launch {
+    const { spec } = instance;
+    const residency = spec.residency !== undefined;
+    const hasOwn = hasOwnLeft(slot, owner);
     const resources: mesos.v1.IResource[] = [];
     const reserve: mesos.v1.IResource[] = [];
     for (const name of SCALARS) {
-      if (want[name] <= 0) continue;
+      const want = spec[name];
+      if (want <= 0) continue;
       if (residency && !hasOwn) {
         // Reserve unreserved resources for this instance, then launch on the reservation.
-        for (const r of take(slot, name, want[name], owner, true)) {
+        const taken: mesos.v1.IResource[] = [];
+        take(slot, name, want, owner, true, taken);
+        for (const r of taken) {
           const reservation: mesos.v1.Resource.IReservationInfo = {
             type: DYNAMIC,
             role: slot.offer.allocation_info?.role ?? '*',
@@ -415,7 +542,7 @@ export class OfferMatcher {
           resources.push(reserved);
         }
       } else {
-        resources.push(...take(slot, name, want[name], owner, false));
+        take(slot, name, want, owner, false, resources);
       }
     }
     const launch: Launch = { offer: slot.offer, agent: slot.agent, instance, resources };

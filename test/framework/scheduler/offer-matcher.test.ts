@@ -103,4 +103,57 @@ describe('OfferMatcher', () => {
     expect(r.tried).toBeLessThanOrEqual(64);
     expect(r.unused).toHaveLength(3);
   });
+
+  it('moves on to the next best offer when the best breaks a constraint', () => {
+    const agents = new AgentRegistry();
+    const offers = [offer('A0', 'node0', 'zone-a', { attributes: { rack: 'r1' } }), offer('A1', 'node1', 'zone-a', { attributes: { rack: 'r2' } })];
+    for (const o of offers) agents.observeOffer(o);
+    const env: MatchEnvironment = {
+      scheduler: 'polly',
+      agent: (id) => agents.get(id),
+      findVolume: () => undefined,
+      liveClaims: () => [],
+      claimsOnAgent: () => 0,
+      attachLimit: () => undefined,
+      // An instance already runs on node1, so spreading prefers node0 first.
+      placements: (appId) => (appId === 'web' ? [{ ...agents.get('A1')!, attributes: { rack: 'elsewhere' } }] : []),
+    };
+    const matcher = new OfferMatcher(env);
+    const r = matcher.match(offers, [pending({ id: 'web', constraints: [['rack', 'UNLIKE', 'r1']] })]);
+    expect(r.launches.map((l) => l.agent.hostname)).toEqual(['node1']);
+    const none = matcher.match(offers, [pending({ id: 'web', constraints: [['rack', 'LIKE', 'r3']] })]);
+    expect(none.launches).toEqual([]);
+    expect(none.waiting.get('web#0')).toBe('waiting: no offer satisfies the constraints');
+  });
+
+  it('counts attach limits per service over all the volumes an instance still has to attach', () => {
+    const agents = new AgentRegistry();
+    const node0 = offer('A0', 'node0', 'zone-a');
+    agents.observeOffer(node0);
+    const attached = volume('old', undefined, { service: 'ebs', attachments: [{ claimId: 'c', instanceId: 'node0', agentId: 'A0', mode: 'RW', attachedAt: '' }] });
+    const limits: Record<string, number | undefined> = { ebs: 3 };
+    const env: MatchEnvironment = {
+      scheduler: 'polly',
+      agent: (id) => agents.get(id),
+      findVolume: (_s, name) => (name === 'old' ? attached : undefined),
+      liveClaims: () => [],
+      claimsOnAgent: (_agentId, service) => (service === 'ebs' ? 1 : 5),
+      attachLimit: (service) => limits[service],
+      placements: () => [],
+    };
+    const instance = (id: string, vols: Array<[string, string]>): PendingInstance => ({
+      ...pending({ id, cpus: 0.1 }),
+      volumes: vols.map(([name, service], i) => ({ name, service, containerPath: `d${i}`, mode: 'RW' as const })),
+    });
+    // ebs: 1 attached elsewhere + 2 new here = 3 (the volume attached to node0 already does not count); local has no limit.
+    const first = instance('a', [['n1', 'ebs'], ['n2', 'local'], ['old', 'ebs'], ['n3', 'ebs']]);
+    // One more ebs volume in the same round: 1 + 2 planned + 1 > 3.
+    const second = instance('b', [['n4', 'local'], ['n5', 'ebs']]);
+    const r = new OfferMatcher(env).match([node0], [first, second]);
+    expect(r.launches.map((l) => l.instance.appId)).toEqual(['a']);
+    expect(r.waiting.get('b#0')).toBe('waiting: attach limit 3 of service ebs reached on node0');
+    limits.ebs = 2;
+    const tight = new OfferMatcher(env).match([node0], [first]);
+    expect(tight.waiting.get('a#0')).toBe('waiting: attach limit 2 of service ebs reached on node0');
+  });
 });
