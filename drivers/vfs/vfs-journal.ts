@@ -59,6 +59,8 @@ export class VfsJournal {
    * other process can append, so the state is current and lock-free reads need not catch up.
    */
   private authoritative = false;
+  /** The current journal, open for writing, while `authoritative`. */
+  private writer: FileHandle | undefined;
 
   constructor(
     private readonly layout: VfsLayout,
@@ -124,8 +126,13 @@ export class VfsJournal {
    */
   update<T>(decide: (state: VfsState) => Promise<JournalUpdate<T>>): Promise<T> {
     return this.exclusive(async () => {
-      const handle = await this.catchUp(true);
-      this.authoritative = true;
+      // Within one hold of the lock, the first update catches up and later ones reuse its handle.
+      let handle = this.authoritative ? this.writer : undefined;
+      if (!handle) {
+        await this.closeWriter();
+        handle = this.writer = await this.catchUp(true);
+        this.authoritative = true;
+      }
       try {
         const { entries, result } = await decide(this.current);
         if (entries.length > 0) {
@@ -133,8 +140,9 @@ export class VfsJournal {
           if (this.offset > Math.max(this.compactBytes, this.checkpointBytes)) await this.compact(handle);
         }
         return result;
-      } finally {
-        await handle.close();
+      } catch (err) {
+        await this.closeWriter(); // the next update starts from the files again
+        throw err;
       }
     });
   }
@@ -142,6 +150,13 @@ export class VfsJournal {
   /** The root lock is being let go: from now on other processes may append. */
   lockReleased(): void {
     this.authoritative = false;
+    void this.exclusive(() => this.closeWriter());
+  }
+
+  private async closeWriter(): Promise<void> {
+    const writer = this.writer;
+    this.writer = undefined;
+    await writer?.close().catch(() => undefined);
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -310,6 +325,7 @@ export class VfsJournal {
     if (durable)
       await handle.datasync().catch((err: Error) => logger.error('vfs journal seal not synced', { generation: gen, error: err.message }));
     const journalBytes = this.offset;
+    this.authoritative = false; // the next update opens the new journal (this handle is the sealed one)
     this.generation = next;
     this.offset = 0;
     this.checkpointBytes = Buffer.byteLength(text);
