@@ -1,7 +1,8 @@
 /**
  * The Mesos v1 scheduler driver: keeps one subscription alive (SUBSCRIBE, re-subscribe with
  * backoff, heartbeat watchdog), turns events into typed emitter events, and offers one method per
- * Call type. Layers: RecordIO framing → MessageCodec → MesosHttpTransport → SchedulerSession → this.
+ * Call type. Layers: MesosHttpTransport → SchedulerSession → SchedulerEventStream (RecordIO
+ * framing → MessageCodec) → this.
  */
 import type { IncomingMessage } from 'node:http';
 import { AbortedError, Backoff } from '../backoff';
@@ -12,8 +13,8 @@ import { Credentials, MesosHttpTransport, TlsOptions } from '../http/mesos-http-
 import type { Logger } from '../logger';
 import { silentLogger } from '../logger';
 import type { MasterDetector } from '../master-detector';
-import { RecordIoDecodeStream } from '../recordio';
 import { TypedEmitter } from '../typed-emitter';
+import { SchedulerEventStream } from './scheduler-event-stream';
 import { SchedulerSession, SessionStateName } from './scheduler-session';
 
 export interface SchedulerClientOptions {
@@ -78,7 +79,7 @@ const DEFAULT_HEARTBEAT_SECONDS = 15;
 /** One open event stream: its decoder, watchdog, and how it ended. */
 interface Connection {
   body: IncomingMessage;
-  records: RecordIoDecodeStream;
+  events: SchedulerEventStream;
   watchdog: NodeJS.Timeout | undefined;
   ended: boolean;
   finish(reason: string): void;
@@ -88,7 +89,7 @@ export class SchedulerClient extends TypedEmitter<SchedulerClientEvents> {
   private readonly detector: MasterDetector;
   private readonly transport: MesosHttpTransport;
   private readonly session: SchedulerSession;
-  private readonly eventCodec: MessageCodec<mesos.v1.scheduler.Event, mesos.v1.scheduler.IEvent>;
+  private readonly format: WireFormat;
   private readonly logger: Logger;
   private readonly backoff: Backoff;
   private readonly missedHeartbeats: number;
@@ -128,8 +129,7 @@ export class SchedulerClient extends TypedEmitter<SchedulerClientEvents> {
       new MessageCodec(mesos.v1.scheduler.Call, format),
       new MessageCodec(mesos.v1.scheduler.Event, format).mediaType,
     );
-    this.eventCodec = new MessageCodec(mesos.v1.scheduler.Event, format);
-    this.onRecord = this.onRecord.bind(this);
+    this.format = format;
     this.onAckFailed = this.onAckFailed.bind(this);
     // A detector that learns of a new leading master (ZooKeeper) ends the stream to the old one,
     // so the loop re-subscribes — with the same framework ID — to the new leader.
@@ -331,10 +331,12 @@ export class SchedulerClient extends TypedEmitter<SchedulerClientEvents> {
     this.logger.info('subscription stream open', { master: stream.master.href, streamId: this.session.streamId });
     this.emit('connected', stream.master);
     return new Promise<string>((resolve) => {
-      const records = new RecordIoDecodeStream();
       const connection: Connection = {
         body: stream.body,
-        records,
+        events: new SchedulerEventStream(this.format, {
+          event: (event) => this.onEvent(event, connection),
+          end: (reason) => connection.finish(reason),
+        }),
         watchdog: undefined,
         ended: false,
         finish: (reason: string) => {
@@ -342,22 +344,19 @@ export class SchedulerClient extends TypedEmitter<SchedulerClientEvents> {
           connection.ended = true;
           if (connection.watchdog) clearTimeout(connection.watchdog);
           if (this.connection === connection) this.connection = undefined;
-          records.off('data', this.onRecord);
+          connection.events.close();
           stream.close();
           resolve(reason);
         },
       };
       this.connection = connection;
       this.armWatchdog(connection, this.heartbeatTimeoutMs ?? this.missedHeartbeats * DEFAULT_HEARTBEAT_SECONDS * 1000);
-      records.on('data', this.onRecord);
-      records.on('error', (err: Error) => connection.finish(`Malformed event stream: ${err.message}`));
-      records.on('end', () => connection.finish('Event stream ended'));
       stream.body.on('error', (err: Error) => connection.finish(`Event stream failed: ${err.message}`));
       stream.body.on('close', () => {
         // A clean end reaches the decoder first; a close without it means the connection broke.
         if (!stream.body.complete) connection.finish('Event stream connection closed');
       });
-      stream.body.pipe(records);
+      connection.events.consume(stream.body);
     });
   }
 
@@ -383,16 +382,8 @@ export class SchedulerClient extends TypedEmitter<SchedulerClientEvents> {
     }, timeoutMs);
   }
 
-  private onRecord(record: Buffer): void {
-    const connection = this.connection;
-    if (!connection) return;
-    let event: mesos.v1.scheduler.Event;
-    try {
-      event = this.eventCodec.decode(record);
-    } catch (err) {
-      connection.finish(`Undecodable event: ${(err as Error).message}`);
-      return;
-    }
+  private onEvent(event: mesos.v1.scheduler.Event, connection: Connection): void {
+    if (this.connection !== connection) return;
     // Any event proves the stream is alive; refresh() re-arms the timer without a new closure.
     connection.watchdog?.refresh();
     try {

@@ -1,3 +1,4 @@
+import { BufferReader, Writer } from 'protobufjs/minimal';
 import { mesos } from '../../../framework/mesos/generated/mesos';
 import {
   CodecError,
@@ -5,6 +6,7 @@ import {
   fromMesosJson,
   MEDIA_TYPES,
   MessageCodec,
+  ShortStringReader,
   toMesosJson,
 } from '../../../framework/mesos/codec';
 
@@ -129,5 +131,72 @@ describe('Mesos JSON', () => {
   it('checkRequired makes JSON enforce required fields', () => {
     const codec = new MessageCodec(Call, 'json', { checkRequired: true });
     expect(() => codec.decode(Buffer.from('{"type":"ACKNOWLEDGE","acknowledge":{}}'))).toThrow(CodecError);
+  });
+});
+
+describe('ShortStringReader', () => {
+  /** Length-delimited fields as protobuf writes a string: varint length, then the bytes as given. */
+  function fields(values: Uint8Array[]): Buffer {
+    const writer = Writer.create();
+    for (const v of values) writer.bytes(v);
+    const bytes = writer.finish();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** Every string read by the stock BufferReader and by ours, with the position after each. */
+  function readBoth(buf: Buffer, count: number): { stock: [string, number][]; ours: [string, number][] } {
+    const stock = new BufferReader(buf);
+    const ours = new ShortStringReader(buf);
+    const out = { stock: [] as [string, number][], ours: [] as [string, number][] };
+    for (let i = 0; i < count; i++) {
+      out.stock.push([stock.string(), stock.pos]);
+      out.ours.push([ours.string(), ours.pos]);
+    }
+    return out;
+  }
+
+  it('reads ASCII strings of every length around the short-string limit exactly as protobufjs does', () => {
+    const values = Array.from({ length: 41 }, (_, n) => Buffer.from(Array.from({ length: n }, (_, i) => String.fromCharCode(0x20 + ((n * 7 + i) % 95))).join(''), 'latin1'));
+    values.push(Buffer.from([0x00, 0x7f, 0x0a, 0x41]));
+    const { stock, ours } = readBoth(fields(values), values.length);
+    expect(ours).toEqual(stock);
+    expect(ours.slice(0, 17).map(([s]) => s.length)).toEqual(Array.from({ length: 17 }, (_, n) => n));
+  });
+
+  it('leaves non-ASCII and invalid UTF-8 to utf8Slice, so they come out the same', () => {
+    const values = ['é', 'üüü', 'agent-ü', '😀', 'x'.repeat(15) + 'ß'].map((s) => Buffer.from(s, 'utf8'));
+    values.push(Buffer.from([0xff, 0x41]), Buffer.from([0x41, 0xc3]), Buffer.from([0x80]), Buffer.from([0xed, 0xa0, 0x80]));
+    const { stock, ours } = readBoth(fields(values), values.length);
+    expect(ours).toEqual(stock);
+    expect(ours[0][0]).toBe('é');
+    expect(ours[5][0]).toBe('\ufffdA');
+  });
+
+  it('clamps a string that runs past the end, as protobufjs does', () => {
+    for (const tail of ['abc', 'abcdefghijklmnopqrstuvwxyz']) {
+      const buf = Buffer.concat([Buffer.from([tail.length + 5]), Buffer.from(tail, 'latin1')]);
+      const { stock, ours } = readBoth(buf, 1);
+      expect(ours).toEqual(stock);
+      expect(ours[0]).toEqual([tail, buf.length]);
+    }
+  });
+
+  it('decodes whole events the same as protobufjs, from a Buffer or a plain Uint8Array', () => {
+    const offer = (i: number): mesos.v1.IOffer => ({
+      id: { value: `fw-0001-O${i}` },
+      framework_id: { value: 'fw-0001' },
+      agent_id: { value: `fw-S${i}` },
+      hostname: i % 2 ? `agent-${i}.bench` : `hôte-${i}.example`,
+      resources: [{ name: 'cpus', type: mesos.v1.Value.Type.SCALAR, scalar: { value: 4 }, allocation_info: { role: 'bench' } }],
+      attributes: [{ name: 'rack', type: mesos.v1.Value.Type.TEXT, text: { value: `r${i}` } }],
+    });
+    const event = { type: Event.Type.OFFERS, offers: { offers: Array.from({ length: 20 }, (_, i) => offer(i)) } };
+    const codec = new MessageCodec(Event, 'protobuf');
+    const wire = codec.encode(event);
+    const expected = Event.toObject(Event.decode(Uint8Array.from(wire)));
+    expect(Event.toObject(codec.decode(wire))).toEqual(expected);
+    expect(Event.toObject(codec.decode(Uint8Array.from(wire)))).toEqual(expected);
+    expect(codec.decode(wire)).toBeInstanceOf(Event);
+    expect(codec.decode(wire).offers!.offers![1].hostname).toBe('agent-1.bench');
   });
 });
