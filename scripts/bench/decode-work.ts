@@ -155,16 +155,7 @@ async function oursEvents(dir: string, format: WireFormat): Promise<{ warm: Phas
   const body = new Readable({ read: () => undefined });
   events.consume(body);
   await tick();
-  const run = (n: number, first: boolean): (() => Promise<void>) => {
-    const records = first ? [input.framed.subscribed, input.framed.heartbeat] : [];
-    const chunks = chunksOf([...records, ...Array.from({ length: n }, () => input.framed.offers)]);
-    const target = seen + n * OFFERS_PER_EVENT;
-    return async () => {
-      feed(body, chunks);
-      await settle(() => seen, target, 'ours');
-    };
-  };
-  return phases(run);
+  return phases(feedingRun(input, body, () => seen, 'ours'));
 }
 
 /**
@@ -213,16 +204,24 @@ async function mesosFrameworkEvents(dir: string): Promise<{ warm: Phase; measure
     await tick();
   }
   await tick();
-  const run = (n: number, first: boolean): (() => Promise<void>) => {
+  return phases(feedingRun(input, body, () => seen, 'mesos-framework'));
+}
+
+/**
+ * `run(n, first)` for a contender reading `body`: n recorded OFFERS events (after SUBSCRIBED and a
+ * HEARTBEAT the first time) cut into the recorded chunks; the work feeds them and waits until the
+ * contender has seen every offer.
+ */
+function feedingRun(input: ReturnType<typeof readInput>, body: Readable, seen: () => number, who: string): (n: number, first: boolean) => () => Promise<void> {
+  return (n, first) => {
     const records = first ? [input.framed.subscribed, input.framed.heartbeat] : [];
     const chunks = chunksOf([...records, ...Array.from({ length: n }, () => input.framed.offers)]);
-    const target = seen + n * OFFERS_PER_EVENT;
+    const target = seen() + n * OFFERS_PER_EVENT;
     return async () => {
       feed(body, chunks);
-      await settle(() => seen, target, 'mesos-framework');
+      await settle(seen, target, who);
     };
   };
-  return phases(run);
 }
 
 /**
