@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
-/** Temp files are dot-files ending in `.tmp`, so directory scans for `<id>.json` never see them. */
+/** Temp files are dot-files ending in `.tmp`, so directory scans for IDs and checkpoints never see them. */
 export const TEMP_SUFFIX = '.tmp';
 
 export interface AtomicWriteOptions {

@@ -2,8 +2,8 @@
  * Group commit for vfs mutations. Requests submitted while the root lock is busy (held by a batch
  * of this process, by another process, or by an exclusive operation such as a snapshot) queue up;
  * when the lock comes free they are all taken as ONE batch under ONE lock acquisition, so 64
- * concurrent creates cost one lock round trip, one counter write and one directory fsync per
- * directory instead of 64 of each. The batch function decides each request's outcome; a request
+ * concurrent creates cost one lock round trip and one journal append and fdatasync instead of 64
+ * of each. The batch function decides each request's outcome; a request
  * aborted while it waits leaves the queue and never runs.
  *
  * When more requests queued while a batch ran, the next batch runs under the same lock hold (up to
