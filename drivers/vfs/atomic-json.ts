@@ -39,10 +39,6 @@ export async function writeFileAtomic(file: string, content: string, options: At
   if (durable && options.syncDir !== false) await fsyncDir(dir);
 }
 
-export function writeJsonAtomic(file: string, value: unknown, options?: AtomicWriteOptions): Promise<void> {
-  return writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, options);
-}
-
 /** Parsed JSON, or undefined when the file does not exist. A torn or corrupt file throws. */
 export async function readJsonFile(file: string): Promise<unknown> {
   let text: string;
