@@ -362,8 +362,8 @@ export class VfsDriver implements StorageDriver {
   /**
    * One group commit, run holding the root lock. Catches up with the journal, decides each request
    * in submission order against the state as the earlier requests left it (so two creates of one
-   * name in a batch have one winner, and an attach then a detach of one volume both apply), makes
-   * the new volumes' data directories, then appends every changed record as one journal write.
+   * name in a batch have one winner, and an attach then a detach of one volume both apply), then
+   * appends every changed record as one journal write; new volumes' directories are made after it.
    * A write failure fails every request of the batch that had not failed already.
    */
   private async commitBatch(batch: ReadonlyArray<Queued<Mutation>>): Promise<void> {
@@ -514,7 +514,8 @@ export class VfsDriver implements StorageDriver {
     await this.journal.update(async () => ({ entries: legacy.entries, result: undefined }));
     for (const id of legacy.volumeIds) await flattenLegacyVolume(this.layout, id);
     await removeLegacyFiles(legacy.leftovers);
-    this.logger.info('imported a vfs root of the first format', { records: legacy.entries.length, volumesMoved: legacy.volumeIds.length });
+    const records = legacy.entries.filter((e) => 'volume' in e || 'snapshot' in e).length;
+    this.logger.info('imported a vfs root of the first format', { records, volumesMoved: legacy.volumeIds.length });
   }
 
   /**
