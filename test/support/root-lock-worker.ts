@@ -8,6 +8,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { RootLock } from '../../drivers/vfs/root-lock';
+import { runWorker } from './worker-main';
 
 async function main(): Promise<void> {
   const [file, timeoutMs] = process.argv.slice(2);
@@ -24,7 +25,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runWorker(main);

@@ -10,6 +10,7 @@
  */
 import { isPollyError } from '../../framework/errors';
 import { buildCrashStorage } from './crash-storage';
+import { runWorker } from './worker-main';
 
 const [dir, seedArg, opsArg] = process.argv.slice(2);
 const OPS = Number(opsArg ?? '20');
@@ -85,7 +86,4 @@ async function main(): Promise<void> {
   process.stdout.write(`DONE ${done}\n`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`worker failed: ${(err as Error)?.stack ?? String(err)}\n`);
-  process.exit(1);
-});
+runWorker(main);

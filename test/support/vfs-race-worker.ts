@@ -7,6 +7,7 @@
  */
 import { DriverConflictError } from '../../drivers/errors';
 import { VfsDriver } from '../../drivers/vfs/vfs-driver';
+import { runWorker } from './worker-main';
 
 async function main(): Promise<void> {
   const [root, worker, countText] = process.argv.slice(2);
@@ -34,7 +35,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify({ created, conflicts })}\n`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runWorker(main);
