@@ -11,7 +11,7 @@ import { LocalCluster } from '../../framework/mesos/local/local-cluster';
 import { Logger, silentLogger } from '../../framework/mesos/logger';
 import { HaPollyService } from '../../framework/ha-polly-service';
 import { waitFor } from '../support/mesos-http';
-import { ZooKeeperServer } from '../support/zookeeper-server';
+import { useZooKeeperServer } from '../support/zookeeper-server';
 
 const debugLogger = (name: string): Logger => ({
   debug: () => undefined,
@@ -21,17 +21,11 @@ const debugLogger = (name: string): Logger => ({
 });
 
 describe('HaPollyService', () => {
-  let server: ZooKeeperServer;
+  const server = useZooKeeperServer();
   let dir: string;
   let cluster: LocalCluster;
   const instances: HaPollyService[] = [];
 
-  beforeAll(async () => {
-    server = await ZooKeeperServer.start();
-  }, 60_000);
-  afterAll(async () => {
-    await server?.cleanup();
-  });
   beforeEach(async () => {
     dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'polly-ha-'));
     cluster = await LocalCluster.start({ port: 0, workDir: path.join(dir, 'cluster'), heartbeatIntervalSeconds: 0.5, allocationIntervalMs: 50 });
@@ -52,7 +46,7 @@ describe('HaPollyService', () => {
         'api: { port: 0 }',
         'libstorage: { enabled: false }',
         'mesos: { hostname: polly.test, webuiUrl: "http://polly.test/ui" }',
-        `state: { backend: zookeeper, servers: "${server.connectString}", path: ${zkPath}, sessionTimeoutMs: 4000 }`,
+        `state: { backend: zookeeper, servers: "${server().connectString}", path: ${zkPath}, sessionTimeoutMs: 4000 }`,
         `services: [{ name: local, driver: vfs, vfs: { root: ${path.join(dir, 'shared-vfs')} } }]`,
       ].join('\n'),
     );

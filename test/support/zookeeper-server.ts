@@ -187,3 +187,21 @@ export class ZooKeeperServer {
     clearTimeout(bound);
   }
 }
+
+/**
+ * One real ZooKeeper server for the enclosing describe block (or test file): started before its
+ * tests, stopped after them. Returns an accessor, since the server exists only once started.
+ */
+export function useZooKeeperServer(): () => ZooKeeperServer {
+  let server: ZooKeeperServer | undefined;
+  beforeAll(async () => {
+    server = await ZooKeeperServer.start();
+  }, 60_000);
+  afterAll(async () => {
+    await server?.cleanup();
+  });
+  return () => {
+    if (!server) throw new Error('the ZooKeeper server has not started');
+    return server;
+  };
+}

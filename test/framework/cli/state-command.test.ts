@@ -6,17 +6,11 @@ import { exportState, importState } from '../../../framework/cli/state-command';
 import { UsageError } from '../../../framework/cli/cli-errors';
 import { LevelStore } from '../../../framework/state/level-store';
 import { ZookeeperStore } from '../../../framework/state/zookeeper/zookeeper-store';
-import { ZooKeeperServer } from '../../support/zookeeper-server';
+import { useZooKeeperServer } from '../../support/zookeeper-server';
 
 describe('polly state export / import', () => {
-  let server: ZooKeeperServer;
+  const server = useZooKeeperServer();
   let dir: string;
-  beforeAll(async () => {
-    server = await ZooKeeperServer.start();
-  }, 60_000);
-  afterAll(async () => {
-    await server?.cleanup();
-  });
   beforeEach(async () => {
     dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'polly-state-cmd-'));
   });
@@ -43,7 +37,7 @@ describe('polly state export / import', () => {
     const text = Buffer.concat(chunks).toString('utf8');
     expect(text.trim().split('\n')).toHaveLength(5);
 
-    const zk = new ZookeeperStore({ servers: server.connectString, root: '/polly-migrate' });
+    const zk = new ZookeeperStore({ servers: server().connectString, root: '/polly-migrate' });
     await zk.open();
     expect(await importState(zk, PassThrough.from([text]))).toBe(5);
     for (const [k, v] of entries) expect(await zk.get(k)).toEqual(v);

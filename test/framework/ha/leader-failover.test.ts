@@ -9,7 +9,7 @@ import path from 'node:path';
 import { LocalCluster } from '../../../framework/mesos/local/local-cluster';
 import type { ClaimRecord } from '../../../framework/storage/claim-record';
 import { waitFor } from '../../support/mesos-http';
-import { freePort, ZooKeeperServer } from '../../support/zookeeper-server';
+import { freePort, useZooKeeperServer } from '../../support/zookeeper-server';
 import { HaClient, HaResponse, leadersOf, PollyProcess, readiness, UncertainOutcome } from './polly-process';
 
 jest.setTimeout(240_000);
@@ -57,17 +57,11 @@ function overlapping(claims: ClaimRecord[]): string[] {
 }
 
 describe('three Polly processes, the leader SIGKILLed during a stream of claims', () => {
-  let zk: ZooKeeperServer;
+  const zk = useZooKeeperServer();
   let dir: string;
   let cluster: LocalCluster | undefined;
   let procs: PollyProcess[] = [];
 
-  beforeAll(async () => {
-    zk = await ZooKeeperServer.start();
-  }, 60_000);
-  afterAll(async () => {
-    await zk?.cleanup();
-  });
   beforeEach(async () => {
     dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'polly-ha-proc-'));
   });
@@ -110,7 +104,7 @@ describe('three Polly processes, the leader SIGKILLed during a stream of claims'
             'libstorage: { enabled: false }',
             'mesos: { hostname: polly.test, failoverTimeoutSeconds: 3600, declineRefuseSeconds: 1 }',
             'scheduler: { pendingRefuseSeconds: 0.2 }',
-            `state: { backend: zookeeper, servers: "${zk.connectString}", path: ${zkPath}, sessionTimeoutMs: ${SESSION_TIMEOUT_MS} }`,
+            `state: { backend: zookeeper, servers: "${zk().connectString}", path: ${zkPath}, sessionTimeoutMs: ${SESSION_TIMEOUT_MS} }`,
             `services: [{ name: local, driver: vfs, vfs: { root: ${path.join(dir, 'shared-vfs')} } }]`,
           ],
         }),

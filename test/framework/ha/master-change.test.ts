@@ -6,22 +6,16 @@ import path from 'node:path';
 import { LocalCluster } from '../../../framework/mesos/local/local-cluster';
 import type { HaPollyService } from '../../../framework/ha-polly-service';
 import { waitFor } from '../../support/mesos-http';
-import { ZooKeeperServer } from '../../support/zookeeper-server';
+import { useZooKeeperServer } from '../../support/zookeeper-server';
 import { HaFixture, pollyFrameworks, postJson } from './ha-fixture';
 
 jest.setTimeout(120_000);
 
 describe('the leading Mesos master changes in ZooKeeper', () => {
-  let zk: ZooKeeperServer;
+  const zk = useZooKeeperServer();
   let f: HaFixture | undefined;
   let n = 0;
 
-  beforeAll(async () => {
-    zk = await ZooKeeperServer.start();
-  }, 60_000);
-  afterAll(async () => {
-    await zk?.cleanup();
-  });
   afterEach(async () => {
     await f?.cleanup();
     f = undefined;
@@ -39,14 +33,14 @@ describe('the leading Mesos master changes in ZooKeeper', () => {
         agents: [{ hostname: `${name}-node0`, zone: 'zone-a' }],
         heartbeatIntervalSeconds: 0.5,
         allocationIntervalMs: 50,
-        zookeeper: { servers: zk.connectString, path: mesosPath, sessionTimeoutMs: 4000 },
+        zookeeper: { servers: zk().connectString, path: mesosPath, sessionTimeoutMs: 4000 },
       });
       fixture.onCleanup(() => c.stop());
       return c;
     };
     const first = await cluster('first');
     const second = await cluster('second');
-    const polly = await fixture.start({ name: 'p', master: `zk://${zk.connectString}${mesosPath}`, zk: zk.connectString, zkPath: `/polly-master-${n}`, sessionTimeoutMs: 3000 });
+    const polly = await fixture.start({ name: 'p', master: `zk://${zk().connectString}${mesosPath}`, zk: zk().connectString, zkPath: `/polly-master-${n}`, sessionTimeoutMs: 3000 });
     const frameworkId = await waitFor(() => polly.isLeader && polly.leaderService?.scheduler.isSubscribed && polly.leaderService.scheduler.frameworkId, 30_000);
     // Subscribed to the leading (first registered) master only.
     expect((await pollyFrameworks(first.url)).map((fw) => fw.id)).toEqual([frameworkId]);

@@ -7,7 +7,7 @@
 import net from 'node:net';
 import { ZkSession } from '../../../framework/state/zookeeper/zk-session';
 import { waitFor } from '../../support/mesos-http';
-import { ZooKeeperServer } from '../../support/zookeeper-server';
+import { useZooKeeperServer } from '../../support/zookeeper-server';
 
 jest.setTimeout(60_000);
 
@@ -42,21 +42,15 @@ async function silentFirstProxy(target: number, silent: number): Promise<{ port:
 }
 
 describe('ZkSession and a server that does not answer the handshake', () => {
-  let zk: ZooKeeperServer;
+  const zk = useZooKeeperServer();
   const cleanups: Array<() => Promise<void> | void> = [];
 
-  beforeAll(async () => {
-    zk = await ZooKeeperServer.start();
-  }, 60_000);
-  afterAll(async () => {
-    await zk?.cleanup();
-  });
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
   it('gives up on the silent connection and establishes the session on the next one', async () => {
-    const proxy = await silentFirstProxy(zk.port, 1);
+    const proxy = await silentFirstProxy(zk().port, 1);
     cleanups.push(proxy.close);
     const session = new ZkSession({ servers: `127.0.0.1:${proxy.port}`, sessionTimeoutMs: 2000, operationTimeoutMs: 20_000 });
     cleanups.push(() => session.close());
@@ -68,13 +62,13 @@ describe('ZkSession and a server that does not answer the handshake', () => {
   });
 
   it('reconnects to the same session when the reconnection meets a silent server', async () => {
-    const session = new ZkSession({ servers: zk.connectString, sessionTimeoutMs: 4000, operationTimeoutMs: 20_000 });
+    const session = new ZkSession({ servers: zk().connectString, sessionTimeoutMs: 4000, operationTimeoutMs: 20_000 });
     cleanups.push(() => session.close());
     await session.start();
     const id = session.sessionId;
     // The connection drops; the first reconnection attempt lands on a server that never answers.
     const client = (session as unknown as { client: { connectionManager: { servers: Array<{ host: string; port: number }>; socket: net.Socket } } }).client;
-    const proxy = await silentFirstProxy(zk.port, 1);
+    const proxy = await silentFirstProxy(zk().port, 1);
     cleanups.push(proxy.close);
     client.connectionManager.servers = [{ host: '127.0.0.1', port: proxy.port }];
     client.connectionManager.socket.destroy();

@@ -5,24 +5,18 @@
 import path from 'node:path';
 import { LocalCluster } from '../../../framework/mesos/local/local-cluster';
 import { waitFor } from '../../support/mesos-http';
-import { ZooKeeperServer } from '../../support/zookeeper-server';
+import { useZooKeeperServer } from '../../support/zookeeper-server';
 import { HaFixture, pollyFrameworks, postJson } from './ha-fixture';
 
 jest.setTimeout(120_000);
 
 describe('a ZooKeeper restart under a running Polly', () => {
-  let zk: ZooKeeperServer;
+  const zk = useZooKeeperServer();
   let f: HaFixture | undefined;
 
-  beforeAll(async () => {
-    zk = await ZooKeeperServer.start();
-  }, 60_000);
-  afterAll(async () => {
-    await zk?.cleanup();
-  });
   afterEach(async () => {
     // ZooKeeper up again first, so the instances can leave their election cleanly.
-    await zk.startAgain();
+    await zk().startAgain();
     await f?.cleanup();
     f = undefined;
   });
@@ -31,7 +25,7 @@ describe('a ZooKeeper restart under a running Polly', () => {
     f = await HaFixture.create('polly-ha-zk-restart-');
     const cluster = await LocalCluster.start({ port: 0, workDir: path.join(f.dir, 'cluster'), heartbeatIntervalSeconds: 0.5, allocationIntervalMs: 50 });
     f.onCleanup(() => cluster.stop());
-    const polly = await f.start({ name: 'p', master: cluster.url, zk: zk.connectString, zkPath, sessionTimeoutMs: 3000 });
+    const polly = await f.start({ name: 'p', master: cluster.url, zk: zk().connectString, zkPath, sessionTimeoutMs: 3000 });
     const frameworkId = await waitFor(() => polly.isLeader && polly.leaderService?.scheduler.isSubscribed && polly.leaderService.scheduler.frameworkId, 30_000);
     const created = await postJson(`${polly.apiUrl}/v1/volumes`, { service: 'local', name: 'before', size: 1, schedulers: ['bench'] });
     expect(created.status).toBe(201);
@@ -72,14 +66,14 @@ describe('a ZooKeeper restart under a running Polly', () => {
 
   it('a quick restart: reconnects and keeps working with the same framework', async () => {
     const running = await startPolly('/polly-restart-quick');
-    await zk.restart();
+    await zk().restart();
     await expectContinues(running);
   });
 
   it('down long enough for the leader to step down: leads again once ZooKeeper is back', async () => {
     const running = await startPolly('/polly-restart-long');
     const deposed = new Promise<void>((resolve) => running.polly.once('deposed', () => resolve()));
-    await zk.stop();
+    await zk().stop();
     // Disconnected beyond the step-down time (2/3 of the session timeout): it stops leading at once.
     await deposed;
     await waitFor(() => running.polly.role === 'standby', 20_000, 50);
@@ -89,7 +83,7 @@ describe('a ZooKeeper restart under a running Polly', () => {
     expect(health).toMatchObject({ role: 'standby', leader: null });
     const refused = await postJson(`${running.polly.apiUrl}/v1/volumes`, { service: 'local', name: 'meanwhile', size: 1 });
     expect(refused.status).toBe(503);
-    await zk.startAgain();
+    await zk().startAgain();
     await expectContinues(running);
   });
 });

@@ -6,7 +6,7 @@ import { SchedulerClient, SubscribedInfo } from '../../../framework/mesos/schedu
 import { masterUrlFromInfo, parseZkUrl, ZookeeperMasterDetector } from '../../../framework/mesos/zookeeper-master-detector';
 import { MasterUrlError } from '../../../framework/mesos/master-detector';
 import { waitFor } from '../../support/mesos-http';
-import { ZooKeeperServer } from '../../support/zookeeper-server';
+import { useZooKeeperServer } from '../../support/zookeeper-server';
 
 describe('zk:// URLs and MasterInfo', () => {
   it('parses servers and path', () => {
@@ -27,17 +27,11 @@ describe('zk:// URLs and MasterInfo', () => {
 });
 
 describe('ZookeeperMasterDetector with local clusters', () => {
-  let server: ZooKeeperServer;
+  const server = useZooKeeperServer();
   let dir: string;
   const clusters: LocalCluster[] = [];
   const cleanups: Array<() => Promise<void> | void> = [];
 
-  beforeAll(async () => {
-    server = await ZooKeeperServer.start();
-  }, 60_000);
-  afterAll(async () => {
-    await server?.cleanup();
-  });
   beforeEach(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'polly-zk-master-'));
   });
@@ -54,7 +48,7 @@ describe('ZookeeperMasterDetector with local clusters', () => {
       agents: [{ hostname: `${name}-a1`, zone: 'zone-a' }],
       heartbeatIntervalSeconds: 1,
       allocationIntervalMs: 50,
-      zookeeper: { servers: server.connectString, path: zkPath, sessionTimeoutMs: 4000 },
+      zookeeper: { servers: server().connectString, path: zkPath, sessionTimeoutMs: 4000 },
     });
     clusters.push(cluster);
     return cluster;
@@ -62,7 +56,7 @@ describe('ZookeeperMasterDetector with local clusters', () => {
 
   it('waits for a leader, then follows leadership changes; the scheduler re-subscribes with the same framework ID', async () => {
     const zkPath = '/mesos-test-1';
-    const detector = new ZookeeperMasterDetector({ url: `zk://${server.connectString}${zkPath}` });
+    const detector = new ZookeeperMasterDetector({ url: `zk://${server().connectString}${zkPath}` });
     cleanups.push(() => detector.close());
     // No master yet: current() waits.
     let early: URL | undefined;

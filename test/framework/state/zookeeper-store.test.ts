@@ -2,24 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { ZookeeperStore } from '../../../framework/state/zookeeper/zookeeper-store';
 import { StoreChange } from '../../../framework/state/store';
 import { waitFor } from '../../support/mesos-http';
-import { ZooKeeperServer } from '../../support/zookeeper-server';
+import { useZooKeeperServer } from '../../support/zookeeper-server';
 import { describeStoreContract } from './store-contract';
 
-let server: ZooKeeperServer;
+const server = useZooKeeperServer();
 
-beforeAll(async () => {
-  server = await ZooKeeperServer.start();
-}, 60_000);
-
-afterAll(async () => {
-  await server?.cleanup();
-});
 
 /** Each store gets its own root: the tests share one server. */
 const freshRoot = (): string => `/polly-test-${randomBytes(6).toString('hex')}`;
 
 describeStoreContract('ZookeeperStore', async () => {
-  const store = new ZookeeperStore({ servers: server.connectString, root: freshRoot(), sessionTimeoutMs: 4000 });
+  const store = new ZookeeperStore({ servers: server().connectString, root: freshRoot(), sessionTimeoutMs: 4000 });
   await store.open();
   return { store, cleanup: async () => undefined };
 });
@@ -27,7 +20,7 @@ describeStoreContract('ZookeeperStore', async () => {
 describe('ZookeeperStore specifics', () => {
   const stores: ZookeeperStore[] = [];
   const make = async (root = freshRoot()): Promise<ZookeeperStore> => {
-    const store = new ZookeeperStore({ servers: server.connectString, root, sessionTimeoutMs: 4000 });
+    const store = new ZookeeperStore({ servers: server().connectString, root, sessionTimeoutMs: 4000 });
     await store.open();
     stores.push(store);
     return store;
@@ -121,7 +114,7 @@ describe('ZookeeperStore specifics', () => {
     const seen: string[] = [];
     store.watch('k/', (c) => seen.push(c.key));
     await store.put('k/before', 1);
-    await server.restart();
+    await server().restart();
     await store.put('k/after', 2);
     expect(await store.get('k/before')).toBe(1);
     expect(await store.get('k/after')).toBe(2);
