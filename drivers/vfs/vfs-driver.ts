@@ -211,7 +211,7 @@ export class VfsDriver implements StorageDriver {
     if (c.size !== undefined && c.size < snap.volumeSize) {
       throw new DriverInvalidError(`invalid size: smaller than the snapshot's volume (${snap.volumeSize} GiB)`, { size: c.size });
     }
-    assertNameFree(await this.journal.refresh(), name); // fail fast, before copying; re-checked under the lock
+    assertNameFree(name, (await this.journal.refresh()).nameHolder(name)); // fail fast, before copying; re-checked under the lock
     return this.createFromCopy(this.layout.snapshotDir(snap.id), name, signal, 'volumeCreateFromSnapshot', {
       size: c.size ?? snap.volumeSize,
       type: c.type ?? snap.volumeType,
@@ -226,7 +226,7 @@ export class VfsDriver implements StorageDriver {
     assertValidName(name, 'name');
     await this.ready(signal, 'volumeCopy');
     const source = await this.mustReadVolume(volumeId);
-    assertNameFree(this.journal.state, name);
+    assertNameFree(name, this.journal.state.nameHolder(name));
     return this.createFromCopy(this.layout.volumeDir(source.id), name, signal, 'volumeCopy', {
       size: source.size,
       type: source.type,
@@ -409,13 +409,7 @@ export class VfsDriver implements StorageDriver {
         throwIfAborted(signal, r.kind === 'create' ? 'volumeCreate' : r.kind === 'attach' ? 'volumeAttach' : 'volumeDetach');
         if (r.kind === 'create') {
           const nk = nameKey(r.name);
-          const holder = taken.get(nk) ?? state.nameHolder(r.name);
-          if (holder !== undefined) {
-            throw new DriverConflictError(`a volume named ${JSON.stringify(r.name)} already exists (${holder})`, {
-              name: r.name,
-              volumeId: holder,
-            });
-          }
+          assertNameFree(r.name, taken.get(nk) ?? state.nameHolder(r.name));
           const record = newVolumeRecord(formatVolumeId(next++), r.name, r.attrs);
           taken.set(nk, record.id);
           created.push(record);
@@ -565,12 +559,12 @@ export class VfsDriver implements StorageDriver {
     const staging = await this.stage(this.layout.volumesDir, source, signal, what);
     try {
       return await this.lock.withLock(signal, `${what} ${name}`, async () => {
-        assertNameFree(await this.journal.refresh(), name);
+        assertNameFree(name, (await this.journal.refresh()).nameHolder(name));
         const id = formatVolumeId(await this.reserveId('volume'));
         throwIfAborted(signal, what);
         await this.moveIntoPlace(staging, this.layout.volumeDir(id));
         return this.journal.update(async (state) => {
-          assertNameFree(state, name); // (the lock is held: nothing can have taken it since)
+          assertNameFree(name, state.nameHolder(name)); // (the lock is held: nothing can have taken it since)
           const record = newVolumeRecord(id, name, attrs);
           this.logger.info(`vfs volume created by ${what}`, { volumeId: id, name });
           return { entries: [{ volume: record }], result: toDriverVolume(record) };
@@ -632,8 +626,8 @@ export class VfsDriver implements StorageDriver {
   }
 }
 
-function assertNameFree(state: VfsState, name: string): void {
-  const holder = state.nameHolder(name);
+/** Refuses `name` when a volume (`holder`, any case) already has it. */
+function assertNameFree(name: string, holder: string | undefined): void {
   if (holder !== undefined) {
     throw new DriverConflictError(`a volume named ${JSON.stringify(name)} already exists (${holder})`, { name, volumeId: holder });
   }

@@ -16,7 +16,7 @@ import type { DriverLogger } from '../driver-logger';
 import { isErrno, readJsonFile } from './atomic-json';
 import { FLATTEN_PREFIX, SNAPSHOT_META_PATTERN, VOLUME_META_PATTERN, VfsLayout, idNumber, isVolumeId } from './vfs-layout';
 import { parseSnapshotRecord, parseVolumeRecord } from './vfs-records';
-import type { JournalEntry, VfsState } from './vfs-state';
+import { isCounter, type JournalEntry, type VfsState } from './vfs-state';
 
 export interface LegacyMetadata {
   entries: JournalEntry[];
@@ -64,7 +64,7 @@ export async function readLegacyMetadata(layout: VfsLayout, state: VfsState, log
   const entries = [...volumes, ...snapshots];
   if (counters !== undefined) {
     leftovers.push(layout.legacyCounterFile);
-    if (isCount(counters.volume) && isCount(counters.snapshot))
+    if (isCounter(counters.volume) && isCounter(counters.snapshot))
       entries.push({ next: { volume: counters.volume, snapshot: counters.snapshot } });
   }
   if (await exists(layout.legacyNamesDir)) leftovers.push(layout.legacyNamesDir);
@@ -119,8 +119,4 @@ async function exists(p: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-function isCount(n: unknown): n is number {
-  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 1;
 }

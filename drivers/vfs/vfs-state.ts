@@ -137,6 +137,7 @@ export function parseJournalEntry(line: string, source: string): JournalEntry | 
   return undefined;
 }
 
-function isCounter(n: unknown): n is number {
+/** An ID counter: a safe integer from 1. */
+export function isCounter(n: unknown): n is number {
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 1;
 }
