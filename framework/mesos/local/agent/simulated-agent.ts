@@ -18,6 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { mesos } from '../../generated/mesos';
+import { delay } from '../../backoff';
 import { silentLogger, type Logger } from '../../logger';
 import type { AgentState, AgentTaskView, MasterLink, SimulatedAgentApi } from '../agent-link';
 import type { AgentSpec } from '../agent-spec';
@@ -41,6 +42,8 @@ export interface SimulatedAgentOptions {
   dockerVolumeResolver?: DockerVolumeResolver;
   /** Kill grace period when neither the KILL nor the task has a kill policy (default 3000 ms). */
   killGracePeriodMs?: number;
+  /** How long shutdown() waits for the master to acknowledge the tasks' last updates (default 5000 ms). */
+  shutdownDrainMs?: number;
   logger?: Logger;
 }
 
@@ -75,6 +78,7 @@ export class SimulatedAgent implements SimulatedAgentApi {
   private readonly workDir: string;
   private readonly logger: Logger;
   private readonly killGracePeriodMs: number;
+  private readonly shutdownDrainMs: number;
   private readonly resources: CheckpointedResources;
   private readonly updates: StatusUpdateManager;
   private readonly taskRecords = new Map<string, TaskRecord>();
@@ -95,6 +99,7 @@ export class SimulatedAgent implements SimulatedAgentApi {
     this.workDir = path.resolve(spec.workDir);
     this.logger = options.logger ?? silentLogger;
     this.killGracePeriodMs = options.killGracePeriodMs ?? DEFAULT_KILL_GRACE_PERIOD_MS;
+    this.shutdownDrainMs = options.shutdownDrainMs ?? 5000;
     this.resources = new CheckpointedResources(this.workDir, this.agentId, spec.resources, this.logger);
     this.updates = new StatusUpdateManager({
       retry: options.statusUpdateRetry,
@@ -202,6 +207,11 @@ export class SimulatedAgent implements SimulatedAgentApi {
     const records = [...this.taskRecords.values()];
     for (const record of records) record.runner.kill({ gracePeriodMs: this.killGracePeriodMs });
     await Promise.all(records.map((r) => r.runner.whenStopped()));
+    // Only the head of a task's updates is in flight: a TASK_KILLED can wait behind a TASK_RUNNING
+    // not yet acknowledged. The manager keeps sending until acknowledged, so give it a bounded
+    // moment before unregistering rather than dropping the tasks' last words.
+    const drainUntil = Date.now() + this.shutdownDrainMs;
+    while (wasRunning && this.updates.pendingCount > 0 && Date.now() < drainUntil) await delay(10);
     this.stateValue = 'stopped';
     if (wasRunning) this.master.agentUnregistered(this.agentId);
     this.updates.clear();

@@ -425,6 +425,28 @@ describe('SimulatedAgent', () => {
     expect(master.updates[1].status.uuid).toEqual(master.updates[0].status.uuid);
   });
 
+  it('shutdown delivers a TASK_KILLED that waits behind an unacknowledged update before unregistering', async () => {
+    startAgent({}, false);
+    const ackAll = (): void => {
+      for (const u of master.updates) agent.acknowledge(FW, u.status.task_id.value, u.status.uuid!);
+    };
+    agent.launch(framework(FW), [shellTask('q', 'sleep 30')]);
+    await waitFor('starting', () => master.states('q').includes('TASK_STARTING'));
+    ackAll();
+    await waitFor('running', () => master.states('q').includes('TASK_RUNNING'));
+    const pid = agent.taskPid(FW, 'q')!;
+    // TASK_RUNNING is in flight, unacknowledged: the TASK_KILLED of the shutdown queues behind it.
+    const stopping = agent.shutdown();
+    await waitFor('killed', () => !processAlive(pid));
+    expect(master.states('q')).not.toContain('TASK_KILLED');
+    expect(master.unregistered).toEqual([]);
+    master.autoAck = true;
+    ackAll();
+    await stopping;
+    expect(master.states('q')).toContain('TASK_KILLED');
+    expect(master.unregistered).toEqual(['master-1-S0']);
+  });
+
   it('shutdown kills tasks, then unregisters', async () => {
     startAgent();
     agent.launch(framework(FW), [shellTask('s', 'sleep 30')]);
