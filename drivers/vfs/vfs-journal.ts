@@ -21,6 +21,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { DriverLogger } from '../driver-logger';
 import { DriverTransientError } from '../errors';
 import { TEMP_SUFFIX, fsyncDir, isErrno, writeFileAtomic } from './atomic-json';
+import { SerialQueue } from './serial-queue';
 import { CHECKPOINT_PATTERN, JOURNAL_PATTERN, VfsLayout } from './vfs-layout';
 import { JournalEntry, VfsState, parseJournalEntry } from './vfs-state';
 
@@ -51,7 +52,7 @@ export class VfsJournal {
   private checkpointBytes = 0;
   private readonly compactBytes: number;
   /** Serialises this object's catch-ups and updates (they move `offset`). */
-  private mutex: Promise<unknown> = Promise.resolve();
+  private readonly mutex = new SerialQueue();
   /** A lock-free catch-up queued but not started yet: callers arriving now can share it. */
   private queuedRefresh: Promise<VfsState> | undefined;
   /**
@@ -160,9 +161,7 @@ export class VfsJournal {
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.mutex.then(fn, fn);
-    this.mutex = run.catch(() => undefined);
-    return run;
+    return this.mutex.run(fn);
   }
 
   /**

@@ -62,6 +62,11 @@ interface DecidedGroup {
 
 export interface LevelStoreOptions {
   logger?: Logger;
+  /**
+   * Answer a write only once LevelDB's log is on disk (fdatasync; one per group commit). Default
+   * true: an intent must survive a host crash, not only a process crash. False is for throwaway stores.
+   */
+  sync?: boolean;
 }
 
 const ENVELOPE_HEAD = /^\{"v":(\d+),"d":/;
@@ -147,6 +152,7 @@ export class LevelStore extends WriteBatchStore implements Store {
   readonly backend = 'leveldb';
   private db: Level<string, string> | undefined;
   private readonly logger: Logger;
+  private readonly writeOptions: { sync: boolean };
   private watchers: Watcher[] = [];
   /** Writes waiting for the commit loop, which is the write mutex: one group commits at a time. */
   private pending: PendingWrite[] = [];
@@ -162,6 +168,7 @@ export class LevelStore extends WriteBatchStore implements Store {
   ) {
     super();
     this.logger = options.logger ?? silentLogger;
+    this.writeOptions = { sync: options.sync ?? true };
   }
 
   get isOpen(): boolean {
@@ -423,7 +430,7 @@ export class LevelStore extends WriteBatchStore implements Store {
       failure = new UnavailableError('A state store write failed; writes decided on top of it were not applied');
     } else {
       try {
-        if (group.levelOps.length > 0) await this.handle().batch(group.levelOps);
+        if (group.levelOps.length > 0) await this.handle().batch(group.levelOps, this.writeOptions);
       } catch (err) {
         failure = err;
       }

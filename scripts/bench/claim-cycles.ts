@@ -17,9 +17,22 @@ export interface ClaimCycleOptions {
   seconds: number;
   /** fsync vfs metadata (the embedded default). */
   durable: boolean;
+  /**
+   * Leave the run's temp dir for the caller to remove (`dir` in the result). Removing thousands of
+   * volume directories makes the next run's mkdirs slower for minutes on ext4 (new inodes skip
+   * recently deleted ones), so a bench with several rows removes them all after the last row.
+   */
+  keepDir?: boolean;
 }
 
-export async function measureClaimCycles(options: ClaimCycleOptions): Promise<{ perSecond: number; cycles: number }> {
+export interface ClaimCycleResult {
+  perSecond: number;
+  cycles: number;
+  /** The run's temp dir: already removed unless `keepDir`. */
+  dir: string;
+}
+
+export async function measureClaimCycles(options: ClaimCycleOptions): Promise<ClaimCycleResult> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'polly-bench-claims-'));
   const store = options.makeStore(dir);
   const registry = new ServiceRegistry({
@@ -31,6 +44,7 @@ export async function measureClaimCycles(options: ClaimCycleOptions): Promise<{ 
   const storage = new StorageService({ store, registry, concurrency: 64 });
   await storage.start();
   let cycles = 0;
+  let elapsedMs = 0;
   const deadline = performance.now() + options.seconds * 1000;
   const started = performance.now();
   try {
@@ -53,10 +67,11 @@ export async function measureClaimCycles(options: ClaimCycleOptions): Promise<{ 
         }
       }),
     );
+    elapsedMs = performance.now() - started; // stopping the service is not part of the cycles
   } finally {
     await storage.stop();
     await store.close();
-    await fs.rm(dir, { recursive: true, force: true });
+    if (!options.keepDir) await fs.rm(dir, { recursive: true, force: true });
   }
-  return { perSecond: cycles / ((performance.now() - started) / 1000), cycles };
+  return { perSecond: cycles / (elapsedMs / 1000), cycles, dir };
 }
