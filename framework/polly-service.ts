@@ -241,7 +241,12 @@ export class PollyService {
       createDriver: instrumentDriverFactory(driverFactory({ logger }), metrics),
       logger,
     });
-    const storage = new StorageService({ store, registry, logger: logger.child?.({ component: 'storage' }) ?? logger });
+    const storage = new StorageService({
+      store,
+      registry,
+      logger: logger.child?.({ component: 'storage' }) ?? logger,
+      claimRetention: { maxAgeMs: config.state.finishedClaims.keepHours * 3600 * 1000, maxKept: config.state.finishedClaims.keepMax },
+    });
     const journal = new EventJournal(config.api.eventJournalSize);
     const stopFeed = feedStorageEvents(storage.events, journal);
     await storage.start();

@@ -243,6 +243,14 @@ export const ConfigSchema = Type.Object(
         sessionTimeoutMs: Type.Integer({ minimum: 1000, maximum: 120000, default: 10000 }),
         /** The API URL other instances redirect mutations to while this one leads; empty means the bound API URL. */
         advertiseUrl: Type.String({ default: '' }),
+        /** Finished (released or failed) claims are kept this long and at most this many, then pruned. */
+        finishedClaims: Type.Object(
+          {
+            keepHours: Type.Number({ minimum: 0, maximum: 10 * 8760, default: 7 * 24 }),
+            keepMax: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 100_000 }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
       },
       { default: {}, additionalProperties: false },
     ),

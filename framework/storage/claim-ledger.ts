@@ -305,6 +305,32 @@ export class ClaimLedger {
     return Promise.all(ids.map((id) => this.releaseOne(id, why, true)));
   }
 
+  /**
+   * Deletes finished claims (and their volume index entries) from the store, then forgets them;
+   * IDs that are unknown or live are skipped. Finished claims never change again, so no queue slot
+   * is needed. Returns how many were pruned.
+   */
+  async pruneFinished(ids: readonly string[], chunk = 500): Promise<number> {
+    let pruned = 0;
+    for (let i = 0; i < ids.length; i += chunk) {
+      const claims: ClaimRecord[] = [];
+      for (const id of ids.slice(i, i + chunk)) {
+        const claim = this.claims.get(id);
+        if (claim && !isLive(claim)) claims.push(claim);
+      }
+      if (claims.length === 0) continue;
+      await this.store.batch(
+        claims.flatMap((c): BatchOperation[] => [
+          { type: 'del', key: claimKey(c.id) },
+          { type: 'del', key: claimByVolumeKey(c.volumeId, c.id) },
+        ]),
+      );
+      for (const c of claims) this.claims.delete(c.id);
+      pruned += claims.length;
+    }
+    return pruned;
+  }
+
   // ---- repairs used by recovery; the caller runs them in the volume's queue slot ----
 
   /**

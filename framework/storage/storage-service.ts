@@ -1,13 +1,14 @@
 /**
  * The storage core wired together: service registry (drivers), volume catalog, claim ledger, intent
  * log, per-volume queue and recovery. `start()` opens the store, initialises the drivers, loads the
- * catalog and the claims (one prefix scan each) and runs recovery before anything is served;
- * `stop()` lets the operations in flight finish. Each part stays usable (and tested) on its own.
+ * catalog and the claims (one prefix scan each) and runs recovery before anything is served, then
+ * starts pruning finished claims; `stop()` lets the operations in flight finish. Each part stays usable (and tested) on its own.
  */
 import { Logger, silentLogger } from '../mesos/logger';
 import { openStore } from '../state/schema';
 import type { Store } from '../state/store';
 import { ClaimLedger } from './claim-ledger';
+import { ClaimRetention, DEFAULT_CLAIM_RETENTION } from './claim-retention';
 import { IntentLog } from './intent-log';
 import { KeyedSerialQueue } from './keyed-queue';
 import type { RetryOptions } from './retry';
@@ -24,6 +25,8 @@ export interface StorageServiceOptions {
   concurrency?: number;
   /** Backoff for "maybe" (timed-out) driver calls. */
   retry?: RetryOptions;
+  /** How long finished claims are kept, and how many (defaults: DEFAULT_CLAIM_RETENTION). */
+  claimRetention?: Partial<typeof DEFAULT_CLAIM_RETENTION>;
 }
 
 export class StorageService {
@@ -35,6 +38,7 @@ export class StorageService {
   readonly catalog: VolumeCatalog;
   readonly ledger: ClaimLedger;
   readonly recovery: StorageRecovery;
+  readonly retention: ClaimRetention;
   private readonly logger: Logger;
   private started = false;
 
@@ -56,6 +60,13 @@ export class StorageService {
     this.catalog = new VolumeCatalog(common);
     this.ledger = new ClaimLedger({ ...common, catalog: this.catalog });
     this.recovery = new StorageRecovery({ ...common, catalog: this.catalog, ledger: this.ledger });
+    this.retention = new ClaimRetention({
+      ...DEFAULT_CLAIM_RETENTION,
+      ...options.claimRetention,
+      ledger: this.ledger,
+      intents: this.intents,
+      logger: this.logger,
+    });
   }
 
   get isStarted(): boolean {
@@ -71,12 +82,14 @@ export class StorageService {
     this.logger.info('storage state loaded', { volumes, claims });
     const report = await this.recovery.recover();
     this.started = true;
+    this.retention.start();
     return report;
   }
 
   /** Waits for queued and running operations, then closes the drivers (the store is the caller's). */
   async stop(): Promise<void> {
     this.started = false;
+    await this.retention.stop();
     await this.queue.drain();
     await this.registry.close();
   }

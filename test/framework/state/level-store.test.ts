@@ -85,6 +85,28 @@ describe('LevelStore specifics', () => {
     }
   });
 
+  it('writes synchronously by default (each group reaches the disk before it is answered); sync: false opts out', async () => {
+    const { Level } = await import('level');
+    const seen: unknown[] = [];
+    const original = Level.prototype.batch as (...args: unknown[]) => unknown;
+    const batch = jest.spyOn(Level.prototype, 'batch').mockImplementation(function (this: unknown, ...args: unknown[]) {
+      seen.push(args[1]);
+      return original.apply(this, args);
+    } as never);
+    try {
+      for (const [sync, expected] of [[undefined, true], [false, false]] as const) {
+        const store = new LevelStore(path.join(dir, `state-${String(sync)}`), sync === undefined ? {} : { sync });
+        await store.open();
+        seen.length = 0;
+        await store.batch([{ type: 'put', key: 'volumes/a', value: 1 }]);
+        expect(seen).toEqual([{ sync: expected }]);
+        await store.close();
+      }
+    } finally {
+      batch.mockRestore();
+    }
+  });
+
   it('a second store on the same directory is refused with a clear UnavailableError', async () => {
     const location = path.join(dir, 'state');
     const first = new LevelStore(location);

@@ -9,7 +9,7 @@ import type { StorageDriver } from '../../../drivers/storage-driver';
 import { LevelStore } from '../../../framework/state/level-store';
 import { driverFactory } from '../../../framework/storage/driver-factory';
 import { ServiceDefinition, ServiceInput, ServiceRegistry } from '../../../framework/storage/service-registry';
-import { StorageService } from '../../../framework/storage/storage-service';
+import { StorageService, StorageServiceOptions } from '../../../framework/storage/storage-service';
 
 export interface Fixture {
   dir: string;
@@ -33,6 +33,7 @@ export interface FixtureOptions {
   start?: boolean;
   retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
   concurrency?: number;
+  claimRetention?: StorageServiceOptions['claimRetention'];
 }
 
 export const DEFAULT_SERVICES: ServiceInput[] = [
@@ -61,6 +62,7 @@ export async function makeFixture(options: FixtureOptions = {}): Promise<Fixture
     registry,
     retry: options.retry ?? { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
     concurrency: options.concurrency,
+    claimRetention: options.claimRetention,
   });
   if (options.start !== false) await storage.start();
   let closed = false;
