@@ -1,5 +1,6 @@
 /**
- * The intent log: before every driver call that changes the world (create, remove, attach, detach)
+ * The intent log: before every driver call that changes the world (create, remove, attach, detach,
+ * snapshot create and remove)
  * an intent is durably written under `intents/<id>`; after the call its outcome is recorded and the
  * intent deleted, in the same store batch where possible. Whatever is left at start is a half-done
  * operation that `StorageRecovery` finishes or rolls back against the driver's real state.
@@ -8,11 +9,14 @@ import { randomUUID } from 'node:crypto';
 import { intentKey, PREFIXES } from '../state/keys';
 import type { BatchOperation, Store } from '../state/store';
 
-export type IntentKind = 'create' | 'remove' | 'attach' | 'detach';
+export type IntentKind = 'create' | 'remove' | 'attach' | 'detach' | 'snapshot' | 'snapshot-remove';
 
 export interface IntentInput {
   kind: IntentKind;
-  /** Idempotency key: the volume name (create), claim ID (attach/detach) or volume ID (remove). */
+  /**
+   * Idempotency key: the volume name (create), claim ID (attach/detach), volume ID (remove),
+   * `<volume ID>/<name>` (snapshot) or driver snapshot ID (snapshot-remove).
+   */
   key: string;
   service: string;
   volumeId?: string;

@@ -4,7 +4,7 @@
  * 1. Every open intent is settled against the driver's real state, oldest first: a half-done
  *    create is finished (the backend has the name: register it) or rolled back; a remove is
  *    finished; an attach is finished for a live claim (attach is idempotent) or undone; a detach is
- *    finished. No backend volume leaks, no claim disagrees with the backend.
+ *    finished; an interrupted snapshot is kept if the backend has it, a snapshot removal finished. No backend volume leaks, no claim disagrees with the backend.
  * 2. One pass compares catalog, claims and backend (one `volumes()` call per service, no per-volume
  *    inspects): managed volumes gone from the backend are marked `missing` (reported, never deleted
  *    silently); claims stuck between states are repaired; backend attachments no live claim
@@ -19,6 +19,7 @@ import type { ClaimLedger } from './claim-ledger';
 import { isLive } from './claim-record';
 import type { IntentLog, IntentRecord } from './intent-log';
 import type { KeyedSerialQueue } from './keyed-queue';
+import type { SnapshotBook } from './snapshot-book';
 import { isTransient, retryTransient, RetryOptions } from './retry';
 import type { Store } from '../state/store';
 import type { ServiceRegistry } from './service-registry';
@@ -58,6 +59,7 @@ export interface StorageRecoveryOptions {
   registry: ServiceRegistry;
   catalog: VolumeCatalog;
   ledger: ClaimLedger;
+  snapshots: SnapshotBook;
   intents: IntentLog;
   queue: KeyedSerialQueue;
   events?: StorageEvents;
@@ -131,6 +133,12 @@ export class StorageRecovery {
           return this.settleAttach(intent, report);
         case 'detach':
           return this.settleDetach(intent, report);
+        case 'snapshot':
+        case 'snapshot-remove': {
+          const settled = await this.options.snapshots.settle(intent);
+          if (settled.outcome !== 'open') note(report, settled.note);
+          return settled.outcome;
+        }
       }
       return 'open';
     });

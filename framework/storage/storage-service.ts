@@ -13,6 +13,7 @@ import { IntentLog } from './intent-log';
 import { KeyedSerialQueue } from './keyed-queue';
 import type { RetryOptions } from './retry';
 import type { ServiceRegistry } from './service-registry';
+import { SnapshotBook } from './snapshot-book';
 import { StorageEvents } from './storage-events';
 import { RecoveryReport, StorageRecovery } from './storage-recovery';
 import { VolumeCatalog } from './volume-catalog';
@@ -39,6 +40,7 @@ export class StorageService {
   readonly ledger: ClaimLedger;
   readonly recovery: StorageRecovery;
   readonly retention: ClaimRetention;
+  readonly snapshots: SnapshotBook;
   private readonly logger: Logger;
   private started = false;
 
@@ -59,7 +61,8 @@ export class StorageService {
     };
     this.catalog = new VolumeCatalog(common);
     this.ledger = new ClaimLedger({ ...common, catalog: this.catalog });
-    this.recovery = new StorageRecovery({ ...common, catalog: this.catalog, ledger: this.ledger });
+    this.snapshots = new SnapshotBook(common);
+    this.recovery = new StorageRecovery({ ...common, catalog: this.catalog, ledger: this.ledger, snapshots: this.snapshots });
     this.retention = new ClaimRetention({
       ...DEFAULT_CLAIM_RETENTION,
       ...options.claimRetention,

@@ -277,8 +277,7 @@ export class LibStorageBackend {
 
   async snapshot(name: string, volumeId: string, ctx: RequestContext, body: LsVolumeSnapshotRequest): Promise<LsSnapshot> {
     const source = this.visibleVolume(name, volumeId, ctx.caller);
-    const s = this.service(name);
-    const snap = await driverCall(() => s.driver.volumeSnapshot(source.driverVolumeId, body.snapshotName));
+    const snap = await this.storage.snapshots.create(source, body.snapshotName);
     this.logger.info('libstorage snapshot created', { volumeId: source.id, snapshotId: snap.id, txId: ctx.tx.id });
     return snapshotView(snap);
   }
@@ -405,8 +404,7 @@ export class LibStorageBackend {
 
   async snapshotRemove(name: string, snapshotId: string, caller: Caller): Promise<void> {
     const snap = await this.visibleSnapshot(name, snapshotId, caller);
-    const s = this.service(name);
-    await driverCall(() => s.driver.snapshotRemove(snap.id));
+    await this.storage.snapshots.remove(this.service(name).name, snap.id);
   }
 
   // ---- internals ----

@@ -1,9 +1,8 @@
 /**
  * `/v1/snapshots`: snapshots straight from the drivers (the storage core does not catalog them).
  * A snapshot ID is `<service>.<encoded driver snapshot ID>`, the same scheme as volume IDs.
- * Creating one is not a claim-changing operation, so it runs in the volume's queue slot (never
- * alongside a remove of the same volume) but without an intent record: a lost answer at worst
- * leaves a snapshot the operator can see and delete.
+ * Creating and removing go through the storage core's SnapshotBook (an intent around the driver
+ * call, in the source volume's queue slot).
  */
 import { Router } from 'express';
 import type { DriverSnapshot } from '../../../drivers/storage-driver';
@@ -59,8 +58,7 @@ export function snapshotsRoutes(storage: StorageService): Router {
 
   router.delete('/snapshots/:id', async (req, res) => {
     const { service, driverVolumeId: snapshotId } = parseVolumeId(String(req.params.id));
-    const s = registry.get(service);
-    await driverCall(() => s.driver.snapshotRemove(snapshotId));
+    await storage.snapshots.remove(service, snapshotId);
     res.status(204).end();
   });
 
@@ -68,9 +66,7 @@ export function snapshotsRoutes(storage: StorageService): Router {
     const body = req.body as SnapshotCreate;
     const name = checkVolumeName(body.name);
     const volume = storage.catalog.get(String(req.params.id));
-    const s = registry.get(volume.service);
-    const snap = await storage.queue.run(volume.id, () => driverCall(() => s.driver.volumeSnapshot(volume.driverVolumeId, name)));
-    const v = view(volume.service, snap);
+    const v = view(volume.service, await storage.snapshots.create(volume, name));
     res
       .status(201)
       .location(`/v1/snapshots/${encodeURIComponent(v.id)}`)

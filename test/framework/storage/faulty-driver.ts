@@ -1,7 +1,18 @@
 /** Wraps a driver so a test can make chosen calls fail (before or after the real call runs). */
 import type { StorageDriver } from '../../../drivers/storage-driver';
 
-export type Op = 'volumeAttach' | 'volumeDetach' | 'volumeCreate' | 'volumeCopy' | 'volumeCreateFromSnapshot' | 'volumeRemove' | 'volumeInspect' | 'volumes';
+export type Op =
+  | 'volumeAttach'
+  | 'volumeDetach'
+  | 'volumeCreate'
+  | 'volumeCopy'
+  | 'volumeCreateFromSnapshot'
+  | 'volumeRemove'
+  | 'volumeInspect'
+  | 'volumes'
+  | 'snapshots'
+  | 'volumeSnapshot'
+  | 'snapshotRemove';
 
 export interface Fault {
   op: Op;
