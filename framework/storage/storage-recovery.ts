@@ -4,7 +4,8 @@
  * 1. Every open intent is settled against the driver's real state, oldest first: a half-done
  *    create is finished (the backend has the name: register it) or rolled back; a remove is
  *    finished; an attach is finished for a live claim (attach is idempotent) or undone; a detach is
- *    finished; an interrupted snapshot is kept if the backend has it, a snapshot removal finished. No backend volume leaks, no claim disagrees with the backend.
+ *    finished; an interrupted snapshot is kept if the backend has it, a snapshot removal finished.
+ *    No backend volume leaks, no claim disagrees with the backend.
  * 2. One pass compares catalog, claims and backend (one `volumes()` call per service, no per-volume
  *    inspects): managed volumes gone from the backend are marked `missing` (reported, never deleted
  *    silently); claims stuck between states are repaired; backend attachments no live claim

@@ -1,8 +1,9 @@
 /**
- * The storage core wired together: service registry (drivers), volume catalog, claim ledger, intent
- * log, per-volume queue and recovery. `start()` opens the store, initialises the drivers, loads the
+ * The storage core wired together: service registry (drivers), volume catalog, claim ledger,
+ * snapshots, intent log, per-volume queue, recovery and finished-claim retention. `start()` opens the store, initialises the drivers, loads the
  * catalog and the claims (one prefix scan each) and runs recovery before anything is served, then
- * starts pruning finished claims; `stop()` lets the operations in flight finish. Each part stays usable (and tested) on its own.
+ * starts pruning finished claims; `stop()` lets the operations in flight finish. Each part stays
+ * usable (and tested) on its own.
  */
 import { Logger, silentLogger } from '../mesos/logger';
 import { openStore } from '../state/schema';
