@@ -145,7 +145,15 @@ export class VfsDriver implements StorageDriver {
   }
 
   /** The directory a task mounts for `volume`. */
-  hostPath(volume: DriverVolume): string {
+  /**
+   * Lets go of the root lock now if this driver keeps it for a next request, and waits for the
+   * batches in flight. The driver stays usable: a later call takes the lock again.
+   */
+  async close(): Promise<void> {
+    await this.commits.drain();
+  }
+
+    hostPath(volume: DriverVolume): string {
     if (!isVolumeId(volume.id)) {
       throw new DriverInvalidError('vfs: not a vfs volume ID', { volumeId: String(volume.id).slice(0, 300) });
     }

@@ -102,13 +102,40 @@ describe('GroupCommit', () => {
         expect(firstAnswered).toBe(true); // answered while this batch still holds the lock
       }
       for (const e of batch) e.resolve(e.request);
-    });
+    }, { lingerMs: 0 });
     const first = commit.submit<number>(1, undefined, 'test').then((v) => ((firstAnswered = true), v));
     expect(await first).toBe(1);
     expect(await second).toBe(2);
     expect(batches).toEqual([[1], [2]]);
     expect(takes()).toBe(1);
     await expect(fs.stat(file)).rejects.toThrow(); // released before the last batch's callers resumed
+  });
+
+  it('keeps the lock after a lone request for the next one, lets go after lingerMs, and at once on drain()', async () => {
+    const file = path.join(root, '.lock');
+    const { lock, takes } = countingLock(file);
+    const batches: number[][] = [];
+    const commit = new GroupCommit<number>(
+      lock,
+      async (batch) => {
+        batches.push(batch.map((e) => e.request));
+        for (const e of batch) e.resolve(e.request);
+      },
+      { lingerMs: 1_000, holdMs: 60_000 },
+    );
+    // A lone client: each answer comes while the lock is kept, and the next request reuses it.
+    for (let i = 1; i <= 3; i++) expect(await commit.submit<number>(i, undefined, 'test')).toBe(i);
+    expect(batches).toEqual([[1], [2], [3]]);
+    expect(takes()).toBe(1);
+    expect((await fs.stat(file)).isFile()).toBe(true); // still kept for a next request
+    await commit.drain();
+    await expect(fs.stat(file)).rejects.toThrow(); // let go at once, not after lingerMs
+
+    // Without a next request the lock is let go after lingerMs (polled, bounded).
+    const short = new GroupCommit<number>(lock, async (batch) => batch.forEach((e) => e.resolve(e.request)), { lingerMs: 20 });
+    expect(await short.submit<number>(9, undefined, 'test')).toBe(9);
+    for (let i = 0; i < 500 && (await fs.stat(file).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 10));
+    await expect(fs.stat(file)).rejects.toThrow();
   });
 
   it('hands the lock over after holdMs even while requests keep coming', async () => {

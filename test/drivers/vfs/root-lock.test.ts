@@ -53,6 +53,7 @@ describe('RootLock after a crash', () => {
     await fs.writeFile(lockFile, '');
     const driver = await initFresh();
     expect((await driver.volumeCreate('after-empty', {})).name).toBe('after-empty');
+    await driver.close(); // lets go of the lock it keeps briefly after a lone request
     await expect(fs.stat(lockFile)).rejects.toThrow();
   });
 
@@ -167,6 +168,7 @@ describe('RootLock with processes killed while taking or holding it', () => {
     expect(failures).toEqual([]);
     const driver = await initFresh();
     expect((await driver.volumeCreate('after-kills', {})).name).toBe('after-kills');
+    await driver.close();
     // The lock is released, and init swept the temp files the killed workers left.
     const left = (await fs.readdir(root)).filter((f) => f.startsWith('.lock') && f !== '.lock.break');
     expect(left).toEqual([]);

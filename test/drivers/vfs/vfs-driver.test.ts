@@ -35,6 +35,12 @@ async function snapshotTree(dir: string): Promise<Record<string, string>> {
   return out;
 }
 
+/** The tree once the driver has let go of the root lock (it keeps it briefly after a lone request). */
+async function settledTree(): Promise<Record<string, string>> {
+  await driver.close();
+  return snapshotTree(root);
+}
+
 async function allFiles(dir: string): Promise<string[]> {
   return Object.keys(await snapshotTree(dir));
 }
@@ -108,9 +114,9 @@ describe('VfsDriver volumes', () => {
   });
 
   it.each([0, -1, 1.5, 65537, Number.NaN, '3' as unknown as number])('refuses size %p', async (size) => {
-    const before = await snapshotTree(root);
+    const before = await settledTree();
     await expect(driver.volumeCreate('sized', { size })).rejects.toBeInstanceOf(DriverInvalidError);
-    expect(await snapshotTree(root)).toEqual(before);
+    expect(await settledTree()).toEqual(before);
   });
 
   it('accepts the largest size', async () => {
@@ -141,12 +147,12 @@ describe('VfsDriver volumes', () => {
     ['dotdot', '..'],
   ])('refuses the name %s and writes nothing', async (_label, name) => {
     await driver.volumeCreate('existing', {});
-    const before = await snapshotTree(root);
+    const before = await settledTree();
     await expect(driver.volumeCreate(name, {})).rejects.toBeInstanceOf(DriverInvalidError);
     await expect(driver.volumeCopy('vfs-000001', name)).rejects.toBeInstanceOf(DriverInvalidError);
     await expect(driver.volumeSnapshot('vfs-000001', name)).rejects.toBeInstanceOf(DriverInvalidError);
     await expect(driver.volumeInspectByName(name)).rejects.toBeInstanceOf(DriverInvalidError);
-    expect(await snapshotTree(root)).toEqual(before);
+    expect(await settledTree()).toEqual(before);
   });
 
   it('accepts a 255-character name and unicode', async () => {
@@ -158,7 +164,7 @@ describe('VfsDriver volumes', () => {
     'treats the volume ID %p as not found, never as a path',
     async (id) => {
       await driver.volumeCreate('existing', {});
-      const before = await snapshotTree(root);
+      const before = await settledTree();
       await expect(driver.volumeInspect(id)).rejects.toBeInstanceOf(DriverNotFoundError);
       await expect(driver.volumeRemove(id, { force: true })).rejects.toBeInstanceOf(DriverNotFoundError);
       await expect(driver.volumeAttach(id, A)).rejects.toBeInstanceOf(DriverNotFoundError);
@@ -169,7 +175,7 @@ describe('VfsDriver volumes', () => {
       await expect(driver.snapshotRemove(id)).rejects.toBeInstanceOf(DriverNotFoundError);
       await expect(driver.volumeCreateFromSnapshot(id, 'n', {})).rejects.toBeInstanceOf(DriverNotFoundError);
       expect(() => driver.hostPath({ id, name: 'x', size: 1, fields: {}, attachments: [] })).toThrow(DriverInvalidError);
-      expect(await snapshotTree(root)).toEqual(before);
+      expect(await settledTree()).toEqual(before);
     },
   );
 
@@ -434,7 +440,7 @@ describe('VfsDriver snapshots and copies', () => {
 describe('VfsDriver cancellation and concurrency', () => {
   it('rejects every method for an aborted signal before touching anything', async () => {
     const v = await driver.volumeCreate('v', {});
-    const before = await snapshotTree(root);
+    const before = await settledTree();
     const signal = AbortSignal.abort(new Error('caller gave up'));
     const calls: Promise<unknown>[] = [
       driver.init({ signal }),
@@ -463,7 +469,7 @@ describe('VfsDriver cancellation and concurrency', () => {
       expect(err).toBeInstanceOf(DriverAbortedError);
       expect((err as Error).name).toBe('AbortError');
     }
-    expect(await snapshotTree(root)).toEqual(before);
+    expect(await settledTree()).toEqual(before);
   });
 
   it('serialises concurrent in-process creates: one winner per name, distinct IDs', async () => {
@@ -485,6 +491,7 @@ describe('VfsDriver cancellation and concurrency', () => {
       JSON.stringify({ pid: 2 ** 22 + 12345, hostname: os.hostname(), acquiredAt: new Date().toISOString(), token: 'dead' }),
     );
     expect((await driver.volumeCreate('after-crash', {})).name).toBe('after-crash');
+    await driver.close();
     await expect(fs.stat(path.join(root, '.lock'))).rejects.toThrow();
   });
 
