@@ -9,7 +9,7 @@
  * When more requests queued while a batch ran, the next batch runs under the same lock hold (up to
  * `holdMs`): taking the lock creates a file, which costs more than a whole batch on some filesystems.
  * After a batch of ONE request the lock is also kept for up to `lingerMs` in case the next one
- * follows (a lone client's next call usually does within a few ms: +40-70% cycles/s for one client,
+ * follows (a lone client's next call usually does within a few ms: +37-71% cycles/s for one client,
  * measured); after larger batches it is let go at once, so the next batch gathers while it changes
  * hands. Other processes wait at most `holdMs` (plus one batch) for their turn.
  */

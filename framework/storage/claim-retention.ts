@@ -109,9 +109,10 @@ export class ClaimRetention {
     try {
       const open = new Set<string>();
       for (const intent of await intents.pending()) if (intent.claimId !== undefined) open.add(intent.claimId);
-      const ids = selectPrunable(ledger.list(), this.options, now, open);
+      const claims = ledger.list();
+      const ids = selectPrunable(claims, this.options, now, open);
       const pruned = await ledger.pruneFinished(ids);
-      const kept = ledger.list().filter((c) => !isLive(c)).length;
+      const kept = claims.filter((c) => !isLive(c)).length - pruned; // as of the pass's start
       if (pruned > 0) this.logger.info('finished claims pruned', { pruned, kept, maxAgeMs: this.options.maxAgeMs, maxKept: this.options.maxKept });
       return { pruned, kept };
     } catch (err) {

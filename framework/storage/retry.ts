@@ -36,3 +36,20 @@ export async function retryTransient<T>(call: () => Promise<T>, options: RetryOp
     }
   }
 }
+
+/**
+ * A create (volume, snapshot) retried while its outcome is "maybe": before each new try the backend
+ * is asked whether an earlier one made it (`existing`), so a timed-out create that did happen is
+ * found instead of made twice.
+ */
+export function retryCreate<T>(make: () => Promise<T>, existing: () => Promise<T | undefined>, options: RetryOptions = {}): Promise<T> {
+  let tried = false;
+  return retryTransient(async () => {
+    if (tried) {
+      const found = await existing();
+      if (found) return found;
+    }
+    tried = true;
+    return make();
+  }, options);
+}

@@ -11,7 +11,7 @@ import { UnavailableError } from '../errors/unavailable-error';
 import { Logger, silentLogger } from '../mesos/logger';
 import type { IntentLog, IntentRecord } from './intent-log';
 import type { KeyedSerialQueue } from './keyed-queue';
-import { isTransient, retryTransient, RetryOptions } from './retry';
+import { isTransient, retryCreate, retryTransient, RetryOptions } from './retry';
 import type { ServiceRegistry } from './service-registry';
 import { errorMessage, toPollyError } from './storage-errors';
 import { formatVolumeId } from './volume-id';
@@ -53,16 +53,12 @@ export class SnapshotBook {
         volumeId: volume.id,
         payload: { driverVolumeId: volume.driverVolumeId, name },
       });
-      let uncertain = false;
       try {
-        const snap = await retryTransient(async () => {
-          if (uncertain) {
-            const found = await this.find(volume.service, volume.driverVolumeId, name);
-            if (found) return found;
-          }
-          uncertain = true;
-          return driver.volumeSnapshot(volume.driverVolumeId, name);
-        }, this.retry);
+        const snap = await retryCreate(
+          () => driver.volumeSnapshot(volume.driverVolumeId, name),
+          () => this.find(volume.service, volume.driverVolumeId, name),
+          this.retry,
+        );
         await intents.resolve(intent.id);
         this.logger.info('snapshot created', { volumeId: volume.id, snapshotId: formatVolumeId(volume.service, snap.id), name });
         return snap;

@@ -25,7 +25,7 @@ import { crashPoint } from './crash-points';
 import { IntentLog } from './intent-log';
 import type { KeyedSerialQueue } from './keyed-queue';
 import type { CreateRequest } from './profile';
-import { isTransient, retryTransient, RetryOptions } from './retry';
+import { isTransient, retryCreate, retryTransient, RetryOptions } from './retry';
 import type { ServiceRegistry } from './service-registry';
 import { StorageEvents } from './storage-events';
 import { sharedStrings } from './string-pool';
@@ -642,16 +642,8 @@ export class VolumeCatalog {
    * (the create's idempotency key) before trying again; a definite failure closes the intent.
    */
   private async driverCreate(driver: StorageDriver, name: string, make: () => Promise<DriverVolume>, intentId: string): Promise<DriverVolume> {
-    let uncertain = false;
     try {
-      return await retryTransient(async () => {
-        if (uncertain) {
-          const found = await driver.volumeInspectByName(name);
-          if (found) return found;
-        }
-        uncertain = true;
-        return make();
-      }, this.retry);
+      return await retryCreate(make, () => driver.volumeInspectByName(name), this.retry);
     } catch (err) {
       if (isTransient(err)) {
         this.logger.error('volume create outcome unknown; recovery will settle it', { name, intentId, error: errorMessage(err) });
