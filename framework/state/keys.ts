@@ -10,6 +10,9 @@
  *   intents/<intentId>                            intent log: durable before each mutating driver call
  *   profiles-used/<service>/<profile>             the immutable parameters of profiles that were used
  *   meta/schema-version                           the store's schema version (see schema.ts)
+ *   meta/installation                             which installation this store is (see installation.ts)
+ *   backends/<service>                            what Polly last saw of a service's backend metadata
+ *                                                 (its root ID and sequence), to notice an older or foreign one
  *   apps/<encoded app ID>                         volume-bound app definitions (IDs like `group/app`, URI-encoded)
  *   tasks/<taskId>                                the tasks Polly launched (and its launch intents)
  *
@@ -30,10 +33,12 @@ export const PREFIXES = {
   meta: 'meta/',
   apps: 'apps/',
   tasks: 'tasks/',
+  backends: 'backends/',
 } as const;
 
 export const FRAMEWORK_ID_KEY = 'framework/id';
 export const SCHEMA_VERSION_KEY = 'meta/schema-version';
+export const INSTALLATION_KEY = 'meta/installation';
 
 /** Throws InvalidStoreKeyError unless `segment` is one safe key component. */
 export function keySegment(segment: string, what = 'key segment'): string {
@@ -80,3 +85,5 @@ export function idFromKey(key: string): string {
 export const appKey = (appId: string): string => PREFIXES.apps + keySegment(encodeURIComponent(appId), 'app ID');
 
 export const taskKey = (taskId: string): string => PREFIXES.tasks + keySegment(taskId, 'task ID');
+
+export const backendKey = (service: string): string => PREFIXES.backends + keySegment(service, 'service name');
