@@ -9,6 +9,7 @@ import { Level } from 'level';
 import { UnavailableError } from '../errors/unavailable-error';
 import { ValidationError } from '../errors/validation-error';
 import { Logger, silentLogger } from '../mesos/logger';
+import { inspectLevelDirectory } from './level-directory';
 import {
   assertValidExpectedVersion,
   assertValidKey,
@@ -18,7 +19,10 @@ import {
   StoreChange,
   StoreClosedError,
   StoreConflictError,
+  StoreDamagedError,
   StoreListener,
+  StoreMissingError,
+  StoreOpenOptions,
   Versioned,
 } from './store';
 
@@ -163,7 +167,7 @@ export class LevelStore extends WriteBatchStore implements Store {
   private readonly inFlight = new Map<string, { version: number; group: DecidedGroup }>();
 
   constructor(
-    private readonly location: string,
+    private readonly path: string,
     options: LevelStoreOptions = {},
   ) {
     super();
@@ -175,20 +179,37 @@ export class LevelStore extends WriteBatchStore implements Store {
     return this.db?.status === 'open';
   }
 
-  async open(): Promise<void> {
+  /** The directory the database lives in. */
+  get location(): string {
+    return this.path;
+  }
+
+  /**
+   * Opens the database. The directory is checked first (inspectLevelDirectory): files that are not
+   * a whole database are refused before LevelDB sees them, and LevelDB may create a database only
+   * where there was none — never over an existing directory whose CURRENT went missing meanwhile.
+   */
+  async open(options: StoreOpenOptions = {}): Promise<void> {
     if (this.isOpen) return;
-    const db = new Level<string, string>(this.location, { valueEncoding: 'utf8' });
+    const found = await inspectLevelDirectory(this.path);
+    if (found !== 'database' && options.createIfMissing === false) throw new StoreMissingError(this.path, found);
+    const db = new Level<string, string>(this.path, { valueEncoding: 'utf8' });
     try {
-      await db.open();
+      await db.open({ createIfMissing: found !== 'database' });
     } catch (err) {
       if (isLockedError(err)) {
         throw new UnavailableError(
-          `The state store at ${this.location} is in use by another process`,
-          { location: this.location },
+          `The state store at ${this.path} is in use by another process`,
+          { location: this.path },
           { cause: err },
         );
       }
-      throw err;
+      const cause = (err as { cause?: Error }).cause ?? (err as Error);
+      throw new StoreDamagedError(
+        `LevelDB could not open the state store at ${this.path}: ${cause.message}. Its data files were left as they are`,
+        this.path,
+        { cause: err },
+      );
     }
     this.db = db;
   }

@@ -7,13 +7,27 @@
  * A migration either returns batch operations, which are committed in ONE batch together with the
  * new version stamp (all-or-nothing), or writes through the store itself and returns nothing — then
  * it must be idempotent, because a crash before the stamp runs it again.
+ *
+ * A new (empty) store is a new installation: its stamp and its installation marker are written in
+ * one batch. Whether an empty store may become a new installation at all is decided before, by
+ * `openInstallation` (open-installation.ts): here an empty store is simply initialised.
+ *
+ * Several processes may open one store at once (HA instances on ZooKeeper): every stamp is a
+ * compare-and-set, and a process that loses one re-reads the store and carries on from there.
  */
 import { PollyError } from '../errors/polly-error';
 import { Logger, silentLogger } from '../mesos/logger';
+import { initInstallation, newInstallationRecord, installationMarkOp, readInstallation } from './installation';
 import { SCHEMA_VERSION_KEY } from './keys';
-import { BatchOperation, Store } from './store';
+import { BatchOperation, Store, StoreConflictError } from './store';
 
-export const CURRENT_SCHEMA_VERSION = 1;
+export const CURRENT_SCHEMA_VERSION = 2;
+
+/** From this schema on every store has an installation marker: one without is damaged, not old. */
+export const MARKED_SCHEMA_VERSION = 2;
+
+/** Attempts of one openStore when other processes keep stamping the store at the same moment. */
+const MAX_RACES = 5;
 
 export interface Migration {
   from: number;
@@ -50,7 +64,21 @@ const adoptUnversioned: Migration = {
   },
 };
 
-export const MIGRATIONS: readonly Migration[] = [adoptUnversioned];
+/**
+ * Stores written before installation markers get one now, so an upgrade is not refused as "data
+ * without a marker". Only a store that has none: a marker already there (an import) is kept.
+ */
+const markInstallation: Migration = {
+  from: 1,
+  to: 2,
+  description: 'mark the store with an installation ID',
+  async migrate(store) {
+    if (await readInstallation(store)) return [];
+    return [installationMarkOp(newInstallationRecord())];
+  },
+};
+
+export const MIGRATIONS: readonly Migration[] = [adoptUnversioned, markInstallation];
 
 export interface OpenStoreOptions {
   /** Defaults to MIGRATIONS / CURRENT_SCHEMA_VERSION; tests inject their own. */
@@ -72,6 +100,12 @@ function stamp(version: number): SchemaRecord {
   return { version, updatedAt: new Date().toISOString() };
 }
 
+/** The schema version a store is stamped with; undefined when it has no stamp. */
+export async function readSchemaVersion(store: Store): Promise<number | undefined> {
+  const record = await store.get(SCHEMA_VERSION_KEY);
+  return record === undefined ? undefined : readVersion(record);
+}
+
 function readVersion(value: unknown): number {
   const version = (value as Partial<SchemaRecord> | undefined)?.version;
   if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) {
@@ -80,18 +114,34 @@ function readVersion(value: unknown): number {
   return version;
 }
 
-/** Opens `store` (if needed) and brings its schema to the current version. */
+/**
+ * Opens `store` (if needed) and brings its schema to the current version; an empty store is
+ * initialised as a new installation (stamp and marker in one batch).
+ */
 export async function openStore(store: Store, options: OpenStoreOptions = {}): Promise<OpenStoreResult> {
+  if (!store.isOpen) await store.open();
+  for (let attempt = 1; ; attempt++) {
+    // 'raced': another process stamped the store between our read and our write; read it again.
+    const result = await bringToCurrent(store, options).catch((err: unknown) => {
+      if (err instanceof StoreConflictError && attempt < MAX_RACES) return 'raced' as const;
+      throw err;
+    });
+    if (result !== 'raced') return result;
+    if (attempt >= MAX_RACES) throw new StoreSchemaError('The state store kept being initialised by other processes while opening it; try again');
+  }
+}
+
+async function bringToCurrent(store: Store, options: OpenStoreOptions): Promise<OpenStoreResult | 'raced'> {
   const migrations = options.migrations ?? MIGRATIONS;
   const current = options.currentVersion ?? CURRENT_SCHEMA_VERSION;
   const logger = options.logger ?? silentLogger;
-  if (!store.isOpen) await store.open();
 
   const record = await store.getVersioned<SchemaRecord>(SCHEMA_VERSION_KEY);
   if (!record && (await store.count('')) === 0) {
-    // putIfVersion: if another process stamped it meanwhile, its stamp wins and we fail loudly.
-    await store.putIfVersion(SCHEMA_VERSION_KEY, stamp(current), 0);
-    logger.info('state store initialised', { backend: store.backend, schemaVersion: current });
+    const stampOp: BatchOperation = { type: 'put', key: SCHEMA_VERSION_KEY, value: stamp(current), expectVersion: 0 };
+    const installation = await initInstallation(store, [stampOp]);
+    if (!installation) return 'raced';
+    logger.info('state store initialised', { backend: store.backend, schemaVersion: current, installationId: installation.id });
     return { from: undefined, to: current, applied: [], stamped: true };
   }
 

@@ -13,6 +13,7 @@
  * JavaScript's `<` for characters outside the BMP).
  */
 import { ConflictError } from '../errors/conflict-error';
+import { PollyError } from '../errors/polly-error';
 import { UnavailableError } from '../errors/unavailable-error';
 import { ValidationError } from '../errors/validation-error';
 
@@ -42,10 +43,26 @@ export interface StoreChange<T = StoreValue> {
 
 export type StoreListener<T = StoreValue> = (change: StoreChange<T>) => void;
 
+/** How `open()` treats a store that does not exist yet. */
+export interface StoreOpenOptions {
+  /**
+   * Default true: a missing store is created (empty). False: `open()` fails with StoreMissingError
+   * and creates nothing — for an installation that must already exist. (ZooKeeper creates its
+   * empty root node either way: an empty root holds no state.)
+   */
+  createIfMissing?: boolean;
+}
+
 export interface Store {
   /** Human-readable backend name, for logs and /health. */
   readonly backend: string;
-  open(): Promise<void>;
+  /** Where the store lives, for messages (`/var/lib/polly/state`, `zk1:2181,zk2:2181/polly`). */
+  readonly location?: string;
+  /**
+   * Opens the store. A store that exists but cannot be opened as it is (LevelDB files without
+   * CURRENT) fails with StoreDamagedError and is left exactly as it was: never repaired over.
+   */
+  open(options?: StoreOpenOptions): Promise<void>;
   /** Waits for writes in flight, then closes; afterwards every call throws StoreClosedError. */
   close(): Promise<void>;
   readonly isOpen: boolean;
@@ -102,6 +119,36 @@ export class StoreClosedError extends UnavailableError {
 
   constructor() {
     super('The state store is not open');
+  }
+}
+
+/** `open({ createIfMissing: false })` found no store at its location; nothing was created. */
+export class StoreMissingError extends PollyError {
+  override name = 'StoreMissingError';
+  override readonly code: string = 'STORE_MISSING';
+
+  constructor(
+    readonly location: string,
+    readonly state: 'absent' | 'empty',
+  ) {
+    super(`The state store at ${location} ${state === 'absent' ? 'does not exist' : 'is empty'}`, { location });
+  }
+}
+
+/**
+ * The store exists but cannot be opened as it is (files missing or corrupt). It was left exactly as
+ * it was: opening it would make the backend create or repair over it, and lose what is there.
+ */
+export class StoreDamagedError extends PollyError {
+  override name = 'StoreDamagedError';
+  override readonly code: string = 'STORE_DAMAGED';
+
+  constructor(
+    message: string,
+    readonly location: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, { location }, options);
   }
 }
 

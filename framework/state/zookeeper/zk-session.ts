@@ -100,6 +100,11 @@ export class ZkSession extends TypedEmitter<SessionEvents> {
     return this.closed;
   }
 
+  /** The connection string, as configured. */
+  get servers(): string {
+    return this.options.servers;
+  }
+
   get isConnected(): boolean {
     return this.connected;
   }

@@ -152,12 +152,22 @@ export class ZookeeperStore extends WriteBatchStore implements Store {
     return this.opened;
   }
 
+  /** `servers/root`, e.g. `zk1:2181,zk2:2181/polly`. */
+  get location(): string {
+    return `${this.options.servers ?? this.session?.servers ?? ''}${this.root}`;
+  }
+
   /** The session in use (shared with leader election when given one). */
   get zkSession(): ZkSession {
     if (!this.session) throw new StoreClosedError();
     return this.session;
   }
 
+  /**
+   * Connects and makes sure the root exists. A missing root is an empty store: it is created
+   * (empty) whatever `createIfMissing` says, and the caller decides whether an empty store is
+   * acceptable (see state/open-installation.ts).
+   */
   async open(): Promise<void> {
     if (this.opened) return;
     if (this.ownsSession) {

@@ -2,8 +2,11 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LevelStore } from '../../../framework/state/level-store';
-import { SCHEMA_VERSION_KEY } from '../../../framework/state/keys';
-import { CURRENT_SCHEMA_VERSION, Migration, openStore, StoreSchemaError } from '../../../framework/state/schema';
+import { INSTALLATION_KEY, SCHEMA_VERSION_KEY } from '../../../framework/state/keys';
+import { readInstallation } from '../../../framework/state/installation';
+import { CURRENT_SCHEMA_VERSION, MIGRATIONS, Migration, openStore, StoreSchemaError } from '../../../framework/state/schema';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe('openStore (schema versions and migrations)', () => {
   let dir: string;
@@ -19,11 +22,43 @@ describe('openStore (schema versions and migrations)', () => {
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  it('opens and stamps a new store with the current version', async () => {
+  it('opens and stamps a new store with the current version, and marks it as a new installation', async () => {
     const result = await openStore(store);
     expect(store.isOpen).toBe(true);
     expect(result).toEqual({ from: undefined, to: CURRENT_SCHEMA_VERSION, applied: [], stamped: true });
     expect(await store.get(SCHEMA_VERSION_KEY)).toMatchObject({ version: CURRENT_SCHEMA_VERSION });
+    const installation = await readInstallation(store);
+    expect(installation?.id).toMatch(UUID);
+    expect(Date.parse(installation!.createdAt)).not.toBeNaN();
+    // Opening again keeps the installation.
+    await openStore(store);
+    expect(await readInstallation(store)).toEqual(installation);
+  });
+
+  it('marks a store written before markers (schema 1, data, no marker) through the 1 → 2 migration', async () => {
+    await store.open();
+    await store.put(SCHEMA_VERSION_KEY, { version: 1, updatedAt: new Date().toISOString() });
+    await store.put('volumes/v1', { id: 'v1' });
+    const result = await openStore(store);
+    expect(result).toEqual({ from: 1, to: 2, applied: ['mark the store with an installation ID'], stamped: false });
+    expect((await readInstallation(store))?.id).toMatch(UUID);
+    expect(await store.get('volumes/v1')).toEqual({ id: 'v1' });
+  });
+
+  it('the 1 → 2 migration keeps a marker that is already there (an imported one)', async () => {
+    await store.open();
+    const marker = { id: '7f1c2a3e-0000-4000-8000-000000000001', createdAt: '2026-01-02T03:04:05.000Z' };
+    await store.put(SCHEMA_VERSION_KEY, { version: 1, updatedAt: new Date().toISOString() });
+    await store.put(INSTALLATION_KEY, marker);
+    await openStore(store);
+    expect(await readInstallation(store)).toEqual(marker);
+    expect(await store.get(SCHEMA_VERSION_KEY)).toMatchObject({ version: 2 });
+  });
+
+  it('an unreadable marker is a typed error naming the key', async () => {
+    await openStore(store);
+    await store.put(INSTALLATION_KEY, { id: 42 });
+    await expect(readInstallation(store)).rejects.toMatchObject({ name: 'InstallationRecordError', message: expect.stringContaining(INSTALLATION_KEY) });
   });
 
   it('leaves a current store alone', async () => {
@@ -111,8 +146,9 @@ describe('openStore (schema versions and migrations)', () => {
     await store.put('mesos/framework-id', { value: 'fw-1' });
     const result = await openStore(store);
     expect(result).toMatchObject({ from: 0, to: CURRENT_SCHEMA_VERSION, stamped: false });
-    expect(result.applied).toHaveLength(1);
+    expect(result.applied).toEqual(MIGRATIONS.map((m) => m.description));
     expect(await store.get('mesos/framework-id')).toEqual({ value: 'fw-1' });
+    expect((await readInstallation(store))?.id).toMatch(UUID);
   });
 
   it('adopts an unversioned store of 300,000 keys in one batch without overflowing the stack', async () => {
