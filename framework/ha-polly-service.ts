@@ -6,6 +6,10 @@
  * but `/health` and `/metrics` with a 307 to the leader's advertised URL (503 while none is known),
  * so clients that follow redirects always reach the one instance that holds the state in memory.
  *
+ * Every instance opens the installation when it starts, before it joins the election (so a lost or
+ * foreign store refuses the start on every host, not only on the one that would lead): on a new
+ * ZooKeeper store the first instance initialises it and the others adopt its installation marker.
+ *
  * Losing the lead stops the leader's work at once: the store's writes are fenced on the election
  * node (they fail as soon as the node is gone), the Mesos stream is closed immediately, then the
  * service drains and the instance queues up again as a standby.
@@ -22,6 +26,7 @@ import { ConfigError } from './config/config-loader';
 import { ZkSession } from './state/zookeeper/zk-session';
 import { ZookeeperStore } from './state/zookeeper/zookeeper-store';
 import { LeaderElection } from './state/zookeeper/leader-election';
+import { openInstallation } from './state/open-installation';
 import { joinPath, LEADER_DIR, normaliseRoot } from './state/zookeeper/znode-paths';
 
 interface HaEvents {
@@ -43,6 +48,11 @@ export class HaPollyService extends TypedEmitter<HaEvents> {
   private transitions: Promise<void> = Promise.resolve();
   private stopped = false;
   private election: LeaderElection | undefined;
+  /**
+   * `--init` applies to this instance's first attempt to lead only: by any later one, state has
+   * been written (by it or by another leader), and `--init` over state is refused.
+   */
+  private init: boolean;
 
   private constructor(
     private readonly options: PollyServiceOptions,
@@ -51,6 +61,7 @@ export class HaPollyService extends TypedEmitter<HaEvents> {
     private readonly logger: Logger,
   ) {
     super();
+    this.init = options.init === true;
   }
 
   get role(): HaRole {
@@ -87,6 +98,7 @@ export class HaPollyService extends TypedEmitter<HaEvents> {
     const ha = new HaPollyService(options, session, store, logger);
     try {
       await store.open();
+      await openInstallation(store, { home: config.home, init: options.init, logger });
       await ha.startStandby(config.api.port);
       ha.advertised = config.state.advertiseUrl || ha.apiUrl;
       const election = new LeaderElection({ session, path: joinPath(root, LEADER_DIR), url: ha.advertised, logger });
@@ -135,7 +147,9 @@ export class HaPollyService extends TypedEmitter<HaEvents> {
     await this.closeStandby();
     const config = { ...this.options.config, api: { ...this.options.config.api, port: this.port } };
     try {
-      this.service = await PollyService.start({ ...this.options, config, store: this.store });
+      const init = this.init;
+      this.init = false;
+      this.service = await PollyService.start({ ...this.options, config, store: this.store, init });
     } catch (err) {
       this.logger.error('could not start as leader; stepping back', { error: (err as Error).message });
       await this.store.open().catch(() => undefined);

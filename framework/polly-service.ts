@@ -14,7 +14,7 @@ import { ZookeeperMasterDetector } from './mesos/zookeeper-master-detector';
 import { createStore } from './state/create-store';
 import { LocalCluster } from './mesos/local/local-cluster';
 import type { AgentSpecInput } from './mesos/local/agent-spec';
-import { openStore } from './state/schema';
+import { openInstallation } from './state/open-installation';
 import type { Store } from './state/store';
 import { FrameworkIdStore } from './scheduler/framework-id-store';
 import { PollyScheduler } from './scheduler/polly-scheduler';
@@ -49,6 +49,11 @@ export interface PollyServiceOptions {
   routers?: MountedRouter[];
   /** An open store to use instead of the configured one (HA: the ZooKeeper store of the election's session). */
   store?: Store;
+  /**
+   * `polly start --init`: start a new installation where there is no state, even though the home
+   * remembers one (its store was lost and is not coming back). Refused over a store that holds state.
+   */
+  init?: boolean;
 }
 
 /** `node0, node1` in zone-a and `node2` in zone-b, and so on: two zones whatever the count. */
@@ -115,11 +120,11 @@ export class PollyService {
     const auth = createApiAuth(config.api);
     fs.mkdirSync(config.home, { recursive: true, mode: 0o700 });
     const store = options.store ?? createStore(config, config.home, { logger });
-    if (!options.store) await store.open();
     let cluster: LocalCluster | undefined;
     let surfaces: PollySurfaces | undefined;
     try {
-      await openStore(store, { logger });
+      // An existing installation, or a new one only where nothing says one existed (or with --init).
+      await openInstallation(store, { home: config.home, init: options.init, logger });
       // Readiness asks the scheduler, which is created after the API is listening (for webui_url).
       const schedulerRef: { current?: PollyScheduler } = {};
       // The scheduler's routers need its parts, which need the storage service: build them lazily.
@@ -129,10 +134,15 @@ export class PollyService {
         { path: '/v1', router: offersRoutes(lazyFacade(partsRef)) },
         { path: '/v1', router: appsRoutes(lazyFacade(partsRef)) },
       ];
-      surfaces = await PollyService.startSurfaces(config, store, auth, logger, () => schedulerRef.current?.isSubscribed === true, [
-        ...schedulerRouters,
-        ...(options.routers ?? []),
-      ]);
+      surfaces = await PollyService.startSurfaces(
+        config,
+        store,
+        auth,
+        logger,
+        () => schedulerRef.current?.isSubscribed === true,
+        [...schedulerRouters, ...(options.routers ?? [])],
+        options.init === true,
+      );
       const metrics = surfaces.metrics;
       const schedulerMetrics: SchedulerMetrics = {
         offersReceived: (n) => metrics.offersReceived.inc(n),
@@ -232,6 +242,7 @@ export class PollyService {
     logger: Logger,
     subscribed: () => boolean,
     routers: MountedRouter[] | undefined,
+    init: boolean,
   ): Promise<PollySurfaces> {
     const metrics = new PollyMetrics();
     const registry = new ServiceRegistry({
@@ -246,6 +257,8 @@ export class PollyService {
       registry,
       logger: logger.child?.({ component: 'storage' }) ?? logger,
       claimRetention: { maxAgeMs: config.state.finishedClaims.keepHours * 3600 * 1000, maxKept: config.state.finishedClaims.keepMax },
+      // A new installation started knowingly takes over backends that name an earlier one.
+      adoptBackends: init,
     });
     const journal = new EventJournal(config.api.eventJournalSize);
     const stopFeed = feedStorageEvents(storage.events, journal);

@@ -13,6 +13,7 @@ interface StartFlags {
   logFormat?: string;
   apiHost?: string;
   apiPort?: string;
+  init?: boolean;
 }
 
 export function registerStartCommand(program: Command): void {
@@ -26,6 +27,7 @@ export function registerStartCommand(program: Command): void {
     .option('--log-format <format>', 'auto | json | pretty')
     .option('--api-host <host>', 'admin/v1 API listen address (default 127.0.0.1)')
     .option('--api-port <port>', 'admin/v1 API port (default 7978; 0 = any free port)')
+    .option('--init', "start a new, empty installation knowingly where there is no state (refused over a store that holds state)")
     .action(async (flags: StartFlags) => {
       const config = loadConfig({
         file: flags.config,
@@ -42,17 +44,22 @@ export function registerStartCommand(program: Command): void {
         level: config.log.level,
         format: config.log.format === 'auto' ? undefined : config.log.format,
       });
-      await runUntilSignalled(config, logger);
+      await runUntilSignalled(config, logger, flags.init === true);
     });
 }
 
-async function runUntilSignalled(config: Parameters<typeof PollyService.start>[0]['config'], logger: ReturnType<typeof createLogger>): Promise<void> {
+async function runUntilSignalled(
+  config: Parameters<typeof PollyService.start>[0]['config'],
+  logger: ReturnType<typeof createLogger>,
+  init: boolean,
+): Promise<void> {
   let fatal: string | undefined;
   let wake: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (wake = resolve));
   const serviceOptions = {
     config,
     logger,
+    init,
     onFatal: (reason: string) => {
       fatal = reason;
       wake();

@@ -1,10 +1,12 @@
 /**
  * `polly state export [--config FILE] [--out FILE]` and `polly state import FILE [--config FILE]
- * [--force]`: move Polly's state between backends (LevelDB ↔ ZooKeeper) as JSON lines, one
- * `{"key": ..., "value": ...}` per key, in key order. Export from the old configuration, import
- * with the new one. Polly should be stopped while doing so (LevelDB refuses a second process anyway).
- * Import refuses a store that already holds keys unless --force (then keys in the file overwrite,
- * others stay).
+ * [--force]`: move Polly's state between backends (LevelDB ↔ ZooKeeper), or restore it, as JSON
+ * lines, one `{"key": ..., "value": ...}` per key, in key order — the installation marker
+ * (`meta/installation`) included. Export from the old configuration, import with the new one.
+ * Polly should be stopped while doing so (LevelDB refuses a second process anyway). Export never
+ * creates a store; import refuses a store that already holds keys unless --force (then keys in the
+ * file overwrite, others stay), and records the imported installation in the home marker, so the
+ * next `polly start` opens it.
  */
 import fs from 'node:fs';
 import readline from 'node:readline';
@@ -12,7 +14,8 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/config-loader';
 import type { PollyConfig } from '../config/config-schema';
 import { createStore } from '../state/create-store';
-import type { BatchOperation, Store } from '../state/store';
+import { recordImportedInstallation } from '../state/open-installation';
+import type { BatchOperation, Store, StoreOpenOptions } from '../state/store';
 import { UsageError } from './cli-errors';
 
 const IMPORT_BATCH = 100;
@@ -62,9 +65,9 @@ export async function importState(store: Store, input: NodeJS.ReadableStream, op
   return n;
 }
 
-async function withStore<T>(config: PollyConfig, run: (store: Store) => Promise<T>): Promise<T> {
+async function withStore<T>(config: PollyConfig, open: StoreOpenOptions, run: (store: Store) => Promise<T>): Promise<T> {
   const store = createStore(config, config.home);
-  await store.open();
+  await store.open(open);
   try {
     return await run(store);
   } finally {
@@ -82,9 +85,13 @@ export function registerStateCommand(program: Command): void {
     .option('-o, --out <file>', 'output file (default: standard output)')
     .action(async (flags: { config?: string; fromConfig?: string; out?: string }) => {
       const config = loadConfig({ file: flags.fromConfig ?? flags.config });
-      const out = flags.out ? fs.createWriteStream(flags.out, { mode: 0o600 }) : process.stdout;
-      const n = await withStore(config, (store) => exportState(store, out));
-      if (flags.out) await new Promise<void>((resolve, reject) => (out as fs.WriteStream).end((err?: Error | null) => (err ? reject(err) : resolve())));
+      // Exporting a store that is not there must leave neither an empty store nor an empty export.
+      const n = await withStore(config, { createIfMissing: false }, async (store) => {
+        const out = flags.out ? fs.createWriteStream(flags.out, { mode: 0o600 }) : process.stdout;
+        const count = await exportState(store, out);
+        if (flags.out) await new Promise<void>((resolve, reject) => (out as fs.WriteStream).end((err?: Error | null) => (err ? reject(err) : resolve())));
+        return count;
+      });
       process.stderr.write(`exported ${n} keys from ${config.state.backend}\n`);
     });
   state
@@ -96,7 +103,15 @@ export function registerStateCommand(program: Command): void {
     .action(async (file: string, flags: { config?: string; toConfig?: string; force?: boolean }) => {
       if (!fs.existsSync(file)) throw new UsageError(`No such file: ${file}`);
       const config = loadConfig({ file: flags.toConfig ?? flags.config });
-      const n = await withStore(config, (store) => importState(store, fs.createReadStream(file), { force: flags.force }));
-      process.stderr.write(`imported ${n} keys into ${config.state.backend}\n`);
+      await withStore(config, {}, async (store) => {
+        const n = await importState(store, fs.createReadStream(file), { force: flags.force });
+        if (n === 0) throw new UsageError(`${file} holds no state keys: nothing was imported`);
+        const imported = await recordImportedInstallation(store, config.home);
+        process.stderr.write(`imported ${n} keys into ${config.state.backend} (installation ${imported.installation.id})\n`);
+        if (imported.marked) process.stderr.write('the export predates installation markers: the store was marked with this installation ID\n');
+        if (imported.previousHomeId) {
+          process.stderr.write(`${config.home} named installation ${imported.previousHomeId} before; it now names the imported one\n`);
+        }
+      });
     });
 }

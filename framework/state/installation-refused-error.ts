@@ -46,19 +46,24 @@ function homeSays(markerFile: string, home: HomeMarker): string {
 }
 
 export function storeMissing(store: StoreDescription, markerFile: string, home: HomeMarker, state: 'absent' | 'empty'): InstallationRefusedError {
+  const found = state === 'absent' ? 'does not exist' : 'is empty';
+  const what =
+    home.store.backend === store.backend && home.store.location === store.location
+      ? `${markerFile} says this home belongs to installation ${home.id} (created ${home.createdAt}), but its state store, ${describe(store)}, ${found}`
+      : `${homeSays(markerFile, home)}, but the configured store, ${describe(store)}, ${found}`;
   return new InstallationRefusedError(
     'store-missing',
-    `Refusing to start: ${homeSays(markerFile, home)}, but ${describe(store)} ${state === 'absent' ? 'does not exist' : 'is empty'}. ` +
-      'Starting would make a new, empty installation and lose track of every volume and claim; nothing was created or changed. ' +
-      `Ways out: ${RESTORE}; or ${IMPORT}; or, ${INIT}`,
+    `Refusing to start: ${what}. Starting would make a new, empty installation and lose track of every volume and claim; ` +
+      `nothing was created or changed. Ways out: ${RESTORE}; or ${IMPORT}; or, ${INIT}.`,
     { store: store.location, homeMarker: markerFile, installationId: home.id },
   );
 }
 
 export function storeDamaged(store: StoreDescription, cause: Error): InstallationRefusedError {
+  const problem = cause.message.charAt(0).toLowerCase() + cause.message.slice(1);
   return new InstallationRefusedError(
     'store-damaged',
-    `Refusing to start: ${cause.message}. Ways out: ${RESTORE}; or move ${store.location} aside and ${IMPORT}. ` +
+    `Refusing to start: ${problem}. Ways out: ${RESTORE}; or move ${store.location} aside and ${IMPORT}. ` +
       `(--init does not apply while ${store.location} holds files: move it aside first if you really mean to start over.)`,
     { store: store.location },
     { cause },

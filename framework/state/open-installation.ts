@@ -57,7 +57,8 @@ export async function openInstallation(store: Store, options: OpenInstallationOp
   const home = await readHomeMarker(options.home);
   const where = describeStore(store);
 
-  if (!store.isOpen) {
+  const openedHere = !store.isOpen;
+  if (openedHere) {
     try {
       // Where the home names an installation, its store must exist: nothing is created in its place.
       await store.open({ createIfMissing: init || home === undefined });
@@ -67,9 +68,18 @@ export async function openInstallation(store: Store, options: OpenInstallationOp
       throw err;
     }
   }
+  try {
+    return await decideAndOpen(store, { where, markerFile, home, init }, options.home, logger);
+  } catch (err) {
+    // A refused store is left as it was found: closed, if this call opened it.
+    if (openedHere) await store.close().catch(() => undefined);
+    throw err;
+  }
+}
 
-  const findings = await inspect(store, init);
-  refuseUnsafe(findings, { where, markerFile, home, init });
+async function decideAndOpen(store: Store, context: Context, homeDir: string, logger: Logger): Promise<OpenedInstallation> {
+  const { where, markerFile, home, init } = context;
+  refuseUnsafe(await inspect(store, init), context);
 
   const opened = await openStore(store, { logger });
   const installation = await readInstallation(store);
@@ -82,7 +92,7 @@ export async function openInstallation(store: Store, options: OpenInstallationOp
     if (home && home.id !== installation.id) {
       logger.warn('this home now belongs to a new installation (--init)', { installationId: installation.id, previousInstallationId: home.id });
     }
-    await writeHomeMarker(options.home, next);
+    await writeHomeMarker(homeDir, next);
   }
   logger.info(opened.stamped ? 'new installation initialised' : 'installation opened', {
     installationId: installation.id,

@@ -29,6 +29,12 @@ export interface StorageServiceOptions {
   retry?: RetryOptions;
   /** How long finished claims are kept, and how many (defaults: DEFAULT_CLAIM_RETENTION). */
   claimRetention?: Partial<typeof DEFAULT_CLAIM_RETENTION>;
+  /**
+   * `polly start --init`: this is a new installation started knowingly, so backends (vfs roots)
+   * that name an earlier installation are adopted instead of refused. Not read here yet: the
+   * store↔backend cross-check that uses it comes with the vfs quarantine work.
+   */
+  adoptBackends?: boolean;
 }
 
 export class StorageService {
