@@ -1,7 +1,8 @@
 /**
  * HTTP for the Mesos v1 APIs, and nothing about scheduler semantics: POSTs a body with exact
  * headers to the current master, follows 307s to the leader by hand (telling the detector),
- * retries 503 a bounded number of times, and maps every failure to a typed MesosHttpError.
+ * retries 503 as often as its owner allows (the operator client: a few times; the scheduler client:
+ * never, see there), and maps every failure to a typed MesosHttpError.
  *
  * Ordinary calls share one keep-alive agent; a streaming call (SUBSCRIBE) gets a connection of
  * its own, because the master requires other calls to use a different connection than the stream.
@@ -32,7 +33,7 @@ export interface MesosHttpTransportOptions {
   tls?: TlsOptions;
   /** 307 hops followed for one request before giving up (default 5). */
   maxRedirects?: number;
-  /** 503 answers retried for one request before giving up (default 3). */
+  /** 503 answers retried for one request before giving up (default 3; 0: the caller owns every retry). */
   unavailableRetries?: number;
   unavailableBackoff?: BackoffOptions;
   /** Time to wait for response headers (and, for ordinary calls, the body); default 30 s. */

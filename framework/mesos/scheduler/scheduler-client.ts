@@ -122,6 +122,16 @@ export class SchedulerClient extends TypedEmitter<SchedulerClientEvents> {
       path: 'api/v1/scheduler',
       credentials: options.credentials,
       tls: options.tls,
+      // A 503 is never retried here, for any call, as in Mesos' own scheduler library (it logs a
+      // 503 and drops the call; src/scheduler/scheduler.cpp) and mesos-go's httpsched (it returns
+      // the error to the caller). SUBSCRIBE: the re-subscribe loop's jittered backoff is its only
+      // retry, so a recovering master sees one SUBSCRIBE per backoff step, not a burst. Other calls:
+      // a 503 from the master holding our stream means that master is no longer leading or is
+      // recovering, so the stream (and its Mesos-Stream-Id) is about to end; a retry could only be
+      // refused, and what the call was for is redone after re-subscribing (reconciliation, fresh
+      // offers, the agent resending unacknowledged updates). The caller gets the temporary
+      // ServiceUnavailableError.
+      unavailableRetries: 0,
       logger: this.logger,
     });
     this.session = new SchedulerSession(

@@ -138,6 +138,23 @@ describe('MesosHttpTransport', () => {
     expect(master.seen).toHaveLength(3 + 4);
   });
 
+  it('with unavailableRetries 0, a 503 goes straight to the caller, for calls and streams alike', async () => {
+    const master = await serve((_req, res) => {
+      res.writeHead(503);
+      res.end('Master has not finished recovery');
+    });
+    const { t } = transport([master.url], { unavailableRetries: 0 });
+    const err = await t.post({ body: Buffer.from('x'), contentType: 'application/json' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ServiceUnavailableError);
+    expect(master.seen).toHaveLength(1);
+    const streamErr = await t
+      .openStream({ body: Buffer.from('s'), contentType: 'application/json', accept: 'application/json' })
+      .catch((e: unknown) => e);
+    expect(streamErr).toBeInstanceOf(ServiceUnavailableError);
+    expect((streamErr as ServiceUnavailableError).body).toBe('Master has not finished recovery');
+    expect(master.seen).toHaveLength(2);
+  });
+
   it('maps statuses to typed errors', async () => {
     const answers: [number, string][] = [
       [400, 'Failed to validate scheduler::Call: Not a valid UUID'],
