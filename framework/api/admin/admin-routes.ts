@@ -1,8 +1,10 @@
 /**
  * The original Polly admin API (`/admin/...`), kept working with its request and response shapes.
  * Differences, all towards safety: errors are `{message, status, details?}` with a precise 4xx,
- * `POST /admin/volumes` answers 201 with a Location, and `volumeoffer` adds schedulers to the
- * volume's list instead of replacing it (use `volumeofferrevoke` to remove).
+ * `POST /admin/volumes` answers 201 with a Location, `volumeoffer` adds schedulers to the
+ * volume's list instead of replacing it (use `volumeofferrevoke` to remove), and a volume ID that
+ * names no volume is a 404 on every route, whatever it looks like (the original answered 500 to
+ * GET and DELETE and 422 to the POST routes for a volume it could not find).
  */
 import { Router } from 'express';
 import { POLLY_VERSION } from '../../version';
@@ -10,7 +12,7 @@ import { DriverNotFoundError } from '../../../drivers/errors';
 import { NotFoundError } from '../../errors/not-found-error';
 import type { StorageService } from '../../storage/storage-service';
 import { toPollyError } from '../../storage/storage-errors';
-import { parseVolumeId } from '../../storage/volume-id';
+import { isVolumeId, parseVolumeId } from '../../storage/volume-id';
 import type { VolumeRecord } from '../../storage/volume-record';
 import { volumeFromDriver } from '../../storage/volume-record';
 import { validateBody } from '../validation';
@@ -32,19 +34,33 @@ export const SCHEDULER_API_VERSION = '1.0.0';
 
 const blankToUndefined = (s: string | undefined): string | undefined => (s === undefined || s === '' ? undefined : s);
 
+/** Longest ID quoted back in an error (the caller sent it; it need not be short). */
+const QUOTED_ID_LENGTH = 100;
+
+function volumeNotFound(id: string): NotFoundError {
+  const quoted = id.length > QUOTED_ID_LENGTH ? `${id.slice(0, QUOTED_ID_LENGTH)}…` : id;
+  return new NotFoundError(`Volume ${JSON.stringify(quoted)} not found`, { volumeId: quoted });
+}
+
+/** `id` when it could name a volume; otherwise no volume has it, and that is a 404 (not a 400). */
+function candidateVolumeId(id: string): string {
+  if (!isVolumeId(id)) throw volumeNotFound(id);
+  return id;
+}
+
 /** A managed volume, or (read-only) an unmanaged one found on its backend. */
 async function inspect(storage: StorageService, id: string): Promise<VolumeRecord> {
-  const managed = storage.catalog.find(id);
+  const managed = storage.catalog.find(candidateVolumeId(id));
   if (managed) return managed;
   const { service, driverVolumeId } = parseVolumeId(id);
-  if (!storage.registry.has(service)) throw new NotFoundError(`Volume ${JSON.stringify(id)} not found`, { volumeId: id });
+  if (!storage.registry.has(service)) throw volumeNotFound(id);
   try {
     const dv = await storage.registry.get(service).driver.volumeInspect(driverVolumeId);
     const record = volumeFromDriver(id, service, dv, { managed: false });
     record.status = dv.attachments.length > 0 ? 'attached' : 'available';
     return record;
   } catch (err) {
-    if (err instanceof DriverNotFoundError) throw new NotFoundError(`Volume ${JSON.stringify(id)} not found`, { volumeId: id });
+    if (err instanceof DriverNotFoundError) throw volumeNotFound(id);
     throw toPollyError(err);
   }
 }
@@ -82,7 +98,7 @@ export function adminRoutes(storage: StorageService): Router {
   });
 
   router.delete('/volumes/:volumeID', async (req, res) => {
-    await storage.catalog.remove(req.params.volumeID);
+    await storage.catalog.remove(candidateVolumeId(req.params.volumeID));
     res.status(204).end();
   });
 
@@ -107,22 +123,22 @@ export function adminRoutes(storage: StorageService): Router {
 
   router.post('/volumeoffer', validateBody(VolumeOfferSchema), async (req, res) => {
     const body = req.body as VolumeOffer;
-    res.json(adminVolumeView(await storage.catalog.offer(body.volumeID, body.schedulers)));
+    res.json(adminVolumeView(await storage.catalog.offer(candidateVolumeId(body.volumeID), body.schedulers)));
   });
 
   router.post('/volumeofferrevoke', validateBody(VolumeOfferSchema), async (req, res) => {
     const body = req.body as VolumeOffer;
-    res.json(adminVolumeView(await storage.catalog.revoke(body.volumeID, body.schedulers)));
+    res.json(adminVolumeView(await storage.catalog.revoke(candidateVolumeId(body.volumeID), body.schedulers)));
   });
 
   router.post('/volumelabel', validateBody(VolumeLabelSchema), async (req, res) => {
     const body = req.body as VolumeLabel;
-    res.json(adminVolumeView(await storage.catalog.setLabels(body.volumeID, body.labels)));
+    res.json(adminVolumeView(await storage.catalog.setLabels(candidateVolumeId(body.volumeID), body.labels)));
   });
 
   router.post('/volumelabelsremove', validateBody(VolumeLabelsRemoveSchema), async (req, res) => {
     const body = req.body as VolumeLabelsRemove;
-    res.json(adminVolumeView(await storage.catalog.removeLabels(body.volumeID, body.labels)));
+    res.json(adminVolumeView(await storage.catalog.removeLabels(candidateVolumeId(body.volumeID), body.labels)));
   });
 
   return router;

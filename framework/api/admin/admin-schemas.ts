@@ -2,7 +2,8 @@
 import { Static, Type } from '@sinclair/typebox';
 import { LabelKey, Schedulers, StringMap } from '../schema-parts';
 
-const VolumeId = Type.String({ minLength: 1, maxLength: 255 });
+/** Any non-empty string: an ID that cannot name a volume is a 404 like any other unknown one (bounded all the same). */
+const VolumeId = Type.String({ minLength: 1, maxLength: 4096 });
 
 export const AdminVolumeCreateSchema = Type.Object(
   {

@@ -130,11 +130,46 @@ describe('admin API', () => {
       expect(res.status).toBe(400);
     });
 
-    it('unknown service → 404; unknown or invalid volume IDs → 404/400', async () => {
+    it('unknown service → 404; unknown volume IDs → 404', async () => {
       expect((await create({ service: 'nope', name: 'x' })).status).toBe(404);
       expect((await f.call('GET', '/admin/volumes/local.doesnotexist')).status).toBe(404);
-      expect((await f.call('GET', '/admin/volumes/no-dot')).status).toBe(400);
       expect((await f.call('POST', '/admin/volumeoffer', { body: { volumeID: 'local.nothere', schedulers: ['m'] } })).status).toBe(404);
+    });
+
+    it('a volume ID that names no volume is a 404 on every route that takes one, whatever it looks like, and changes nothing', async () => {
+      const kept = (await create({ service: 'local', name: 'kept', size: 1, schedulers: ['marathon'], labels: { a: '1' } })).body;
+      const before = (await f.call('GET', '/admin/volumesall')).body;
+      const ids = [
+        'does-not-exist', // the original's `service-volume` shape
+        'no-dot',
+        'local.doesnotexist', // well formed, unknown
+        'nosuchservice.x', // well formed, unknown service
+        'local.%41', // not in canonical form (names `local.A`)
+        'local.a b',
+        'Local.kept',
+        '.x',
+        'local.',
+        '...', // ('..' itself cannot travel in a URL path: clients resolve it)
+        'ß.x',
+        'x'.repeat(300), // longer than any volume ID
+        kept.volumeid + 'x',
+      ];
+      for (const id of ids) {
+        const routes: Array<[string, string, Record<string, unknown> | undefined]> = [
+          ['GET', `/admin/volumes/${encodeURIComponent(id)}`, undefined],
+          ['DELETE', `/admin/volumes/${encodeURIComponent(id)}`, undefined],
+          ['POST', '/admin/volumeoffer', { volumeID: id, schedulers: ['m'] }],
+          ['POST', '/admin/volumeofferrevoke', { volumeID: id, schedulers: ['marathon'] }],
+          ['POST', '/admin/volumelabel', { volumeID: id, labels: { b: '2' } }],
+          ['POST', '/admin/volumelabelsremove', { volumeID: id, labels: ['a'] }],
+        ];
+        for (const [method, path, body] of routes) {
+          const res = await f.call(method, path, body ? { body } : {});
+          expect({ id, method, path, status: res.status }).toEqual({ id, method, path, status: 404 });
+          expect(res.body).toEqual({ message: expect.stringMatching(/^Volume ".*" not found/), status: 404, details: expect.any(Object) });
+        }
+      }
+      expect((await f.call('GET', '/admin/volumesall')).body).toEqual(before);
     });
 
     it('duplicate name (case-insensitive) → 409', async () => {
