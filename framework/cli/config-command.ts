@@ -1,55 +1,25 @@
 /**
- * `polly config check` validates a configuration the way `polly start` will (schema, then the
- * API auth rules and TLS files), printing OK or every problem with its key; `polly config show`
- * prints the effective configuration (file ← POLLY_* env) as YAML with secrets masked.
+ * `polly config check` validates a configuration exactly as `polly start` will before it starts
+ * anything (schema, auth rules, every referenced file), printing OK or every problem with its key;
+ * `polly config show` prints the effective configuration (file ← POLLY_* env) as YAML with secrets
+ * masked.
  */
-import fs from 'node:fs';
 import type { Command } from 'commander';
 import YAML from 'yaml';
-import { createApiAuth } from '../api/auth/api-auth';
-import { ConfigError, loadConfig } from '../config/config-loader';
+import { loadConfig } from '../config/config-loader';
 import type { PollyConfig } from '../config/config-schema';
+import { loadCheckedConfig, reportProblems } from './config-check';
 
 export const MASK = '********';
 
-/** A copy of `config` with tokens and the Mesos secret replaced by a mask. */
+/** A copy of `config` with tokens and secrets (API, Mesos, libStorage JWT, libStorage services) replaced by a mask. */
 export function maskSecrets(config: PollyConfig): PollyConfig {
   const copy = structuredClone(config);
   copy.api.tokens = copy.api.tokens.map((t) => ({ ...t, token: MASK }));
   if (copy.mesos.secret) copy.mesos.secret = MASK;
+  if (copy.libstorage.jwt?.secret) copy.libstorage.jwt.secret = MASK;
+  for (const service of copy.services) if (service.libstorage?.token) service.libstorage.token = MASK;
   return copy;
-}
-
-/** Every problem `polly start` would refuse this config for (empty when it is fine). */
-export function configProblems(file: string | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
-  let config: PollyConfig;
-  try {
-    config = loadConfig({ file, env });
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message.replace(/^Invalid configuration: /, '').split('; ');
-    throw err;
-  }
-  const problems: string[] = [];
-  try {
-    createApiAuth(config.api);
-  } catch (err) {
-    problems.push((err as Error).message);
-  }
-  const { certFile, keyFile } = config.api.tls;
-  if (Boolean(certFile) !== Boolean(keyFile)) problems.push('api.tls needs both certFile and keyFile (or neither)');
-  for (const [key, f] of [
-    ['api.tls.certFile', certFile],
-    ['api.tls.keyFile', keyFile],
-    ['mesos.tls.caFile', config.mesos.tls.caFile],
-  ] as const) {
-    if (f && !fs.existsSync(f)) problems.push(`${key}: file ${f} does not exist`);
-  }
-  const names = new Set<string>();
-  for (const [i, s] of config.services.entries()) {
-    if (names.has(s.name)) problems.push(`services[${i}].name "${s.name}" is used twice`);
-    names.add(s.name);
-  }
-  return problems;
 }
 
 export function registerConfigCommand(program: Command): void {
@@ -59,12 +29,12 @@ export function registerConfigCommand(program: Command): void {
     .description('validate a configuration file (and POLLY_* environment): prints OK or the errors')
     .option('-c, --config <file>', 'YAML configuration file (default /etc/polly/config.yml if present)')
     .action((flags: { config?: string }) => {
-      const problems = configProblems(flags.config);
+      const { problems } = loadCheckedConfig({ file: flags.config });
       if (problems.length === 0) {
         process.stdout.write('OK\n');
         return;
       }
-      for (const p of problems) process.stderr.write(`polly: ${p}\n`);
+      reportProblems(problems);
       process.exitCode = 1;
     });
   config

@@ -1,9 +1,9 @@
 /** `polly start`: run the Polly service until SIGINT/SIGTERM. */
 import type { Command } from 'commander';
-import { loadConfig } from '../config/config-loader';
 import { createLogger } from '../logging/winston-logger';
 import { PollyService } from '../polly-service';
 import { HaPollyService } from '../ha-polly-service';
+import { loadCheckedConfig, reportProblems } from './config-check';
 
 interface StartFlags {
   config?: string;
@@ -29,7 +29,8 @@ export function registerStartCommand(program: Command): void {
     .option('--api-port <port>', 'admin/v1 API port (default 7978; 0 = any free port)')
     .option('--init', "start a new, empty installation knowingly where there is no state (refused over a store that holds state)")
     .action(async (flags: StartFlags) => {
-      const config = loadConfig({
+      // `polly config check`, before the home, the store or any listener is touched.
+      const { config, problems } = loadCheckedConfig({
         file: flags.config,
         overrides: {
           master: flags.master,
@@ -40,6 +41,11 @@ export function registerStartCommand(program: Command): void {
           'api.port': flags.apiPort,
         },
       });
+      if (!config) {
+        reportProblems(problems);
+        process.exitCode = 1;
+        return;
+      }
       const logger = createLogger({
         level: config.log.level,
         format: config.log.format === 'auto' ? undefined : config.log.format,

@@ -14,6 +14,13 @@ export const DEFAULT_CONFIG_FILE = '/etc/polly/config.yml';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  /** Each problem on its own, naming its key (the message joins them). */
+  readonly problems: readonly string[];
+
+  constructor(message: string, problems?: readonly string[]) {
+    super(message);
+    this.problems = problems ?? [message];
+  }
 }
 
 export interface LoadConfigOptions {
@@ -111,8 +118,8 @@ export function loadConfig(options: LoadConfigOptions = {}): PollyConfig {
     if (value !== undefined) setPath(doc, key, value);
   }
   if (!validate(doc)) {
-    const messages = (validate.errors ?? []).map(describe);
-    throw new ConfigError(`Invalid configuration: ${[...new Set(messages)].join('; ')}`);
+    const messages = [...new Set((validate.errors ?? []).map(describe))];
+    throw new ConfigError(`Invalid configuration: ${messages.join('; ')}`, messages);
   }
   const config = doc as PollyConfig;
   config.home = expandHome(config.home);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { configKeys, loadConfig } from '../../../framework/config/config-loader';
 import { maskSecrets, MASK } from '../../../framework/cli/config-command';
+import { makeCertificate } from '../../support/tls-files';
 import { runCli } from './run-cli';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -37,6 +38,53 @@ describe('polly config', () => {
     expect(r.code).toBe(1);
   });
 
+  it('check names every referenced file that is missing or unusable, with its key, all at once; OK for good ones', async () => {
+    const { certFile, keyFile } = makeCertificate(dir, 'api');
+    const secret = write('jwt.secret', 'a-secret-of-thirty-two-characters\n');
+    const good = write(
+      'good.yml',
+      YAML.stringify({
+        api: { tls: { certFile, keyFile } },
+        mesos: { tls: { caFile: certFile } },
+        libstorage: { tls: { certFile, keyFile }, jwt: { secretFile: secret } },
+      }),
+    );
+    expect(await runCli(['config', 'check', '--config', good])).toEqual({ code: 0, stdout: 'OK\n', stderr: '' });
+
+    const missing = path.join(dir, 'nope');
+    const garbage = write('garbage.pem', 'hello\n');
+    const bad = write(
+      'bad.yml',
+      YAML.stringify({
+        api: { tls: { certFile: garbage, keyFile } },
+        mesos: { tls: { caFile: path.join(missing, 'ca.pem') } },
+        libstorage: { jwt: { secretFile: path.join(missing, 'jwt.secret') } },
+      }),
+    );
+    const r = await runCli(['config', 'check', '--config', bad]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.split('\n').filter(Boolean)).toEqual([
+      `polly: api.tls.certFile: ${garbage} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+      `polly: mesos.tls.caFile: file ${path.join(missing, 'ca.pem')} does not exist`,
+      `polly: libstorage.jwt.secretFile: file ${path.join(missing, 'jwt.secret')} does not exist`,
+    ]);
+  });
+
+  it('check refuses a libStorage JWT section with neither secret nor secretFile, and an open libStorage API off loopback', async () => {
+    const r = await runCli([
+      'config',
+      'check',
+      '--config',
+      write('ls.yml', YAML.stringify({ libstorage: { host: '0.0.0.0', jwt: { algorithm: 'HS256' } } })),
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n').filter(Boolean)).toEqual(['polly: libstorage.jwt needs a secret or a secretFile']);
+    const open = await runCli(['config', 'check', '--config', write('open-ls.yml', YAML.stringify({ libstorage: { host: '0.0.0.0' } }))]);
+    expect(open.code).toBe(1);
+    expect(open.stderr).toMatch(/^polly: libstorage listens on 0\.0\.0\.0, which is not a loopback address, without authentication/);
+  });
+
   it('show prints the effective config as YAML with tokens and the Mesos secret masked', async () => {
     const file = write(
       's.yml',
@@ -50,6 +98,22 @@ describe('polly config', () => {
     expect(shown.api.tokens).toEqual([{ name: 'ops', token: MASK, scope: 'admin' }]);
     expect(shown.log.level).toBe('debug');
     expect(maskSecrets(loadConfig({ file: write('e.yml', ''), env: {} })).mesos.secret).toBe('');
+  });
+
+  it('show masks the libStorage JWT secret and the libStorage services\' tokens too', async () => {
+    const file = write(
+      'ls-secrets.yml',
+      YAML.stringify({
+        libstorage: { jwt: { secret: 'jwt-secret-0123456789' } },
+        services: [{ name: 'remote', driver: 'libstorage', libstorage: { host: 'tcp://10.0.0.1:7979', service: 'ebs', token: 'remote-token-abc' } }],
+      }),
+    );
+    const r = await runCli(['config', 'show', '--config', file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/jwt-secret-0123456789|remote-token-abc/);
+    const shown = YAML.parse(r.stdout);
+    expect(shown.libstorage.jwt.secret).toBe(MASK);
+    expect(shown.services[0].libstorage.token).toBe(MASK);
   });
 
   it('deploy/config.yml is valid and sets every configuration key', () => {

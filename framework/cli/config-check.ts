@@ -1,0 +1,56 @@
+/**
+ * The one check `polly config check` prints and `polly start` runs before it touches the store or
+ * opens a listener: the schema, the API and libStorage auth rules, and every file the
+ * configuration names. All problems at once, each naming its key.
+ */
+import { createApiAuth } from '../api/auth/api-auth';
+import { checkLibStorageAuth } from '../api/libstorage/libstorage-server';
+import { referencedFileProblems } from '../config/config-files';
+import { ConfigError, loadConfig, LoadConfigOptions } from '../config/config-loader';
+import type { PollyConfig } from '../config/config-schema';
+
+export type CheckedConfig = { config: PollyConfig; problems: [] } | { config: undefined; problems: string[] };
+
+/** Problems with a configuration that passed the schema (empty when Polly can start with it). */
+export function configProblems(config: PollyConfig): string[] {
+  const problems: string[] = [];
+  const refused = (check: () => unknown): void => {
+    try {
+      check();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+    }
+  };
+  refused(() => createApiAuth(config.api));
+  if (config.libstorage.enabled) {
+    refused(() => checkLibStorageAuth(config.libstorage));
+    const jwt = config.libstorage.jwt;
+    if (jwt && !jwt.secret && !jwt.secretFile) problems.push('libstorage.jwt needs a secret or a secretFile');
+  }
+  problems.push(...referencedFileProblems(config));
+  const names = new Set<string>();
+  for (const [i, s] of config.services.entries()) {
+    if (names.has(s.name)) problems.push(`services[${i}].name "${s.name}" is used twice`);
+    names.add(s.name);
+  }
+  return problems;
+}
+
+/** Loads the configuration (file ← POLLY_* env ← overrides) and checks it. */
+export function loadCheckedConfig(options: LoadConfigOptions): CheckedConfig {
+  let config: PollyConfig;
+  try {
+    config = loadConfig(options);
+  } catch (err) {
+    if (err instanceof ConfigError) return { config: undefined, problems: [...err.problems] };
+    throw err;
+  }
+  const problems = configProblems(config);
+  return problems.length === 0 ? { config, problems: [] } : { config: undefined, problems };
+}
+
+/** Writes one `polly: <problem>` line per problem to stderr. */
+export function reportProblems(problems: readonly string[]): void {
+  for (const p of problems) process.stderr.write(`polly: ${p}\n`);
+}
