@@ -108,6 +108,10 @@ export class PollyService {
   get apiUrl(): string {
     return this.surfaces.apiUrl;
   }
+  /** The libStorage API's URL (`http://localhost` for a unix socket); undefined when it is disabled. */
+  get libstorageUrl(): string | undefined {
+    return this.surfaces.libstorage?.address.url;
+  }
 
   static async start(options: PollyServiceOptions): Promise<PollyService> {
     const { config, logger } = options;
@@ -279,7 +283,7 @@ export class PollyService {
     }
     let libstorage: RunningLibStorage | undefined;
     try {
-      libstorage = await startLibStorage({ storage, logger }, config.libstorage);
+      libstorage = await startLibStorage({ storage, apiAuth: auth, logger }, config.libstorage);
     } catch (err) {
       await api.close(0).catch(() => undefined);
       stopFeed();
