@@ -16,6 +16,8 @@ import { LocalCluster } from './mesos/local/local-cluster';
 import type { AgentSpecInput } from './mesos/local/agent-spec';
 import { openStore } from './state/schema';
 import type { Store } from './state/store';
+import { StoreWriteMonitor } from './state/store-write-monitor';
+import { ZookeeperStore } from './state/zookeeper/zookeeper-store';
 import { FrameworkIdStore } from './scheduler/framework-id-store';
 import { PollyScheduler } from './scheduler/polly-scheduler';
 import { AgentRegistry } from './scheduler/agent-registry';
@@ -94,6 +96,7 @@ export class PollyService {
     private readonly logger: Logger,
     private readonly surfaces: PollySurfaces,
     readonly parts: SchedulerParts,
+    private readonly storeWrites: StoreWriteMonitor,
   ) {}
 
   get storage(): StorageService {
@@ -118,12 +121,17 @@ export class PollyService {
     // Refuse an unauthenticated API off loopback before touching anything.
     const auth = createApiAuth(config.api);
     fs.mkdirSync(config.home, { recursive: true, mode: 0o700 });
-    const store = options.store ?? createStore(config, config.home, { logger });
+    const metrics = new PollyMetrics();
+    const raw = options.store ?? createStore(config, config.home, { logger });
+    // Every write is observed from here on: failures are counted and make /health/ready 503.
+    const storeWrites = PollyService.storeWriteMonitor(config, raw, metrics, logger);
+    const store = storeWrites.observe(raw);
     if (!options.store) await store.open();
     let cluster: LocalCluster | undefined;
     let surfaces: PollySurfaces | undefined;
     try {
       await openStore(store, { logger });
+      storeWrites.start();
       // Readiness asks the scheduler, which is created after the API is listening (for webui_url).
       const schedulerRef: { current?: PollyScheduler } = {};
       // The scheduler's routers need its parts, which need the storage service: build them lazily.
@@ -133,11 +141,15 @@ export class PollyService {
         { path: '/v1', router: offersRoutes(lazyFacade(partsRef)) },
         { path: '/v1', router: appsRoutes(lazyFacade(partsRef)) },
       ];
-      surfaces = await PollyService.startSurfaces(config, store, auth, logger, () => schedulerRef.current?.isSubscribed === true, [
-        ...schedulerRouters,
-        ...(options.routers ?? []),
-      ]);
-      const metrics = surfaces.metrics;
+      surfaces = await PollyService.startSurfaces(
+        config,
+        store,
+        auth,
+        logger,
+        () => schedulerRef.current?.isSubscribed === true,
+        [...schedulerRouters, ...(options.routers ?? [])],
+        { metrics, storeWrites },
+      );
       const schedulerMetrics: SchedulerMetrics = {
         offersReceived: (n) => metrics.offersReceived.inc(n),
         offersDeclined: (n) => metrics.offersDeclined.inc(n),
@@ -219,13 +231,37 @@ export class PollyService {
       });
       schedulerRef.current = scheduler;
       await scheduler.start();
-      return new PollyService(config, store, scheduler, cluster, detector, logger, surfaces, partsRef.current);
+      return new PollyService(config, store, scheduler, cluster, detector, logger, surfaces, partsRef.current, storeWrites);
     } catch (err) {
+      await storeWrites.stop().catch(() => undefined);
       if (surfaces) await PollyService.stopSurfaces(surfaces, config, logger).catch(() => undefined);
       await cluster?.stop().catch(() => undefined);
       await store.close().catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * Watches the store's writes for readiness and the failure counter; a ZooKeeper store is also
+   * not writable while its session is disconnected.
+   */
+  private static storeWriteMonitor(config: PollyConfig, store: Store, metrics: PollyMetrics, logger: Logger): StoreWriteMonitor {
+    const backend = store.backend;
+    const connection =
+      store instanceof ZookeeperStore
+        ? (): string | undefined =>
+            store.isOpen && !store.zkSession.isConnected
+              ? `ZooKeeper is disconnected (${config.state.servers || 'the ensemble'}); the state store cannot write`
+              : undefined
+        : undefined;
+    return new StoreWriteMonitor({
+      backend,
+      intervalMs: config.state.writeProbe.intervalMs,
+      stallMs: config.state.writeProbe.stallMs,
+      onFailure: (cause) => metrics.storeWriteFailures.inc({ backend, cause }),
+      ...(connection ? { connection } : {}),
+      logger: logger.child?.({ component: 'store' }) ?? logger,
+    });
   }
 
   /** Storage core (drivers instrumented for metrics), event journal and the API, listening. */
@@ -236,8 +272,8 @@ export class PollyService {
     logger: Logger,
     subscribed: () => boolean,
     routers: MountedRouter[] | undefined,
+    { metrics, storeWrites }: { metrics: PollyMetrics; storeWrites: StoreWriteMonitor },
   ): Promise<PollySurfaces> {
-    const metrics = new PollyMetrics();
     const registry = new ServiceRegistry({
       services: config.services,
       home: config.home,
@@ -265,7 +301,15 @@ export class PollyService {
     const api = createApiServer({
       storage,
       auth,
-      readiness: () => ({ storeOpen: (store as { isOpen?: boolean }).isOpen !== false, subscribed: subscribed() }),
+      readiness: () => {
+        const writes = storeWrites.status();
+        return {
+          storeOpen: store.isOpen !== false,
+          subscribed: subscribed(),
+          storeWritable: writes.writable,
+          ...(writes.reason ? { reasons: [writes.reason] } : {}),
+        };
+      },
       metrics,
       events: journal,
       logger: logger.child?.({ component: 'api' }) ?? logger,
@@ -317,6 +361,7 @@ export class PollyService {
    */
   async stop(): Promise<void> {
     this.logger.info('stopping Polly');
+    await this.storeWrites.stop();
     await PollyService.stopSurfaces(this.surfaces, this.config, this.logger);
     this.parts.launcher.stop();
     this.parts.capacity?.stop();

@@ -243,6 +243,17 @@ export const ConfigSchema = Type.Object(
         sessionTimeoutMs: Type.Integer({ minimum: 1000, maximum: 120000, default: 10000 }),
         /** The API URL other instances redirect mutations to while this one leads; empty means the bound API URL. */
         advertiseUrl: Type.String({ default: '' }),
+        /**
+         * Readiness probe of the store: when nothing was written for `intervalMs` (or writes fail), one
+         * small key is written; a write waiting longer than `stallMs` makes `/health/ready` 503.
+         */
+        writeProbe: Type.Object(
+          {
+            intervalMs: Type.Integer({ minimum: 100, maximum: 600000, default: 5000 }),
+            stallMs: Type.Integer({ minimum: 100, maximum: 600000, default: 10000 }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
         /** Finished (released or failed) claims are kept this long and at most this many, then pruned. */
         finishedClaims: Type.Object(
           {

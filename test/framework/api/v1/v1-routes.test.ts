@@ -148,6 +148,7 @@ describe('v1 API', () => {
     const res = await f.call('GET', '/health/ready', { token: null });
     expect(res.status).toBe(503);
     expect(res.body.checks).toEqual({ storeOpen: true, subscribed: false });
+    expect(res.body.reasons).toEqual(['not subscribed to a Mesos master']);
     expect((await f.call('GET', '/health?ready', { token: null })).status).toBe(503);
   });
 
