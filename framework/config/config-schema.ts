@@ -107,7 +107,10 @@ const ServiceConfigSchema = Type.Object(
     mapping: Type.Union([Type.Literal('hostPath'), Type.Literal('dockerVolume')], { default: 'hostPath' }),
     /** Docker volume driver name on the agents (e.g. `rexray`), for mapping `dockerVolume`. */
     dockerVolumeDriver: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._/:-]{0,127}$' })),
-    /** Bound on every driver call. */
+    /**
+     * Bound on every driver operation, in total: its calls, retries and follow-up calls (the inspect
+     * after a failed attach) together take at most this long, then the caller gets its answer.
+     */
     timeoutMs: Type.Integer({ minimum: 100, maximum: 3600000, default: 60000 }),
     vfs: Type.Optional(
       Type.Object(
