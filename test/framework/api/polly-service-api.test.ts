@@ -68,6 +68,24 @@ describe('PollyService API wiring', () => {
     expect(service.storage.catalog.list({ service: 'local' }).map((v) => v.name)).toEqual(['guarded']);
   });
 
+  it('answers JSON nested 10,000 deep with 400 on every route, POST /v1/apps included', async () => {
+    service = await PollyService.start({ config: config(), logger: silentLogger });
+    const deepObject = '{"x":'.repeat(10_000) + '1' + '}'.repeat(10_000);
+    const deepArray = '['.repeat(10_000) + ']'.repeat(10_000);
+    for (const [p, body] of [
+      ['/v1/apps', `{"id":"/deep","cmd":"sleep 1","residency":${deepObject}}`],
+      ['/v1/apps', deepArray],
+      ['/v1/volumes', `{"service":"local","name":"deep","labels":${deepObject}}`],
+      ['/v1/claims', deepArray],
+    ]) {
+      const res = await fetch(`${service.apiUrl}${p}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect([p, res.status]).toEqual([p, 400]);
+      expect(await res.json()).toEqual({ message: 'The JSON body nests deeper than 64 levels', status: 400, details: { field: '(body)' } });
+    }
+    expect(service.storage.catalog.list()).toEqual([]);
+    expect((await (await fetch(`${service.apiUrl}/v1/apps`)).json()) as unknown).toEqual({ apps: [] });
+  });
+
   it('refuses to start with auth off on a non-loopback address', async () => {
     await expect(
       PollyService.start({ config: config({ 'api.host': '0.0.0.0', 'api.auth': 'off' }), logger: silentLogger }),
