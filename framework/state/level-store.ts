@@ -170,6 +170,8 @@ export class LevelStore extends WriteBatchStore implements Store {
    * recovery, which starts a new log) has succeeded. The next write tries it first.
    */
   private writeFailure: PollyError | undefined;
+  /** The reopen in progress (the commit loop and a batch waiting to be written may both need it). */
+  private reopening: Promise<boolean> | undefined;
 
   constructor(
     private readonly location: string,
@@ -441,9 +443,13 @@ export class LevelStore extends WriteBatchStore implements Store {
   /** Writes a decided group once the previous batch is written; true when it committed. */
   private async writeGroup(group: DecidedGroup, previous: Promise<boolean>): Promise<boolean> {
     let failure: unknown;
-    // After a failed batch nothing is appended to that log (see writeFailure): the loop reopens first.
-    if (!(await previous) || this.writeFailure !== undefined) {
-      failure = this.writeFailure ?? new UnavailableError('A state store write failed; writes decided on top of it were not applied');
+    if (!(await previous) && group.onInFlight) {
+      failure = new UnavailableError('A state store write failed; writes decided on top of it were not applied', undefined, {
+        cause: this.writeFailure,
+      });
+    } else if (this.writeFailure !== undefined && !(await this.reopenAfterFailure())) {
+      // Nothing is appended to a log that may end in a torn record (see writeFailure).
+      failure = this.writeFailure;
     } else {
       try {
         if (group.levelOps.length > 0) await this.handle().batch(group.levelOps, this.writeOptions);
@@ -489,10 +495,17 @@ export class LevelStore extends WriteBatchStore implements Store {
 
   /**
    * Reopens the database after a failed write (LevelDB recovers the log up to its last whole record
-   * and starts a new one). False while that fails too (e.g. the disk is still full): the writes
-   * waiting fail with the cause, and the next write tries again.
+   * and starts a new one), once however many callers ask. False while that fails too (e.g. the disk
+   * is still full): the writes waiting fail with the cause, and the next write tries again.
    */
-  private async reopenAfterFailure(): Promise<boolean> {
+  private reopenAfterFailure(): Promise<boolean> {
+    this.reopening ??= this.reopen().finally(() => {
+      this.reopening = undefined;
+    });
+    return this.reopening;
+  }
+
+  private async reopen(): Promise<boolean> {
     const db = this.db;
     if (!db) return false;
     try {
