@@ -6,8 +6,14 @@
  * A timeout rejects with DriverTransientError: the operation may or may not have happened, and the
  * caller retries under the same idempotency key. A caller abort rejects with DriverAbortedError
  * (also a DriverTransientError, name `AbortError`).
+ *
+ * Inside an operation's call budget (call-budget.ts) the deadline is also never later than what is
+ * left of the budget, which the first call starts with its own timeout: retries and follow-up calls
+ * share one timeout instead of getting one each, and a call with no time left fails at once,
+ * without reaching the backend.
  */
 import { abortedError } from './abort';
+import { currentCallBudget } from './call-budget';
 import { DriverTransientError } from './errors';
 import type {
   AttachOptions,
@@ -178,7 +184,27 @@ export class BoundedDriver implements StorageDriver {
     if (caller?.aborted) {
       return Promise.reject(abortedError(what, caller.reason));
     }
-    const ms = this.timeoutFor(op);
+    const own = this.timeoutFor(op);
+    let ms = own;
+    const budget = currentCallBudget();
+    if (budget) {
+      budget.start(own);
+      const left = budget.remainingMs()!;
+      if (left < 1) {
+        return Promise.reject(
+          new DriverTransientError(`timed out: the operation's ${budget.totalMs} ms were spent before ${what}`, {
+            operation: op,
+            subject,
+            timeoutMs: budget.totalMs,
+            timedOut: true,
+          }),
+        );
+      }
+      ms = Math.min(own, Math.ceil(left));
+      budget.calls++;
+    }
+    /** The bound that applies: the operation's budget when there is one, else this call's timeout. */
+    const bound = budget?.totalMs ?? ms;
     const deadline = new AbortController();
     const signal = caller ? AbortSignal.any([caller, deadline.signal]) : deadline.signal;
 
@@ -193,10 +219,11 @@ export class BoundedDriver implements StorageDriver {
       };
       const onCallerAbort = (): void => settle(() => reject(abortedError(what, caller?.reason)));
       const timer = setTimeout(() => {
-        const err = new DriverTransientError(`timed out after ${ms} ms: ${what}`, {
+        const why = ms < own ? `timed out after ${ms} ms (the rest of the operation's ${bound} ms)` : `timed out after ${ms} ms`;
+        const err = new DriverTransientError(`${why}: ${what}`, {
           operation: op,
           subject,
-          timeoutMs: ms,
+          timeoutMs: bound,
           timedOut: true,
         });
         settle(() => reject(err));

@@ -12,6 +12,7 @@ export * from './storage-driver';
 export * from './errors';
 export { DriverAbortedError, abortedError, throwIfAborted } from './abort';
 export { BoundedDriver, DEFAULT_DRIVER_TIMEOUT_MS } from './bounded-driver';
+export { CallBudget, currentCallBudget, withCallBudget } from './call-budget';
 export type { BoundedDriverOptions, DriverOperation } from './bounded-driver';
 export { silentDriverLogger } from './driver-logger';
 export type { DriverLogger } from './driver-logger';

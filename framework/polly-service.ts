@@ -16,6 +16,8 @@ import { LocalCluster } from './mesos/local/local-cluster';
 import type { AgentSpecInput } from './mesos/local/agent-spec';
 import { openInstallation } from './state/open-installation';
 import type { Store } from './state/store';
+import { StoreWriteMonitor } from './state/store-write-monitor';
+import { ZookeeperStore } from './state/zookeeper/zookeeper-store';
 import { FrameworkIdStore } from './scheduler/framework-id-store';
 import { PollyScheduler } from './scheduler/polly-scheduler';
 import { AgentRegistry } from './scheduler/agent-registry';
@@ -99,6 +101,7 @@ export class PollyService {
     private readonly logger: Logger,
     private readonly surfaces: PollySurfaces,
     readonly parts: SchedulerParts,
+    private readonly storeWrites: StoreWriteMonitor,
   ) {}
 
   get storage(): StorageService {
@@ -113,18 +116,27 @@ export class PollyService {
   get apiUrl(): string {
     return this.surfaces.apiUrl;
   }
+  /** The libStorage API's URL (`http://localhost` for a unix socket); undefined when it is disabled. */
+  get libstorageUrl(): string | undefined {
+    return this.surfaces.libstorage?.address.url;
+  }
 
   static async start(options: PollyServiceOptions): Promise<PollyService> {
     const { config, logger } = options;
     // Refuse an unauthenticated API off loopback before touching anything.
     const auth = createApiAuth(config.api);
     fs.mkdirSync(config.home, { recursive: true, mode: 0o700 });
-    const store = options.store ?? createStore(config, config.home, { logger });
+    const metrics = new PollyMetrics();
+    const raw = options.store ?? createStore(config, config.home, { logger });
+    // Every write is observed from here on: failures are counted and make /health/ready 503.
+    const storeWrites = PollyService.storeWriteMonitor(config, raw, metrics, logger);
+    const store = storeWrites.observe(raw);
     let cluster: LocalCluster | undefined;
     let surfaces: PollySurfaces | undefined;
     try {
       // An existing installation, or a new one only where nothing says one existed (or with --init).
       await openInstallation(store, { home: config.home, init: options.init, logger });
+      storeWrites.start();
       // Readiness asks the scheduler, which is created after the API is listening (for webui_url).
       const schedulerRef: { current?: PollyScheduler } = {};
       // The scheduler's routers need its parts, which need the storage service: build them lazily.
@@ -141,9 +153,8 @@ export class PollyService {
         logger,
         () => schedulerRef.current?.isSubscribed === true,
         [...schedulerRouters, ...(options.routers ?? [])],
-        options.init === true,
+        { metrics, storeWrites, init: options.init === true },
       );
-      const metrics = surfaces.metrics;
       const schedulerMetrics: SchedulerMetrics = {
         offersReceived: (n) => metrics.offersReceived.inc(n),
         offersDeclined: (n) => metrics.offersDeclined.inc(n),
@@ -225,13 +236,37 @@ export class PollyService {
       });
       schedulerRef.current = scheduler;
       await scheduler.start();
-      return new PollyService(config, store, scheduler, cluster, detector, logger, surfaces, partsRef.current);
+      return new PollyService(config, store, scheduler, cluster, detector, logger, surfaces, partsRef.current, storeWrites);
     } catch (err) {
+      await storeWrites.stop().catch(() => undefined);
       if (surfaces) await PollyService.stopSurfaces(surfaces, config, logger).catch(() => undefined);
       await cluster?.stop().catch(() => undefined);
       await store.close().catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * Watches the store's writes for readiness and the failure counter; a ZooKeeper store is also
+   * not writable while its session is disconnected.
+   */
+  private static storeWriteMonitor(config: PollyConfig, store: Store, metrics: PollyMetrics, logger: Logger): StoreWriteMonitor {
+    const backend = store.backend;
+    const connection =
+      store instanceof ZookeeperStore
+        ? (): string | undefined =>
+            store.isOpen && !store.zkSession.isConnected
+              ? `ZooKeeper is disconnected (${config.state.servers || 'the ensemble'}); the state store cannot write`
+              : undefined
+        : undefined;
+    return new StoreWriteMonitor({
+      backend,
+      intervalMs: config.state.writeProbe.intervalMs,
+      stallMs: config.state.writeProbe.stallMs,
+      onFailure: (cause) => metrics.storeWriteFailures.inc({ backend, cause }),
+      ...(connection ? { connection } : {}),
+      logger: logger.child?.({ component: 'store' }) ?? logger,
+    });
   }
 
   /** Storage core (drivers instrumented for metrics), event journal and the API, listening. */
@@ -242,9 +277,8 @@ export class PollyService {
     logger: Logger,
     subscribed: () => boolean,
     routers: MountedRouter[] | undefined,
-    init: boolean,
+    { metrics, storeWrites, init }: { metrics: PollyMetrics; storeWrites: StoreWriteMonitor; init: boolean },
   ): Promise<PollySurfaces> {
-    const metrics = new PollyMetrics();
     const registry = new ServiceRegistry({
       services: config.services,
       home: config.home,
@@ -274,7 +308,15 @@ export class PollyService {
     const api = createApiServer({
       storage,
       auth,
-      readiness: () => ({ storeOpen: (store as { isOpen?: boolean }).isOpen !== false, subscribed: subscribed() }),
+      readiness: () => {
+        const writes = storeWrites.status();
+        return {
+          storeOpen: store.isOpen !== false,
+          subscribed: subscribed(),
+          storeWritable: writes.writable,
+          ...(writes.reason ? { reasons: [writes.reason] } : {}),
+        };
+      },
       metrics,
       events: journal,
       logger: logger.child?.({ component: 'api' }) ?? logger,
@@ -292,7 +334,7 @@ export class PollyService {
     }
     let libstorage: RunningLibStorage | undefined;
     try {
-      libstorage = await startLibStorage({ storage, logger }, config.libstorage);
+      libstorage = await startLibStorage({ storage, apiAuth: auth, logger }, config.libstorage);
     } catch (err) {
       await api.close(0).catch(() => undefined);
       stopFeed();
@@ -326,6 +368,7 @@ export class PollyService {
    */
   async stop(): Promise<void> {
     this.logger.info('stopping Polly');
+    await this.storeWrites.stop();
     await PollyService.stopSurfaces(this.surfaces, this.config, this.logger);
     this.parts.launcher.stop();
     this.parts.capacity?.stop();

@@ -42,13 +42,18 @@ export function contextOf(command: Command, env: NodeJS.ProcessEnv = process.env
   };
 }
 
-/** `k=v` pairs from repeated options. */
+/**
+ * `k=v` pairs from repeated options. `__proto__` is refused (the API refuses it as a label or field
+ * name too): as a plain object key it would set nothing, and the command would seem to have worked.
+ */
 export function parsePairs(items: readonly string[] | undefined, what: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const item of items ?? []) {
     const eq = item.indexOf('=');
     if (eq <= 0) throw new UsageError(`${what} must be key=value, got ${JSON.stringify(item)}`);
-    out[item.slice(0, eq)] = item.slice(eq + 1);
+    const key = item.slice(0, eq);
+    if (key === '__proto__') throw new UsageError(`${what}: the key __proto__ is not allowed`);
+    out[key] = item.slice(eq + 1);
   }
   return out;
 }

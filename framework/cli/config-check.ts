@@ -3,8 +3,8 @@
  * opens a listener: the schema, the API and libStorage auth rules, and every file the
  * configuration names. All problems at once, each naming its key.
  */
-import { createApiAuth } from '../api/auth/api-auth';
-import { checkLibStorageAuth } from '../api/libstorage/libstorage-server';
+import { ApiAuth, createApiAuth } from '../api/auth/api-auth';
+import { createLibStorageAuth } from '../api/libstorage/libstorage-auth';
 import { referencedFileProblems } from '../config/config-files';
 import { ConfigError, loadConfig, LoadConfigOptions } from '../config/config-loader';
 import type { PollyConfig } from '../config/config-schema';
@@ -22,9 +22,11 @@ export function configProblems(config: PollyConfig): string[] {
       problems.push(...err.problems);
     }
   };
-  refused(() => createApiAuth(config.api));
+  let apiAuth: ApiAuth | undefined;
+  refused(() => (apiAuth = createApiAuth(config.api)));
   if (config.libstorage.enabled) {
-    refused(() => checkLibStorageAuth(config.libstorage));
+    // With jwt the rule is met; its secret file is checked with the other files below.
+    if (!config.libstorage.jwt) refused(() => createLibStorageAuth(config.libstorage, apiAuth));
     const jwt = config.libstorage.jwt;
     if (jwt && !jwt.secret && !jwt.secretFile) problems.push('libstorage.jwt needs a secret or a secretFile');
   }

@@ -107,7 +107,10 @@ const ServiceConfigSchema = Type.Object(
     mapping: Type.Union([Type.Literal('hostPath'), Type.Literal('dockerVolume')], { default: 'hostPath' }),
     /** Docker volume driver name on the agents (e.g. `rexray`), for mapping `dockerVolume`. */
     dockerVolumeDriver: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._/:-]{0,127}$' })),
-    /** Bound on every driver call. */
+    /**
+     * Bound on every driver operation, in total: its calls, retries and follow-up calls (the inspect
+     * after a failed attach) together take at most this long, then the caller gets its answer.
+     */
     timeoutMs: Type.Integer({ minimum: 100, maximum: 3600000, default: 60000 }),
     vfs: Type.Optional(
       Type.Object(
@@ -243,6 +246,17 @@ export const ConfigSchema = Type.Object(
         sessionTimeoutMs: Type.Integer({ minimum: 1000, maximum: 120000, default: 10000 }),
         /** The API URL other instances redirect mutations to while this one leads; empty means the bound API URL. */
         advertiseUrl: Type.String({ default: '' }),
+        /**
+         * Readiness probe of the store: when nothing was written for `intervalMs` (or writes fail), one
+         * small key is written; a write waiting longer than `stallMs` makes `/health/ready` 503.
+         */
+        writeProbe: Type.Object(
+          {
+            intervalMs: Type.Integer({ minimum: 100, maximum: 600000, default: 5000 }),
+            stallMs: Type.Integer({ minimum: 100, maximum: 600000, default: 10000 }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
         /** Finished (released or failed) claims are kept this long and at most this many, then pruned. */
         finishedClaims: Type.Object(
           {

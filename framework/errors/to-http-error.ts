@@ -1,12 +1,16 @@
 /**
  * The one place errors become HTTP responses. Polly errors keep their status, message and details;
- * driver errors are translated first; 4xx errors from the HTTP stack that are marked safe to show
+ * driver errors are translated first; a disk failure anywhere underneath (ENOSPC, EIO, a LevelDB
+ * I/O error) is 507 or 503 naming the cause and path (from-system-error.ts); a malformed
+ * percent-encoding in the URL is 400; 4xx errors from the HTTP stack that are marked safe to show
  * (http-errors' `expose`, e.g. a malformed JSON body) keep their status; everything else is a 500
  * with a generic message, so internals never leak to callers (log the original error yourself).
  */
 import { isDriverError } from '../../drivers/errors';
 import { fromDriverError } from './from-driver-error';
+import { fromSystemError } from './from-system-error';
 import { ErrorDetails, PollyError } from './polly-error';
+import { ValidationError } from './validation-error';
 
 export interface HttpErrorBody {
   message: string;
@@ -33,8 +37,18 @@ function exposedHttpStatus(err: unknown): number | undefined {
   return expose === true && typeof code === 'number' && Number.isInteger(code) && code >= 400 && code < 500 ? code : undefined;
 }
 
+/** A Polly error for what Polly knows how to explain; undefined for anything else. */
+function explained(err: unknown): PollyError | undefined {
+  // An internal error (the base class) wrapping a disk failure says what the disk did instead.
+  if (err instanceof PollyError) return err.code === 'INTERNAL' ? (fromSystemError(err) ?? err) : err;
+  if (isDriverError(err)) return fromDriverError(err);
+  // The router's own decode failure (`/volumes/%E0`) is the caller's mistake, not ours.
+  if (err instanceof URIError) return new ValidationError('Malformed percent-encoding in the URL', { field: '(path)' });
+  return fromSystemError(err);
+}
+
 export function toHttpError(err: unknown): HttpError {
-  const polly = err instanceof PollyError ? err : isDriverError(err) ? fromDriverError(err) : undefined;
+  const polly = explained(err);
   if (polly) {
     const status = Number.isInteger(polly.status) && polly.status >= 400 && polly.status <= 599 ? polly.status : 500;
     return body(status, polly.message || GENERIC_MESSAGE, polly.details);

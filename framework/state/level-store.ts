@@ -6,6 +6,8 @@
  */
 import { WriteBatchStore } from './write-batch-store';
 import { Level } from 'level';
+import type { PollyError } from '../errors/polly-error';
+import { storeWriteFailure } from '../errors/store-write-error';
 import { UnavailableError } from '../errors/unavailable-error';
 import { ValidationError } from '../errors/validation-error';
 import { Logger, silentLogger } from '../mesos/logger';
@@ -165,6 +167,15 @@ export class LevelStore extends WriteBatchStore implements Store {
   private idleWaiters: Array<() => void> = [];
   /** Versions of keys in the batch being written, for deciding the next group before it lands. */
   private readonly inFlight = new Map<string, { version: number; group: DecidedGroup }>();
+  /**
+   * Why the last batch failed to write (a full disk, an I/O error), until the database has been
+   * reopened. LevelDB's log may then end in a torn record, and a record appended after it would be
+   * read as garbage — lost — at the next open: so nothing more is written until a reopen (LevelDB's
+   * recovery, which starts a new log) has succeeded. The next write tries it first.
+   */
+  private writeFailure: PollyError | undefined;
+  /** The reopen in progress (the commit loop and a batch waiting to be written may both need it). */
+  private reopening: Promise<boolean> | undefined;
 
   constructor(
     private readonly path: string,
@@ -175,8 +186,9 @@ export class LevelStore extends WriteBatchStore implements Store {
     this.writeOptions = { sync: options.sync ?? true };
   }
 
+  /** Open, or reopening after a failed write (its writes and reads fail with the cause meanwhile). */
   get isOpen(): boolean {
-    return this.db?.status === 'open';
+    return this.db?.status === 'open' || (this.db !== undefined && this.writeFailure !== undefined);
   }
 
   /** The directory the database lives in. */
@@ -221,6 +233,7 @@ export class LevelStore extends WriteBatchStore implements Store {
       if (this.committing) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
       const db = this.db;
       this.db = undefined;
+      this.writeFailure = undefined;
       if (db) await db.close();
     } finally {
       this.closing = false;
@@ -364,6 +377,10 @@ export class LevelStore extends WriteBatchStore implements Store {
     try {
       do {
         while (this.pending.length > 0) {
+          if (this.writeFailure !== undefined && !(await this.reopenAfterFailure())) {
+            for (const w of this.pending.splice(0, MAX_GROUP)) w.reject(this.writeFailure);
+            continue;
+          }
           const group = await this.decideGroup(this.pending.splice(0, MAX_GROUP));
           const previous = writing;
           writing = this.writeGroup(group, previous);
@@ -401,7 +418,7 @@ export class LevelStore extends WriteBatchStore implements Store {
       const current = toRead.length > 0 ? await db.getMany(toRead) : [];
       toRead.forEach((key, i) => versions.set(key, versionOf(current[i])));
     } catch (err) {
-      for (const w of group) w.reject(err);
+      for (const w of group) w.reject(storeWriteFailure(err));
       return decided;
     }
     for (const write of group) {
@@ -448,12 +465,18 @@ export class LevelStore extends WriteBatchStore implements Store {
   private async writeGroup(group: DecidedGroup, previous: Promise<boolean>): Promise<boolean> {
     let failure: unknown;
     if (!(await previous) && group.onInFlight) {
-      failure = new UnavailableError('A state store write failed; writes decided on top of it were not applied');
+      failure = new UnavailableError('A state store write failed; writes decided on top of it were not applied', undefined, {
+        cause: this.writeFailure,
+      });
+    } else if (this.writeFailure !== undefined && !(await this.reopenAfterFailure())) {
+      // Nothing is appended to a log that may end in a torn record (see writeFailure).
+      failure = this.writeFailure;
     } else {
       try {
         if (group.levelOps.length > 0) await this.handle().batch(group.levelOps, this.writeOptions);
       } catch (err) {
-        failure = err;
+        failure = storeWriteFailure(err);
+        this.writeFailure = failure as PollyError;
       }
     }
     for (const key of group.written.keys()) {
@@ -491,8 +514,35 @@ export class LevelStore extends WriteBatchStore implements Store {
     }
   }
 
+  /**
+   * Reopens the database after a failed write (LevelDB recovers the log up to its last whole record
+   * and starts a new one), once however many callers ask. False while that fails too (e.g. the disk
+   * is still full): the writes waiting fail with the cause, and the next write tries again.
+   */
+  private reopenAfterFailure(): Promise<boolean> {
+    this.reopening ??= this.reopen().finally(() => {
+      this.reopening = undefined;
+    });
+    return this.reopening;
+  }
+
+  private async reopen(): Promise<boolean> {
+    const db = this.db;
+    if (!db) return false;
+    try {
+      if (db.status === 'open') await db.close();
+      await db.open();
+    } catch (err) {
+      this.writeFailure = storeWriteFailure(err);
+      return false;
+    }
+    this.logger.info('state store reopened after a failed write; writing again', { location: this.location, cause: this.writeFailure?.message });
+    this.writeFailure = undefined;
+    return true;
+  }
+
   private handle(): Level<string, string> {
-    if (!this.db || this.db.status !== 'open') throw new StoreClosedError();
+    if (!this.db || this.db.status !== 'open') throw this.writeFailure ?? new StoreClosedError();
     return this.db;
   }
 }

@@ -3,7 +3,12 @@
  * different keys in parallel up to `concurrency`. This is how "at most one mutating operation per
  * volume is in flight" holds without a lock per call site. Keys waiting for a slot are served
  * round-robin, so one busy volume cannot starve the others.
+ *
+ * Each operation runs under a call budget of its own (drivers/call-budget.ts): its driver calls —
+ * retries and follow-ups such as the inspect after a failed attach included — take at most the
+ * service's timeout together, so the caller has its answer when the timeout says.
  */
+import { withCallBudget } from '../../drivers/call-budget';
 
 export interface KeyedSerialQueueOptions {
   /** Operations running at once, across all keys. Default 16. */
@@ -115,7 +120,8 @@ export class KeyedSerialQueue {
 
   private async execute(key: string, state: KeyState, task: Task): Promise<void> {
     try {
-      task.resolve(await task.fn(task.signal ?? NEVER_ABORTED));
+      // A fresh budget: the slot may be handed over from another operation's async context.
+      task.resolve(await withCallBudget(() => task.fn(task.signal ?? NEVER_ABORTED), { fresh: true }));
     } catch (err) {
       task.reject(err);
     } finally {

@@ -2,7 +2,13 @@
  * Retries a driver call while its outcome is "maybe" (DriverTransientError: timeout, lost
  * connection, throttling), with jittered exponential backoff and a bounded number of attempts.
  * Safe only for idempotent calls made under the same idempotency key (attach, detach, remove).
+ *
+ * The attempts share one call budget (drivers/call-budget.ts): together, with the waits between
+ * them, they take at most the service's timeout. A timed-out attempt has used it all, so it is not
+ * tried again; a retry whose wait would outlast what is left is not made. The caller gets its answer
+ * when the timeout says, and a "maybe" outcome is settled by the intent rules, as always.
  */
+import { withCallBudget } from '../../drivers/call-budget';
 import { DriverTransientError } from '../../drivers/errors';
 
 export interface RetryOptions {
@@ -20,21 +26,26 @@ export function isTransient(err: unknown): boolean {
   return err instanceof DriverTransientError && (err as Error).name !== 'AbortError';
 }
 
-export async function retryTransient<T>(call: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+export function retryTransient<T>(call: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
   const attempts = Math.max(1, options.attempts ?? 4);
   const base = options.baseDelayMs ?? 100;
   const max = options.maxDelayMs ?? 5_000;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (err) {
-      if (!isTransient(err) || attempt >= attempts || options.signal?.aborted) throw err;
-      // Full jitter: spreads retries of many callers hitting one slow backend.
-      const delay = Math.round(Math.random() * Math.min(max, base * 2 ** (attempt - 1)));
-      options.onRetry?.(attempt, err as Error, delay);
-      await new Promise((resolve) => setTimeout(resolve, delay));
+  return withCallBudget(async (budget) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call();
+      } catch (err) {
+        if (!isTransient(err) || attempt >= attempts || options.signal?.aborted) throw err;
+        // Full jitter: spreads retries of many callers hitting one slow backend.
+        const delay = Math.round(Math.random() * Math.min(max, base * 2 ** (attempt - 1)));
+        // No time left for the wait and another try: answer now (undefined: no bounded call was made).
+        const left = budget.remainingMs();
+        if (left !== undefined && left - delay < 1) throw err;
+        options.onRetry?.(attempt, err as Error, delay);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
     }
-  }
+  });
 }
 
 /**

@@ -1,5 +1,6 @@
 import { DriverAbortedError } from '../../drivers/abort';
 import { BoundedDriver } from '../../drivers/bounded-driver';
+import { withCallBudget } from '../../drivers/call-budget';
 import { DriverConflictError, DriverNotImplementedError, DriverTransientError } from '../../drivers/errors';
 import type {
   CallOptions,
@@ -163,6 +164,36 @@ it('ignores a late answer after the deadline', async () => {
   await expect(d.volumeInspect('v-1')).rejects.toBeInstanceOf(DriverTransientError);
   inner.releaseAll();
   await new Promise((r) => setImmediate(r));
+});
+
+it("inside a call budget, calls share the first call's timeout; with none left a call fails without reaching the driver", async () => {
+  const d = new BoundedDriver(inner, { timeoutMs: 30 });
+  await withCallBudget(async (budget) => {
+    const first = await d.volumeInspect('v-1').catch((e: unknown) => e);
+    expect((first as DriverTransientError).details).toMatchObject({ operation: 'volumeInspect', timeoutMs: 30, timedOut: true });
+    const second = await d.volumeInspect('v-2').catch((e: unknown) => e);
+    expect(second).toBeInstanceOf(DriverTransientError);
+    expect((second as Error).message).toBe("timed out: the operation's 30 ms were spent before volumeInspect v-2");
+    expect((second as DriverTransientError).details).toMatchObject({ timeoutMs: 30, timedOut: true });
+    expect(inner.signals).toHaveLength(1);
+    expect(budget.calls).toBe(1);
+  });
+  // A new operation has its own budget: the call reaches the driver again.
+  await expect(d.volumeInspect('v-3')).rejects.toThrow('timed out after 30 ms: volumeInspect v-3');
+  expect(inner.signals).toHaveLength(2);
+});
+
+it('inside a call budget, a later call gets only what is left of it', async () => {
+  const d = new BoundedDriver(inner, { timeoutMs: 60 });
+  await withCallBudget(async (budget) => {
+    await d.volumes();
+    await new Promise((r) => setTimeout(r, 15));
+    const left = budget.remainingMs()!;
+    expect(left).toBeLessThan(60);
+    const err = await d.volumeInspect('v-1').catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/^timed out after \d+ ms \(the rest of the operation's 60 ms\): volumeInspect v-1$/);
+    expect(budget.calls).toBe(2);
+  });
 });
 
 it('refuses nonsensical deadlines', () => {

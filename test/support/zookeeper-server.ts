@@ -2,7 +2,8 @@
  * A real ZooKeeper server for tests and benchmarks: the Debian `zookeeper` package's jar run as a
  * standalone QuorumPeerMain on a free loopback port, with its own temp data dir and zoo.cfg.
  * `stop()`/`restart()` keep the port and the data (a ZooKeeper restart as operators do it),
- * `kill()` is SIGKILL, `cleanup()` stops it and removes the directory.
+ * `kill()` is SIGKILL, `freeze()`/`thaw()` are SIGSTOP/SIGCONT, `cleanup()` stops it and removes
+ * the directory.
  *
  * The jar's manifest carries its dependency class path (/usr/share/java/*.jar); slf4j-nop keeps
  * the server quiet. `scripts/test-prerequisites.js` installs the package when missing.
@@ -123,8 +124,19 @@ export class ZooKeeperServer {
     await this.signal('SIGKILL');
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open, nothing is answered. */
+  freeze(): void {
+    if (this.running) this.child!.kill('SIGSTOP');
+  }
+
+  /** Lets a frozen server run again (SIGCONT). */
+  thaw(): void {
+    if (this.running) this.child!.kill('SIGCONT');
+  }
+
   /** Stops the server and removes its directory. Safe to call twice. */
   async cleanup(): Promise<void> {
+    this.thaw();
     await this.kill();
     await fs.promises.rm(this.dir, { recursive: true, force: true });
   }

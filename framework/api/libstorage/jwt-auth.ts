@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import { jwtVerify, type JWTPayload } from 'jose';
+import type { Caller, LibStorageAuth } from './libstorage-auth';
 import { LibStorageError } from './libstorage-error';
 
 export interface ServiceAuthRules {
@@ -21,17 +22,10 @@ export interface JwtAuthConfig {
   admins?: readonly string[];
 }
 
-export interface Caller {
-  /** The token's subject; undefined when auth is off. */
-  subject?: string;
-  admin: boolean;
-}
-
-export const ANONYMOUS_CALLER: Caller = Object.freeze({ admin: false });
-
 const ALGORITHMS = new Set(['HS256', 'HS384', 'HS512']);
 
-export class JwtAuth {
+export class JwtAuth implements LibStorageAuth {
+  readonly kind = 'jwt' as const;
   private readonly key: Uint8Array;
   private readonly algorithm: string;
   private readonly rules = new Map<string, { allow: Set<string>; deny: Set<string> }>();
@@ -75,6 +69,12 @@ export class JwtAuth {
     const sub = (caller.subject ?? '').toLowerCase();
     if (rules.deny.has(sub)) throw LibStorageError.invalidToken();
     if (rules.allow.size > 0 && !rules.allow.has(sub)) throw LibStorageError.invalidToken();
+  }
+
+  /** Every service; upstream refuses an all-services route whole if any one service denies the caller (no partial data). */
+  servicesFor(caller: Caller, services: readonly string[]): string[] {
+    for (const s of services) this.authorize(caller, s);
+    return [...services];
   }
 }
 

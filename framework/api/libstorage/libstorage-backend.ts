@@ -34,7 +34,7 @@ import type { VolumeSource } from '../../storage/volume-catalog';
 import { formatVolumeId } from '../../storage/volume-id';
 import { checkVolumeName, VolumeRecord } from '../../storage/volume-record';
 import { MASK, maskNeedsInstanceId } from './attachment-mask';
-import type { Caller } from './jwt-auth';
+import type { Caller } from './libstorage-auth';
 import { LibStorageError } from './libstorage-error';
 import { snapshotView, volumeView, VolumeViewContext } from './libstorage-views';
 import { instanceIdFor, localDevicesFor, RequestContext } from './request-context';
@@ -295,18 +295,18 @@ export class LibStorageBackend {
     let mine = live.find((c) => c.mode === 'RW' && sameInstance(c.instanceId, instanceId) && c.state !== 'releasing');
     for (const holder of live) {
       if (holder === mine) continue;
+      // Who holds it is shown to admins and to callers of the holder's own service, not to others.
+      const shown = ctx.caller.admin || holder.scheduler === name;
+      const heldBy = shown ? `by instance ${holder.instanceId}` : 'through another service';
+      const details = shown ? { volumeId: volume.id, claimId: holder.id, instanceId: holder.instanceId } : { volumeId: volume.id };
       if (!body.force) {
-        throw new ConflictError(`volume already attached to a host: ${volume.name} is held by instance ${holder.instanceId}`, {
-          volumeId: volume.id,
-          claimId: holder.id,
-          instanceId: holder.instanceId,
-        });
+        throw new ConflictError(`volume already attached to a host: ${volume.name} is held ${heldBy}`, details);
       }
       if (!ctx.caller.admin && !(this.preempt.allows(volume) && this.preempt.isFenced(holder))) {
         throw new ConflictError(
-          `volume already attached to a host: ${volume.name} is held by instance ${holder.instanceId}, which is not known to be gone; ` +
+          `volume already attached to a host: ${volume.name} is held ${heldBy}, which is not known to be gone; ` +
             'force preempts only a fenced holder (or an admin caller)',
-          { volumeId: volume.id, claimId: holder.id, instanceId: holder.instanceId },
+          details,
         );
       }
       const reason = `preempted through the libStorage API by instance ${instanceId}${ctx.caller.subject ? ` (subject ${ctx.caller.subject})` : ''}`;

@@ -9,7 +9,7 @@ import type { LsServiceInfo } from '../../../drivers/libstorage/libstorage-wire'
 import { Logger, silentLogger } from '../../mesos/logger';
 import { POLLY_VERSION } from '../../version';
 import { parseAttachmentMask } from './attachment-mask';
-import { ANONYMOUS_CALLER, Caller, JwtAuth } from './jwt-auth';
+import { ANONYMOUS_CALLER, Caller, LibStorageAuth } from './libstorage-auth';
 import type { LibStorageBackend } from './libstorage-backend';
 import { LibStorageError, toLibStorageError } from './libstorage-error';
 import { validateRequestBody } from './libstorage-schema';
@@ -19,7 +19,7 @@ import { TaskRegistry } from './task-registry';
 export interface LibStorageRoutesOptions {
   backend: LibStorageBackend;
   /** Undefined: auth off. */
-  auth?: JwtAuth;
+  auth?: LibStorageAuth;
   serverName: string;
   /** For `/help/config` and `/help/env` (`?admin=<token>`): random per start. */
   adminToken: string;
@@ -76,6 +76,8 @@ export function libStorageRoutes(options: LibStorageRoutesOptions): Router {
   const logger = options.logger ?? silentLogger;
   const tasks = options.tasks ?? new TaskRegistry();
   const router = express.Router({ caseSensitive: true, strict: false });
+  /** Set by the server's auth middleware; anonymous when auth is off. */
+  const callerOf = (res: Response): Caller => (res.locals.caller as Caller | undefined) ?? ANONYMOUS_CALLER;
 
   const authorize = (caller: Caller, services: string[]): void => {
     if (!auth) return;
@@ -88,11 +90,10 @@ export function libStorageRoutes(options: LibStorageRoutesOptions): Router {
     authorize(ctx.caller, [name]);
     return name;
   };
+  /** The services an all-services route answers for (the auth decides: the caller's own, or all or nothing). */
   const allServices = (ctx: RequestContext): string[] => {
     const names = backend.serviceNames();
-    // All-services routes are refused whole if any one service denies the caller (no partial data).
-    authorize(ctx.caller, names);
-    return names;
+    return auth ? auth.servicesFor(ctx.caller, names) : names;
   };
   /** Upstream's all-services failure shape (500 "batch processing error"). */
   const batch = <T>(names: string[], each: (name: string) => T): Record<string, T> => {
@@ -132,7 +133,7 @@ export function libStorageRoutes(options: LibStorageRoutesOptions): Router {
   const route = (handler: Handler): RequestHandler => {
     return async (req: Request, res: Response, next: NextFunction) => {
       try {
-        const ctx = readRequestContext(req, (res.locals.caller as Caller | undefined) ?? ANONYMOUS_CALLER);
+        const ctx = readRequestContext(req, callerOf(res));
         res.locals.txId = ctx.tx.id;
         await handler(req, res, ctx);
       } catch (err) {
@@ -321,10 +322,16 @@ export function libStorageRoutes(options: LibStorageRoutesOptions): Router {
   );
 
   // 21-22. tasks
-  router.get('/tasks', (_req, res) => send(res, 200, tasks.list()));
+  // A caller scoped to one service (an admin API scheduler token) sees only the tasks it started.
+  const ownsTask = (caller: Caller, task: { user?: string }): boolean => caller.service === undefined || task.user === caller.subject;
+  router.get('/tasks', (_req, res) => {
+    const caller = callerOf(res);
+    send(res, 200, Object.fromEntries(Object.entries(tasks.list()).filter(([, task]) => ownsTask(caller, task))));
+  });
   router.get('/tasks/:taskID', (req, res, next) => {
     const id = /^\d{1,12}$/.test(param(req, 'taskID')) ? Number(param(req, 'taskID')) : NaN;
-    const task = Number.isNaN(id) ? undefined : tasks.get(id);
+    const found = Number.isNaN(id) ? undefined : tasks.get(id);
+    const task = found && ownsTask(callerOf(res), found) ? found : undefined;
     if (!task) {
       next(LibStorageError.notFound(param(req, 'taskID').slice(0, 100)));
       return;

@@ -14,6 +14,7 @@ import type {
   LsVolumeSnapshotRequest,
 } from '../../../drivers/libstorage/libstorage-wire';
 import { LibStorageError } from './libstorage-error';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../json-depth';
 
 const opts = { $ref: 'libstorage#/definitions/opts' };
 
@@ -136,6 +137,9 @@ export function validateRequestBody<D extends RequestDefinition>(definition: D, 
       body = JSON.parse(raw) as unknown;
     } catch {
       throw LibStorageError.badRequest('validate req schema: validation error: request body is not JSON');
+    }
+    if (nestsDeeperThan(body)) {
+      throw LibStorageError.badRequest(`validate req schema: validation error: request body nests deeper than ${MAX_JSON_DEPTH} levels`);
     }
   }
   const validate = validatorFor(definition);

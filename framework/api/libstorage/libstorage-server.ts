@@ -1,8 +1,9 @@
 /**
  * Polly's libStorage-compatible API on its own listener (default 127.0.0.1:7981; TCP or a unix
  * socket; optional TLS), so REX-Ray agents configured with `libstorage.host` pointing at Polly work
- * unchanged. Middleware order (reference §1.3): server name → JWT (global) → raw body → routes
- * (headers, service, per-service auth, schema, handler) → libStorage error body.
+ * unchanged. Middleware order (reference §1.3): server name → auth (global: JWT, or the admin
+ * API's tokens; see libstorage-auth.ts) → raw body → routes (headers, service, per-service auth,
+ * schema, handler) → libStorage error body.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -12,12 +13,11 @@ import type { AddressInfo } from 'node:net';
 import express, { Express } from 'express';
 import { LS_HEADERS } from '../../../drivers/libstorage/libstorage-wire';
 import type { LibStorageConfig } from '../../config/config-schema';
-import { ConfigError } from '../../config/config-loader';
 import { Logger, silentLogger } from '../../mesos/logger';
 import type { ServiceRegistry } from '../../storage/service-registry';
 import type { StorageService } from '../../storage/storage-service';
-import { isLoopbackHost } from '../auth/api-auth';
-import { JwtAuth } from './jwt-auth';
+import type { ApiAuth } from '../auth/api-auth';
+import { authorizeMethod, createLibStorageAuth } from './libstorage-auth';
 import { AdvertisedDriver, LibStorageBackend, PreemptPolicy } from './libstorage-backend';
 import { toLibStorageError } from './libstorage-error';
 import { libStorageRoutes, send } from './libstorage-routes';
@@ -29,6 +29,8 @@ export interface LibStorageServerOptions {
   /** Defaults to `storage.registry`. */
   registry?: ServiceRegistry;
   config: LibStorageConfig;
+  /** The admin API's auth: when it authenticates and `config.jwt` is absent, its tokens are required here too. */
+  apiAuth?: ApiAuth;
   logger?: Logger;
   preempt?: PreemptPolicy;
   advertise?: Readonly<Record<string, AdvertisedDriver>>;
@@ -64,22 +66,10 @@ function randomServerName(): string {
   return `${ADJECTIVES[a! % ADJECTIVES.length]}-${NOUNS[n! % NOUNS.length]}-${x!.toString(16).padStart(2, '0')}`;
 }
 
-/** Refuses an unauthenticated libStorage API on anything but loopback or a unix socket. */
-export function checkLibStorageAuth(config: LibStorageConfig): void {
-  if (config.jwt || config.socket) return;
-  if (!isLoopbackHost(config.host)) {
-    throw new ConfigError(
-      `libstorage listens on ${config.host}, which is not a loopback address, without authentication; ` +
-        'set libstorage.jwt (secret or secretFile, and per-service allow/deny) or libstorage.host to 127.0.0.1',
-    );
-  }
-}
-
 export function createLibStorageServer(options: LibStorageServerOptions): LibStorageServer {
   const { config } = options;
   const logger = options.logger ?? silentLogger;
-  checkLibStorageAuth(config);
-  const auth = config.jwt ? new JwtAuth(config.jwt) : undefined;
+  const auth = createLibStorageAuth(config, options.apiAuth);
   const serverName = options.serverName ?? randomServerName();
   const adminToken = randomUUID();
   const backend = new LibStorageBackend({
@@ -95,7 +85,11 @@ export function createLibStorageServer(options: LibStorageServerOptions): LibSto
       port: config.port,
       socket: config.socket || undefined,
       tls: Boolean(config.tls?.certFile),
-      auth: auth ? { algorithm: config.jwt?.algorithm ?? 'HS256', services: Object.keys(config.jwt?.services ?? {}) } : 'off',
+      auth: !auth
+        ? 'off'
+        : auth.kind === 'jwt'
+          ? { algorithm: config.jwt?.algorithm ?? 'HS256', services: Object.keys(config.jwt?.services ?? {}) }
+          : 'api tokens',
     },
     services: backend.serviceNames().map((name) => ({ name, driver: backend.driverInfo(name) })),
   });
@@ -113,6 +107,12 @@ export function createLibStorageServer(options: LibStorageServerOptions): LibSto
       auth.authenticate(req.headers.authorization).then(
         (caller) => {
           res.locals.caller = caller;
+          try {
+            authorizeMethod(caller, req.method);
+          } catch (err) {
+            next(err);
+            return;
+          }
           next();
         },
         (err: unknown) => next(err),
@@ -174,7 +174,7 @@ export function createLibStorageServer(options: LibStorageServerOptions): LibSto
           port: a.port,
         };
       }
-      logger.info('libStorage API listening', { endpoint: address.endpoint, serverName, auth: Boolean(auth), tls: Boolean(tls) });
+      logger.info('libStorage API listening', { endpoint: address.endpoint, serverName, auth: auth?.kind ?? 'off', tls: Boolean(tls) });
       logger.debug('libStorage admin token for /help/config and /help/env', { adminToken });
       return address;
     },

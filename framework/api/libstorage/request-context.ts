@@ -15,7 +15,7 @@ import {
   parseLocalDevicesHeader,
   parseTransactionHeader,
 } from '../../../drivers/libstorage/instance-id-header';
-import type { Caller } from './jwt-auth';
+import type { Caller } from './libstorage-auth';
 import { LibStorageError } from './libstorage-error';
 
 export interface RequestContext {

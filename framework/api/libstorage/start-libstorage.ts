@@ -3,6 +3,7 @@
  * when `libstorage.enabled` is false) and get back something to stop.
  */
 import type { LibStorageConfig } from '../../config/config-schema';
+import type { ApiAuth } from '../auth/api-auth';
 import { Logger, silentLogger } from '../../mesos/logger';
 import type { StorageService } from '../../storage/storage-service';
 import type { PreemptPolicy } from './libstorage-backend';
@@ -10,6 +11,8 @@ import { createLibStorageServer, LibStorageAddress, LibStorageServer } from './l
 
 export interface LibStorageDeps {
   storage: StorageService;
+  /** The admin API's auth: its tokens are required here too when `libstorage.jwt` is absent. */
+  apiAuth?: ApiAuth;
   logger?: Logger;
   /** Who `force` may preempt (wire the scheduler's knowledge of gone agents/tasks in here). */
   preempt?: PreemptPolicy;
@@ -28,6 +31,7 @@ export async function startLibStorage(deps: LibStorageDeps, config: LibStorageCo
   const server = createLibStorageServer({
     storage: deps.storage,
     config,
+    ...(deps.apiAuth ? { apiAuth: deps.apiAuth } : {}),
     logger: logger.child?.({ component: 'libstorage' }) ?? logger,
     ...(deps.preempt ? { preempt: deps.preempt } : {}),
   });

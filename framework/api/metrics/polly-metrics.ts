@@ -30,6 +30,7 @@ export class PollyMetrics {
   readonly pendingIntents: Gauge<string>;
   readonly driverCallDuration: Histogram<'service' | 'driver' | 'operation' | 'outcome'>;
   readonly httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly storeWriteFailures: Counter<'backend' | 'cause'>;
   private sources: MetricSources = {};
 
   constructor(options: PollyMetricsOptions = {}) {
@@ -60,7 +61,13 @@ export class PollyMetrics {
       help: 'Intents whose driver call has not been settled yet',
       registers,
       collect: async () => {
-        if (this.sources.pendingIntents) this.pendingIntents.set(await this.sources.pendingIntents());
+        if (!this.sources.pendingIntents) return;
+        try {
+          this.pendingIntents.set(await this.sources.pendingIntents());
+        } catch {
+          // The store cannot be read right now (e.g. reopening after a failed write): the gauge keeps
+          // its last value, and the scrape — which must show the failure counters then — goes on.
+        }
       },
     });
     this.driverCallDuration = new Histogram({
@@ -75,6 +82,12 @@ export class PollyMetrics {
       help: 'API request latency by method, route pattern and status',
       labelNames: ['method', 'route', 'status'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers,
+    });
+    this.storeWriteFailures = new Counter({
+      name: 'polly_store_write_failures_total',
+      help: 'State store writes that failed (backend: leveldb, zookeeper; cause: no_space, quota, read_only, io, unavailable, ...)',
+      labelNames: ['backend', 'cause'],
       registers,
     });
   }

@@ -4,14 +4,11 @@
  */
 import type { ErrorRequestHandler } from 'express';
 import { toHttpError } from '../../errors/to-http-error';
-import { ValidationError } from '../../errors/validation-error';
 import type { Logger } from '../../mesos/logger';
 import { requestIdOf } from './request-id';
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
-    // The router's own decode failure (`/volumes/%`) is the caller's mistake, not ours.
-    if (err instanceof URIError) err = new ValidationError('Malformed percent-encoding in the URL', { field: '(path)' });
     const { status, body } = toHttpError(err);
     if (status >= 500) {
       logger.error('request failed', {

@@ -4,10 +4,11 @@
  * reason (admins only; audited by the ledger).
  */
 import { Router } from 'express';
+import { ConflictError } from '../../errors/conflict-error';
 import { ForbiddenError } from '../../errors/forbidden-error';
 import { NotFoundError } from '../../errors/not-found-error';
 import { ValidationError } from '../../errors/validation-error';
-import type { ClaimFilter } from '../../storage/claim-ledger';
+import type { ClaimFilter, ClaimLedger } from '../../storage/claim-ledger';
 import { checkReason, ClaimRecord, ClaimRequest, ClaimState, LIVE_CLAIM_STATES } from '../../storage/claim-record';
 import type { StorageService } from '../../storage/storage-service';
 import { Principal, principalOf } from '../auth/principal';
@@ -19,6 +20,24 @@ const STATES: readonly ClaimState[] = [...LIVE_CLAIM_STATES, 'released', 'failed
 
 function ownedBy(principal: Principal, claim: ClaimRecord): boolean {
   return principal.scope !== 'scheduler' || claim.scheduler === principal.scheduler;
+}
+
+/**
+ * A scheduler token learns that a volume is held, not by whom: another scheduler's claim ID, task
+ * and agent are left out of the 409 (admins, and the holder's own scheduler, still see them).
+ */
+function withoutOthersHolder(principal: Principal, ledger: ClaimLedger, err: unknown, mode: string): unknown {
+  if (principal.scope !== 'scheduler' || !(err instanceof ConflictError)) return err;
+  const holderId = err.details?.claimId;
+  if (typeof holderId !== 'string') return err;
+  const holder = ledger.find(holderId);
+  if (holder && ownedBy(principal, holder)) return err;
+  const volumeId = String(err.details?.volumeId ?? '');
+  const held = typeof err.details?.mode === 'string' ? ` ${err.details.mode}` : '';
+  return new ConflictError(`Volume ${volumeId} is held${held} by another scheduler's claim; a ${mode} claim cannot share it`, {
+    volumeId,
+    ...(held ? { mode: err.details!.mode } : {}),
+  });
 }
 
 export function claimsRoutes(storage: StorageService): Router {
@@ -74,7 +93,12 @@ export function claimsRoutes(storage: StorageService): Router {
     if (principal.scope === 'scheduler' && (!volume || !volume.schedulers.includes(principal.scheduler!))) {
       throw new NotFoundError(`Volume ${JSON.stringify(body.volumeId)} not found`, { volumeId: body.volumeId });
     }
-    const claim = await ledger.claim(request);
+    let claim: ClaimRecord;
+    try {
+      claim = await ledger.claim(request);
+    } catch (err) {
+      throw withoutOthersHolder(principal, ledger, err, request.mode ?? 'RW');
+    }
     res
       .status(201)
       .location(`/v1/claims/${encodeURIComponent(claim.id)}`)

@@ -28,6 +28,7 @@
 import { WriteBatchStore } from '../write-batch-store';
 import { randomBytes } from 'node:crypto';
 import zookeeper from 'node-zookeeper-client';
+import { storeWriteFailure } from '../../errors/store-write-error';
 import { UnavailableError } from '../../errors/unavailable-error';
 import { ValidationError } from '../../errors/validation-error';
 import { Logger, silentLogger } from '../../mesos/logger';
@@ -302,7 +303,7 @@ export class ZookeeperStore extends WriteBatchStore implements Store {
       return Promise.reject(err);
     }
     if (!this.opened) return Promise.reject(new StoreClosedError());
-    const running = this.commit(operations);
+    const running = this.commit(operations).catch((err: unknown) => Promise.reject(storeWriteFailure(err)));
     this.inFlight.add(running);
     const forget = (): void => void this.inFlight.delete(running);
     running.then(forget, forget);

@@ -8,7 +8,7 @@ import { EventJournal } from '../../../framework/api/event-journal';
 import { PollyMetrics } from '../../../framework/api/metrics/polly-metrics';
 import { feedStorageEvents } from '../../../framework/api/storage-event-feed';
 import type { Readiness } from '../../../framework/api/health-routes';
-import { Fixture, makeFixture } from '../storage/storage-fixture';
+import { Fixture, FixtureOptions, makeFixture } from '../storage/storage-fixture';
 
 export const TOKENS = {
   admin: 'admin-token-0123456789abcdef',
@@ -45,9 +45,9 @@ export interface CallResult {
 }
 
 export async function makeApiFixture(
-  options: { auth?: 'on' | 'off' | 'auto'; routers?: MountedRouter[]; journalSize?: number } = {},
+  options: { auth?: 'on' | 'off' | 'auto'; routers?: MountedRouter[]; journalSize?: number; storage?: FixtureOptions } = {},
 ): Promise<ApiFixture> {
-  const storage = await makeFixture();
+  const storage = await makeFixture(options.storage);
   const journal = new EventJournal(options.journalSize ?? 1000);
   const stopFeed = feedStorageEvents(storage.storage.events, journal);
   const metrics = new PollyMetrics({ defaultMetrics: false });

@@ -82,7 +82,7 @@ describe('polly config', () => {
     expect(r.stderr.split('\n').filter(Boolean)).toEqual(['polly: libstorage.jwt needs a secret or a secretFile']);
     const open = await runCli(['config', 'check', '--config', write('open-ls.yml', YAML.stringify({ libstorage: { host: '0.0.0.0' } }))]);
     expect(open.code).toBe(1);
-    expect(open.stderr).toMatch(/^polly: libstorage listens on 0\.0\.0\.0, which is not a loopback address, without authentication/);
+    expect(open.stderr).toMatch(/^polly: libstorage.host is 0\.0\.0\.0, which is not a loopback address, and the libStorage API has no authentication/);
   });
 
   it('show prints the effective config as YAML with tokens and the Mesos secret masked', async () => {

@@ -166,6 +166,24 @@ describe('polly CLI', () => {
     expect(r.stdout).toMatch(/volume/);
   });
 
+  it('volume label with the key __proto__ exits non-zero with one line and changes nothing', async () => {
+    const v = JSON.parse((await runCli(['volume', 'create', 'protolabel', '-l', 'keep=1', '-o', 'json'], env)).stdout) as { id: string };
+    let r = await runCli(['volume', 'label', v.id, '__proto__=x'], env);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('polly: label: the key __proto__ is not allowed\n');
+    r = await runCli(['volume', 'label', v.id, 'ok=1', '__proto__=x'], env);
+    expect(r.code).toBe(2);
+    r = await runCli(['volume', 'create', 'protolabel2', '-l', '__proto__=x'], env);
+    expect(r.code).toBe(2);
+    r = await runCli(['volume', 'unlabel', v.id, '__proto__'], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    r = await runCli(['volume', 'get', v.id, '-o', 'json'], env);
+    expect(JSON.parse(r.stdout).labels).toEqual({ keep: '1' });
+    expect((await runCli(['volume', 'ls', '-o', 'json'], env)).stdout).not.toContain('protolabel2');
+  });
+
   it('claim ls and release --force --reason', async () => {
     const v = (await f.call('POST', '/v1/volumes', { body: { service: 'local', name: 'c', size: 1 } })).body;
     const claim = (await f.call('POST', '/v1/claims', { body: { volumeId: v.id, agentId: 'agent-1', taskId: 'task-1' } })).body;

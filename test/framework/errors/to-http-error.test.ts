@@ -7,13 +7,17 @@ import {
 } from '../../../drivers/errors';
 import {
   ConflictError,
+  DiskError,
   ForbiddenError,
   fromDriverError,
   GoneError,
+  InsufficientStorageError,
   isTemporaryError,
   NotFoundError,
   NotImplementedError,
   PollyError,
+  StoreWriteError,
+  storeWriteFailure,
   TimeoutError,
   toHttpError,
   UnauthorizedError,
@@ -111,6 +115,73 @@ describe('Polly errors', () => {
     expect(toHttpError(new StoreConflictError('volumes/a', 1, 2)).status).toBe(409);
     expect(new StoreConflictError('volumes/a', 1, 2)).toBeInstanceOf(ConflictError);
     expect(toHttpError(new StoreClosedError()).status).toBe(503);
+  });
+
+  it('a timed-out driver call (BoundedDriver sets timedOut) is a 504; other transient errors 503', () => {
+    const timedOut = new DriverTransientError('timed out after 300 ms: volumeAttach v1', { timedOut: true, timeoutMs: 300 });
+    expect(fromDriverError(timedOut)).toBeInstanceOf(TimeoutError);
+    expect(toHttpError(timedOut)).toEqual({
+      status: 504,
+      body: { message: 'timed out after 300 ms: volumeAttach v1', status: 504, details: { timedOut: true, timeoutMs: 300 } },
+    });
+    expect(toHttpError(new DriverTransientError('throttled')).status).toBe(503);
+  });
+
+  it('a malformed percent-encoding in the URL is the caller\'s 400', () => {
+    let uriError: unknown;
+    try {
+      decodeURIComponent('%ED%A0%80');
+    } catch (err) {
+      uriError = err;
+    }
+    expect(uriError).toBeInstanceOf(URIError);
+    expect(toHttpError(uriError)).toEqual({
+      status: 400,
+      body: { message: 'Malformed percent-encoding in the URL', status: 400, details: { field: '(path)' } },
+    });
+  });
+
+  it('disk failures are 507 (full disk or quota) or 503, naming the cause and the path, wherever they come from', () => {
+    const enospc = Object.assign(new Error("ENOSPC: no space left on device, open '/var/lib/polly/vfs/local/meta/journal-1.log'"), {
+      code: 'ENOSPC',
+      path: '/var/lib/polly/vfs/local/meta/journal-1.log',
+    });
+    expect(toHttpError(enospc)).toEqual({
+      status: 507,
+      body: {
+        message: 'a disk write failed: no space left on device (/var/lib/polly/vfs/local/meta/journal-1.log)',
+        status: 507,
+        details: { errno: 'ENOSPC', path: '/var/lib/polly/vfs/local/meta/journal-1.log' },
+      },
+    });
+    expect(toHttpError(Object.assign(new Error('EDQUOT'), { code: 'EDQUOT' })).status).toBe(507);
+    expect(toHttpError(Object.assign(new Error('EIO'), { code: 'EIO', path: '/d' })).body.message).toBe('a disk write failed: input/output error (/d)');
+    // An internal error wrapping one says what the disk did; an unrelated errno stays a generic 500.
+    expect(toHttpError(new PollyError('write failed', undefined, { cause: enospc })).status).toBe(507);
+    expect(toHttpError(Object.assign(new Error('ENOENT'), { code: 'ENOENT' }))).toEqual({ status: 500, body: { message: 'Internal server error', status: 500 } });
+
+    // LevelDB: `IO error: <path>: <strerror>`, classified where the store raises it.
+    const level = Object.assign(new Error('IO error: /var/lib/polly/state/000003.log: No space left on device'), { code: 'LEVEL_IO_ERROR' });
+    const full = storeWriteFailure(level);
+    expect(full).toBeInstanceOf(InsufficientStorageError);
+    expect(toHttpError(full)).toEqual({
+      status: 507,
+      body: {
+        message: 'the state store cannot write: no space left on device (/var/lib/polly/state/000003.log)',
+        status: 507,
+        details: { errno: 'ENOSPC', path: '/var/lib/polly/state/000003.log' },
+      },
+    });
+    const readOnly = storeWriteFailure(Object.assign(new Error('IO error: /s/000003.log: Read-only file system'), { code: 'LEVEL_IO_ERROR' }));
+    expect(readOnly).toBeInstanceOf(DiskError);
+    expect(toHttpError(readOnly).status).toBe(503);
+    const other = storeWriteFailure(new Error('Corruption: bad block'));
+    expect(other).toBeInstanceOf(StoreWriteError);
+    expect(toHttpError(other)).toEqual({ status: 503, body: { message: 'the state store cannot write: Corruption: bad block', status: 503 } });
+    // Polly's own store errors keep their meaning.
+    const conflict = new StoreConflictError('volumes/a', 1, 2);
+    expect(storeWriteFailure(conflict)).toBe(conflict);
+    expect(isTemporaryError(full)).toBe(true);
   });
 
   it('isTemporaryError: unavailable, timeout and transient driver errors', () => {

@@ -5,6 +5,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { BoundedDriver } from '../../../drivers/bounded-driver';
 import type { StorageDriver } from '../../../drivers/storage-driver';
 import { LevelStore } from '../../../framework/state/level-store';
 import { driverFactory } from '../../../framework/storage/driver-factory';
@@ -30,6 +31,8 @@ export interface FixtureOptions {
   dir?: string;
   services?: ServiceInput[];
   wrap?: (driver: StorageDriver, service: ServiceDefinition) => StorageDriver;
+  /** Wraps the real driver inside its BoundedDriver (the timeout then bounds what the wrapper does). */
+  wrapInner?: (driver: StorageDriver, service: ServiceDefinition) => StorageDriver;
   start?: boolean;
   retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
   concurrency?: number;
@@ -52,7 +55,11 @@ export async function makeFixture(options: FixtureOptions = {}): Promise<Fixture
     home,
     store,
     createDriver: (definition) => {
-      const driver = base(definition);
+      let driver = base(definition);
+      if (options.wrapInner) {
+        const inner = (driver as BoundedDriver).inner;
+        driver = new BoundedDriver(options.wrapInner(inner, definition), { timeoutMs: definition.timeoutMs });
+      }
       drivers.set(definition.name, driver);
       return options.wrap ? options.wrap(driver, definition) : driver;
     },

@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import { SignJWT } from 'jose';
+import type { ApiAuth } from '../../../../framework/api/auth/api-auth';
 import type { LibStorageConfig } from '../../../../framework/config/config-schema';
 import type { PreemptPolicy } from '../../../../framework/api/libstorage/libstorage-backend';
 import { createLibStorageServer, LibStorageAddress, LibStorageServer } from '../../../../framework/api/libstorage/libstorage-server';
@@ -40,16 +41,25 @@ export function lsConfig(extra: Partial<LibStorageConfig> = {}): LibStorageConfi
 }
 
 export async function makeLsFixture(
-  options: { config?: Partial<LibStorageConfig>; services?: ServiceInput[]; preempt?: PreemptPolicy } = {},
+  options: { config?: Partial<LibStorageConfig>; services?: ServiceInput[]; preempt?: PreemptPolicy; apiAuth?: ApiAuth } = {},
 ): Promise<LsFixture> {
   const storage = await makeFixture(options.services ? { services: options.services } : {});
-  const server = createLibStorageServer({
-    storage: storage.storage,
-    config: lsConfig(options.config),
-    serverName: 'test-server-00',
-    ...(options.preempt ? { preempt: options.preempt } : {}),
-  });
-  const address = await server.listen();
+  let server: LibStorageServer;
+  let address: LibStorageAddress;
+  try {
+    server = createLibStorageServer({
+      storage: storage.storage,
+      config: lsConfig(options.config),
+      serverName: 'test-server-00',
+      ...(options.preempt ? { preempt: options.preempt } : {}),
+      ...(options.apiAuth ? { apiAuth: options.apiAuth } : {}),
+    });
+    address = await server.listen();
+  } catch (err) {
+    // A refused config (ConfigError) or a failed listen: nothing may be left behind.
+    await storage.dispose();
+    throw err;
+  }
   return {
     storage,
     server,

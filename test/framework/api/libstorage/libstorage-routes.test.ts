@@ -50,6 +50,28 @@ describe('every response', () => {
       expect(r.body).toMatchObject({ message: '404 page not found', status: 404 });
     }
   });
+
+  it('answers an invalid percent-encoding in the path with 400 in the error shape, like the admin API', async () => {
+    for (const [method, p] of [
+      ['GET', '/volumes/local/%ED%A0%80'],
+      ['DELETE', '/volumes/local/%ED%A0%80'],
+      ['POST', '/volumes/local/%E0%A4%A?attach'],
+      ['GET', '/services/%FF'],
+    ] as const) {
+      const r = await f.call(method, p, { headers: iid('node0') });
+      expect([method, p, r.status]).toEqual([method, p, 400]);
+      expect(r.body).toEqual({ message: 'Malformed percent-encoding in the URL', status: 400, error: { field: '(path)' } });
+      expect(r.headers['libstorage-servername']).toBe('test-server-00');
+    }
+  });
+
+  it('answers a body nested 10,000 deep with 400, not 500', async () => {
+    const deep = '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000);
+    const r = await f.call('POST', '/volumes/local', { raw: `{"name":"deep","opts":${deep}}` });
+    expect(r.status).toBe(400);
+    expect(r.body.message).toBe('validate req schema: validation error: request body nests deeper than 64 levels');
+    expect(f.storage.storage.catalog.list({ service: 'local' })).toEqual([]);
+  });
 });
 
 describe('root, services, help, tasks, executors', () => {

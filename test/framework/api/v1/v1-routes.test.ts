@@ -127,6 +127,30 @@ describe('v1 API', () => {
     expect(res.body.state).toBe('released');
   });
 
+  it("a scheduler token's 409 does not reveal another scheduler's claim, task or agent; admins and the holder still see them", async () => {
+    const v = await createVolume('shared-acl', { schedulers: ['marathon', 'other'] });
+    const held = await f.call('POST', '/v1/claims', {
+      token: TOKENS.marathon,
+      body: { volumeId: v.id, agentId: 'agent-secret', instanceId: 'node-secret', taskId: 'task-secret' },
+    });
+    expect(held.status).toBe(201);
+    const refused = await f.call('POST', '/v1/claims', { token: TOKENS.other, body: { volumeId: v.id, agentId: 'agent-2' } });
+    expect(refused.status).toBe(409);
+    expect(refused.text).not.toContain(held.body.id);
+    expect(refused.text).not.toMatch(/agent-secret|task-secret|node-secret/);
+    expect(refused.body).toEqual({
+      message: `Volume ${v.id} is held RW by another scheduler's claim; a RW claim cannot share it`,
+      status: 409,
+      details: { volumeId: v.id, mode: 'RW' },
+    });
+    const asAdmin = await f.call('POST', '/v1/claims', { body: { volumeId: v.id, agentId: 'agent-2' } });
+    expect(asAdmin.status).toBe(409);
+    expect(asAdmin.body.details).toMatchObject({ claimId: held.body.id, taskId: 'task-secret', agentId: 'agent-secret' });
+    const asHolder = await f.call('POST', '/v1/claims', { token: TOKENS.marathon, body: { volumeId: v.id, agentId: 'agent-2' } });
+    expect(asHolder.status).toBe(409);
+    expect(asHolder.body.details).toMatchObject({ claimId: held.body.id, taskId: 'task-secret' });
+  });
+
   it('snapshots through the driver', async () => {
     const v = await createVolume('snapme');
     const res = await f.call('POST', `/v1/volumes/${v.id}/snapshots`, { body: { name: 'snap-1' } });
@@ -148,6 +172,7 @@ describe('v1 API', () => {
     const res = await f.call('GET', '/health/ready', { token: null });
     expect(res.status).toBe(503);
     expect(res.body.checks).toEqual({ storeOpen: true, subscribed: false });
+    expect(res.body.reasons).toEqual(['not subscribed to a Mesos master']);
     expect((await f.call('GET', '/health?ready', { token: null })).status).toBe(503);
   });
 
