@@ -15,6 +15,11 @@
  * point — and delete generation gen. A reader still at gen follows the seal; one whose journal was
  * deleted reloads from the oldest journal present. A compaction that died before its seal left
  * files of a generation nobody follows; `open()` removes them.
+ *
+ * A journal is never created over a root that should have one: `open()` makes the first journal
+ * only when the driver says the root is new, and refuses a generation whose checkpoint is missing.
+ * Every committed entry counts in the state's `sequence` (vfs-state.ts), so an older or truncated
+ * journal shows for what it is.
  */
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';

@@ -73,7 +73,7 @@ export function assertNothingAhead(layout: VfsLayout, state: VfsState, unexplain
   if (ahead.length === 0) return;
   throw new DriverRefusedError(
     `vfs root ${layout.root}: ${describe(ahead.map((u) => u.path))} ${ahead.length === 1 ? 'is' : 'are'} newer than the journal in ` +
-      `${layout.metaDir} (it has handed out IDs only up to vfs-${pad(state.next.volume - 1)} / vfs-snap-${pad(state.next.snapshot - 1)}): ` +
+      `${layout.metaDir} (the next IDs it would hand out are vfs-${pad(state.next.volume)} and vfs-snap-${pad(state.next.snapshot)}): ` +
       `the journal is older than the data (restored from an older backup, or truncated). Nothing was changed. Restore ${layout.metaDir} ` +
       `from a backup at least as new as the data, or run \`polly state import\` with an export that includes it; never start Polly on an ` +
       `older journal. If the journal is right and these directories are leftovers, move them into ${layout.quarantineDir}/ by hand ` +
@@ -88,7 +88,7 @@ function describe(paths: readonly string[]): string {
 }
 
 function pad(n: number): string {
-  return String(Math.max(0, n)).padStart(6, '0');
+  return String(n).padStart(6, '0');
 }
 
 async function isDirectory(p: string): Promise<boolean> {
