@@ -132,7 +132,7 @@ export class VfsDriver implements StorageDriver {
       quarantine: this.quarantine,
       logger: this.logger,
       stagingMaxAgeMs: this.stagingMaxAgeMs,
-      makeVolumeDir: (id) => this.makeVolumeDir(id),
+      makeVolumeDir: (id) => this.makeVolumeDir(id, true),
     });
   }
 
@@ -506,21 +506,35 @@ export class VfsDriver implements StorageDriver {
    * A new volume's data directory. One that is already there and empty was made by another
    * process's `init()` (this create committed its record first). One holding data is not this
    * volume's: the journal handed its ID out again (an older journal slipped past the checks), so it
-   * is quarantined, never inherited by the new volume nor deleted.
+   * is quarantined (under the root lock: the caller holds it when `underLock`), never inherited by
+   * the new volume nor deleted.
    */
-  private makeVolumeDir(id: string): Promise<void> {
+  private async makeVolumeDir(id: string, underLock = false): Promise<void> {
     const dir = this.layout.volumeDir(id);
-    return this.volumeDirs.run(async () => {
+    const ready = await this.volumeDirs.run(async () => {
       try {
         await fs.mkdir(dir);
-        return;
+        return true;
       } catch (err) {
         if (!isErrno(err, 'EEXIST')) throw err;
       }
-      if ((await fs.readdir(dir)).length === 0) return;
-      await this.quarantine.move({ path: dir, kind: 'volume', originalId: id, reason: `held data when new volume ${id} was created` });
-      await fs.mkdir(dir);
+      return (await fs.readdir(dir)).length === 0;
     });
+    if (ready) return;
+    const moveAside = async (): Promise<void> => {
+      const inside = await fs.readdir(dir).catch((err: unknown) => {
+        if (isErrno(err, 'ENOENT')) return [];
+        throw err;
+      });
+      if (inside.length > 0) {
+        await this.quarantine.move({ path: dir, kind: 'volume', originalId: id, reason: `held data when new volume ${id} was created` });
+      }
+      await fs.mkdir(dir).catch((err: unknown) => {
+        if (!isErrno(err, 'EEXIST')) throw err;
+      });
+    };
+    if (underLock) await moveAside();
+    else await this.lock.withLock(undefined, `quarantine before volume ${id}`, moveAside);
   }
 
   /** Makes the root's directories, then checks and loads it under the lock (vfs-root-upkeep.ts). */

@@ -46,7 +46,7 @@ export class VfsQuarantine {
     private readonly options: { durable: boolean; logger: DriverLogger },
   ) {}
 
-  /** Moves `source.path` into a new entry. Callers hold the root lock, or own the path outright. */
+  /** Moves `source.path` into a new entry. Callers hold the root lock (`tidy` relies on it). */
   async move(source: QuarantineSource): Promise<QuarantinedEntry> {
     const { quarantineDir } = this.layout;
     const { durable, logger } = this.options;

@@ -28,7 +28,7 @@ export interface VfsRootUpkeepOptions {
   logger: DriverLogger;
   /** Staging copies older than this are removed, ms. */
   stagingMaxAgeMs: number;
-  /** Makes a volume's data directory the way the driver does (quarantining anything in the way). */
+  /** Makes a volume's data directory the way the driver does (quarantining anything in the way); called under the root lock. */
   makeVolumeDir(id: string): Promise<void>;
 }
 

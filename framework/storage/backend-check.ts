@@ -173,8 +173,9 @@ export class BackendCheck {
           found,
           message:
             `Storage service "${name}": the ${where} is not the one Polly recorded (root ID ${mark.rootId}, recorded ${recorded.rootId} ` +
-            `at ${recorded.location} on ${recorded.checkedAt}): it was replaced, or the service points at another directory. Nothing was ` +
-            `changed. Point the service back at the root Polly knew, or restore that root from a backup; never start Polly on another root.`,
+            `at ${recorded.location} on ${recorded.checkedAt}): it was replaced, the service points at another directory, or its meta/ was ` +
+            `restored from a backup older than the root's identity. Nothing was changed in its data. Point the service back at the root ` +
+            `Polly knew, or restore that root (data and meta/ together) from a backup; never start Polly on another root.`,
         });
       }
       this.logger.warn('adopting a storage backend that is not the one recorded', { service: name, location: mark.location });
