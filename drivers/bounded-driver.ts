@@ -17,6 +17,7 @@ import { currentCallBudget } from './call-budget';
 import { DriverTransientError } from './errors';
 import type {
   AttachOptions,
+  BackendMark,
   CallOptions,
   Capacity,
   CapacityQuery,
@@ -25,6 +26,7 @@ import type {
   DriverVolume,
   Instance,
   InstanceId,
+  QuarantinedEntry,
   RemoveOptions,
   StorageDriver,
   StorageType,
@@ -48,7 +50,12 @@ export type DriverOperation =
   | 'snapshots'
   | 'snapshotInspect'
   | 'snapshotRemove'
-  | 'capacity';
+  | 'capacity'
+  | 'backendMark'
+  | 'bindInstallation'
+  | 'quarantined'
+  | 'purgeQuarantined'
+  | 'restoreQuarantined';
 
 export interface BoundedDriverOptions {
   /** Deadline for every call, ms. Default 30 000. */
@@ -63,6 +70,11 @@ export class BoundedDriver implements StorageDriver {
   readonly name: string;
   readonly hostPath?: (volume: DriverVolume) => string;
   readonly close?: () => Promise<void>;
+  readonly backendMark?: (options?: CallOptions) => Promise<BackendMark>;
+  readonly bindInstallation?: (installationId: string, options?: CallOptions) => Promise<BackendMark>;
+  readonly quarantined?: (options?: CallOptions) => Promise<QuarantinedEntry[]>;
+  readonly purgeQuarantined?: (id: string, options?: CallOptions) => Promise<QuarantinedEntry>;
+  readonly restoreQuarantined?: (id: string, name: string, options?: CallOptions) => Promise<DriverVolume>;
   private readonly timeoutMs: number;
   private readonly timeouts: Partial<Record<DriverOperation, number>>;
 
@@ -84,6 +96,27 @@ export class BoundedDriver implements StorageDriver {
     if (inner.close) {
       const close = inner.close.bind(inner);
       this.close = () => close();
+    }
+    // The backend-metadata and quarantine calls are optional too, and bounded like every other call.
+    if (inner.backendMark) {
+      const call = inner.backendMark.bind(inner);
+      this.backendMark = (options) => this.run('backendMark', '', options, (o) => call(o));
+    }
+    if (inner.bindInstallation) {
+      const call = inner.bindInstallation.bind(inner);
+      this.bindInstallation = (id, options) => this.run('bindInstallation', id, options, (o) => call(id, o));
+    }
+    if (inner.quarantined) {
+      const call = inner.quarantined.bind(inner);
+      this.quarantined = (options) => this.run('quarantined', '', options, (o) => call(o));
+    }
+    if (inner.purgeQuarantined) {
+      const call = inner.purgeQuarantined.bind(inner);
+      this.purgeQuarantined = (id, options) => this.run('purgeQuarantined', id, options, (o) => call(id, o));
+    }
+    if (inner.restoreQuarantined) {
+      const call = inner.restoreQuarantined.bind(inner);
+      this.restoreQuarantined = (id, name, options) => this.run('restoreQuarantined', id, options, (o) => call(id, name, o));
     }
   }
 

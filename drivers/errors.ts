@@ -3,7 +3,7 @@
  * `TransientError` means "maybe": the operation may or may not have happened and is retried
  * under the same idempotency key.
  */
-export type DriverErrorCode = 'NOT_FOUND' | 'CONFLICT' | 'NOT_IMPLEMENTED' | 'TRANSIENT' | 'INVALID';
+export type DriverErrorCode = 'NOT_FOUND' | 'CONFLICT' | 'NOT_IMPLEMENTED' | 'TRANSIENT' | 'INVALID' | 'REFUSED';
 
 export abstract class DriverError extends Error {
   abstract readonly code: DriverErrorCode;
@@ -43,6 +43,15 @@ export class DriverTransientError extends DriverError {
 export class DriverInvalidError extends DriverError {
   override name = 'DriverInvalidError';
   readonly code = 'INVALID' as const;
+}
+
+/**
+ * The backend's own metadata is missing, torn, or older than the data it describes: the driver will
+ * not guess (and so never deletes or reuses data). The message names the place and the way out.
+ */
+export class DriverRefusedError extends DriverError {
+  override name = 'DriverRefusedError';
+  readonly code = 'REFUSED' as const;
 }
 
 export function isDriverError(err: unknown): err is DriverError {

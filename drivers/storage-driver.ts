@@ -110,6 +110,42 @@ export interface Capacity {
   availableGiB: number;
 }
 
+/**
+ * What a backend says about its own metadata, so the storage layer can notice a backend that is
+ * older than its records (a restored or truncated journal) or not the one it was (a replaced root).
+ */
+export interface BackendMark {
+  /** Random, fixed when the backend's metadata was first created. */
+  rootId: string;
+  /** Committed metadata changes since then: only ever grows, so a lower one means older metadata. */
+  sequence: number;
+  /** The Polly installation the backend is bound to, if any (see `bindInstallation`). */
+  installationId?: string;
+  /** Where the backend keeps it, for messages (e.g. the vfs root path). */
+  location: string;
+}
+
+/**
+ * Data a backend holds that its own records do not explain (e.g. a vfs directory without a journal
+ * record). It was moved aside, never deleted; only an operator's purge deletes it.
+ */
+export interface QuarantinedEntry {
+  /** The quarantine entry's ID (a single path-safe segment). */
+  id: string;
+  /** What it was: a volume's or snapshot's data, an unfinished copy, or unknown (put there by hand). */
+  kind: 'volume' | 'snapshot' | 'staging' | 'unknown';
+  /** The backend ID it had, when it had one (e.g. `vfs-000012`). */
+  originalId?: string;
+  /** Where it was before it was moved. */
+  originalPath?: string;
+  /** Where it is now (the data, file for file as it was). */
+  path: string;
+  /** Why it was quarantined. */
+  reason: string;
+  /** ISO-8601; absent for entries without a record. */
+  quarantinedAt?: string;
+}
+
 export interface StorageDriver {
   /** The driver's name, e.g. `vfs`, `libstorage`. */
   readonly name: string;
@@ -150,4 +186,19 @@ export interface StorageDriver {
    * the path a task mounts. Undefined for drivers that need a docker volume driver.
    */
   hostPath?(volume: DriverVolume): string;
+
+  /**
+   * For backends that keep their own metadata (vfs): its identity and sequence. Reads only: it never
+   * cleans up or changes anything, so it can be asked before the backend is trusted. Throws
+   * DriverRefusedError when the metadata is missing, torn or older than the data it describes.
+   */
+  backendMark?(options?: CallOptions): Promise<BackendMark>;
+  /** Records the installation this backend belongs to (a no-op when it already does). */
+  bindInstallation?(installationId: string, options?: CallOptions): Promise<BackendMark>;
+  /** Data the backend holds that its records do not explain, moved aside (never deleted). */
+  quarantined?(options?: CallOptions): Promise<QuarantinedEntry[]>;
+  /** Deletes one quarantined entry, data and all: only ever an operator's explicit act. */
+  purgeQuarantined?(id: string, options?: CallOptions): Promise<QuarantinedEntry>;
+  /** Makes a quarantined entry's data a volume again, under a fresh ID and the given name. */
+  restoreQuarantined?(id: string, name: string, options?: CallOptions): Promise<DriverVolume>;
 }

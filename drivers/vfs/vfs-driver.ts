@@ -5,10 +5,17 @@
  * atomically, attachments are exclusive for writers, and two processes on one root are safe.
  *
  * Metadata lives in an append-only journal (vfs-journal.ts): a volume (snapshot) exists iff its
- * record is in the journal. Create makes the data directory, then appends the record; remove
- * appends the removal, then deletes the directory. A crash therefore leaves at most an orphan
- * directory, ignored by readers and cleaned by `init()`. Every mutation runs under the root lock;
- * bulk copies run outside it in a staging directory that is renamed into place under the lock.
+ * record is in the journal. Create appends the record, then makes the data directory; a copy retires
+ * its ID in the journal, renames its data into place, then appends the record; remove appends the
+ * removal, then deletes the directory. A crash therefore leaves at most a directory without a record
+ * whose ID is retired; `init()` quarantines it (moves it aside, never deletes it: vfs-quarantine.ts).
+ * Every mutation runs under the root lock; bulk copies run outside it in a staging directory that is
+ * renamed into place under the lock.
+ *
+ * Data is never deleted or reused on a guess: a root with data but no journal, or with data newer
+ * than its journal, is refused (vfs-root-guard.ts); a directory in the way of a new ID is quarantined.
+ * The root has an identity and a sequence (`backendMark()`), so the storage layer can also refuse a
+ * journal older than its own records.
  *
  * Create, attach and detach are group-committed (group-commit.ts): the requests that queue up while
  * the lock is busy run as one batch under one lock acquisition, with one journal append and one
@@ -20,10 +27,11 @@ import * as path from 'node:path';
 import { throwIfAborted } from '../abort';
 import { checkCreateOptions } from '../create-options';
 import { DriverLogger, silentDriverLogger } from '../driver-logger';
-import { DriverConflictError, DriverInvalidError, DriverNotFoundError, DriverNotImplementedError } from '../errors';
-import { assertValidName, hasControlChars, nameKey } from '../name-rules';
+import { DriverConflictError, DriverInvalidError, DriverNotFoundError, DriverNotImplementedError, DriverRefusedError } from '../errors';
+import { assertValidName, hasControlChars } from '../name-rules';
 import type {
   AttachOptions,
+  BackendMark,
   CallOptions,
   Capacity,
   CapacityQuery,
@@ -32,30 +40,23 @@ import type {
   DriverVolume,
   Instance,
   InstanceId,
+  QuarantinedEntry,
   RemoveOptions,
   StorageDriver,
   StorageType,
-  VolumeAttachment,
   VolumeCreateOptions,
 } from '../storage-driver';
-import { TEMP_SUFFIX, isErrno } from './atomic-json';
+import { fsyncDir, isErrno } from './atomic-json';
 import { GroupCommit, Queued } from './group-commit';
 import { RootLock } from './root-lock';
 import { SerialQueue } from './serial-queue';
 import { VfsJournal } from './vfs-journal';
-import {
-  STAGING_PREFIX,
-  VOLUME_ID_PATTERN,
-  SNAPSHOT_ID_PATTERN,
-  VfsLayout,
-  formatSnapshotId,
-  formatVolumeId,
-  isSnapshotId,
-  isVolumeId,
-} from './vfs-layout';
-import { flattenLegacyVolume, readLegacyMetadata, removeLegacyFiles, resumeFlattening } from './vfs-legacy-import';
+import { BatchDecision, Mutation, VolumeAttrs, assertNameFree, decideBatch, newVolumeRecord } from './vfs-batch';
+import { STAGING_PREFIX, VfsLayout, formatSnapshotId, formatVolumeId, isSnapshotId, isVolumeId } from './vfs-layout';
 import { RECORD_SCHEMA, VfsSnapshotRecord, VfsVolumeRecord, toDriverSnapshot, toDriverVolume } from './vfs-records';
-import type { JournalEntry, VfsState } from './vfs-state';
+import { VfsQuarantine } from './vfs-quarantine';
+import { VfsRootUpkeep } from './vfs-root-upkeep';
+import { isIdText, type JournalEntry, type VfsState } from './vfs-state';
 
 export interface VfsDriverConfig {
   /** The directory holding volumes; may be a shared filesystem mounted at this path on every agent. */
@@ -68,7 +69,7 @@ export interface VfsDriverConfig {
   lockTimeoutMs?: number;
   /** fsync metadata and directories (default true). Turn off only for throwaway roots. */
   durable?: boolean;
-  /** Staging copies older than this are removed by `init()`, ms (default 1 hour). */
+  /** Staging copies older than this are removed by `init()` (they never held acknowledged data), ms (default 1 hour). */
   stagingMaxAgeMs?: number;
   /** Compact the metadata journal once it is larger than this and than its checkpoint, bytes (default 4 MiB). */
   journalCompactBytes?: number;
@@ -77,31 +78,17 @@ export interface VfsDriverConfig {
 
 const GIB = 1024 ** 3;
 
-type VolumeAttrs = Pick<VfsVolumeRecord, 'size' | 'type' | 'iops' | 'availabilityZone' | 'fields'>;
-
-/** The mutations that are group-committed. */
-type Mutation =
-  | { kind: 'create'; name: string; attrs: VolumeAttrs }
-  | { kind: 'attach'; volumeId: string; instanceId: InstanceId; readOnly: boolean; force: boolean }
-  | { kind: 'detach'; volumeId: string; instanceId: InstanceId };
-
-type Outcome = { ok: true; value: DriverVolume | { volume: DriverVolume }; log?: () => void; dir?: string } | { ok: false; error: unknown };
-
-/** What a batch decided against the current state: each request's outcome and the records to write. */
-interface BatchDecision {
-  outcomes: Outcome[];
-  created: VfsVolumeRecord[];
-  changed: Map<string, VfsVolumeRecord>;
-}
-
 export class VfsDriver implements StorageDriver {
   readonly name = 'vfs';
   readonly layout: VfsLayout;
   private readonly lock: RootLock;
   private readonly journal: VfsJournal;
+  private readonly quarantine: VfsQuarantine;
+  private readonly upkeep: VfsRootUpkeep;
   private readonly logger: DriverLogger;
   private readonly limit: number | undefined;
   private readonly stagingMaxAgeMs: number;
+  private readonly durable: boolean;
   private readonly commits: GroupCommit<Mutation>;
   /**
    * New volumes' directories are made one at a time. The kernel serialises mkdirs in one parent on
@@ -109,6 +96,9 @@ export class VfsDriver implements StorageDriver {
    * flight on libuv's pool, that spinning was ~14% of the machine's CPU at 64 clients (perf).
    */
   private readonly volumeDirs = new SerialQueue();
+  /** The root checked and its journal loaded (reads may go ahead). */
+  private opened: Promise<void> | undefined;
+  /** Opened, and crash leftovers tidied (mutations may go ahead). */
   private initialised: Promise<void> | undefined;
 
   constructor(config: VfsDriverConfig) {
@@ -120,11 +110,13 @@ export class VfsDriver implements StorageDriver {
     }
     this.layout = new VfsLayout(config.root);
     this.logger = config.logger ?? silentDriverLogger;
+    this.durable = config.durable ?? true;
     this.journal = new VfsJournal(this.layout, {
-      durable: config.durable ?? true,
+      durable: this.durable,
       compactBytes: config.journalCompactBytes,
       logger: this.logger,
     });
+    this.quarantine = new VfsQuarantine(this.layout, { durable: this.durable, logger: this.logger });
     this.lock = new RootLock(this.layout.lockFile, {
       staleMs: config.lockStaleMs,
       acquireTimeoutMs: config.lockTimeoutMs,
@@ -134,6 +126,14 @@ export class VfsDriver implements StorageDriver {
     this.limit = config.attachLimit;
     this.stagingMaxAgeMs = config.stagingMaxAgeMs ?? 3_600_000;
     this.commits = new GroupCommit(this.lock, (batch) => this.commitBatch(batch));
+    this.upkeep = new VfsRootUpkeep({
+      layout: this.layout,
+      journal: this.journal,
+      quarantine: this.quarantine,
+      logger: this.logger,
+      stagingMaxAgeMs: this.stagingMaxAgeMs,
+      makeVolumeDir: (id) => this.makeVolumeDir(id, true),
+    });
   }
 
   type(): StorageType {
@@ -144,7 +144,6 @@ export class VfsDriver implements StorageDriver {
     return this.limit;
   }
 
-  /** The directory a task mounts for `volume`. */
   /**
    * Lets go of the root lock now if this driver keeps it for a next request, and waits for the
    * batches in flight. The driver stays usable: a later call takes the lock again.
@@ -153,21 +152,96 @@ export class VfsDriver implements StorageDriver {
     await this.commits.drain();
   }
 
-    hostPath(volume: DriverVolume): string {
+  /** The directory a task mounts for `volume`. */
+  hostPath(volume: DriverVolume): string {
     if (!isVolumeId(volume.id)) {
       throw new DriverInvalidError('vfs: not a vfs volume ID', { volumeId: String(volume.id).slice(0, 300) });
     }
     return this.layout.volumeDir(volume.id);
   }
 
-  /** Creates the layout and cleans up after crashes. Idempotent; other methods call it on first use. */
+  /**
+   * Checks the root (refusing one whose journal is missing or older than its data), creates the
+   * layout of a new root and tidies crash leftovers (quarantining what the journal does not
+   * explain). Idempotent; other methods call it on first use.
+   */
   async init(options?: CallOptions): Promise<void> {
-    throwIfAborted(options?.signal, 'init');
-    this.initialised ??= this.prepareRoot(options?.signal).catch((err: unknown) => {
-      this.initialised = undefined;
-      throw err;
-    });
+    const signal = options?.signal;
+    throwIfAborted(signal, 'init');
+    this.initialised ??= this.readable(signal, 'init')
+      .then(() => this.lock.withLock(signal, 'init', () => this.upkeep.tidy()))
+      .catch((err: unknown) => {
+        this.initialised = undefined;
+        throw err;
+      });
     await this.initialised;
+  }
+
+  /** The root's identity and sequence. Checks the root like `init()` but tidies nothing. */
+  async backendMark(options?: CallOptions): Promise<BackendMark> {
+    await this.readable(options?.signal, 'backendMark');
+    return this.markOf(await this.journal.refresh());
+  }
+
+  /** Binds the root to a Polly installation (one journal entry; nothing when already bound to it). */
+  async bindInstallation(installationId: string, options?: CallOptions): Promise<BackendMark> {
+    const signal = options?.signal;
+    if (!isIdText(installationId)) throw new DriverInvalidError('vfs: an installation ID is 1-100 printable characters without spaces');
+    await this.readable(signal, 'bindInstallation');
+    await this.lock.withLock(signal, 'bindInstallation', () =>
+      this.journal.update(async (state) => {
+        const before = state.installation?.id;
+        if (before === installationId) return { entries: [], result: undefined };
+        this.logger.warn(
+          before === undefined ? 'vfs root bound to a Polly installation' : 'vfs root rebound to another Polly installation',
+          {
+            root: this.layout.root,
+            installation: installationId,
+            ...(before !== undefined ? { previousInstallation: before } : {}),
+          },
+        );
+        return { entries: [{ installation: { id: installationId, boundAt: new Date().toISOString() } }], result: undefined };
+      }),
+    );
+    return this.markOf(this.journal.state);
+  }
+
+  /** Data the journal does not explain, moved aside under `<root>/quarantine` (never deleted by Polly). */
+  async quarantined(options?: CallOptions): Promise<QuarantinedEntry[]> {
+    await this.readable(options?.signal, 'quarantined');
+    return this.quarantine.list();
+  }
+
+  /** Deletes one quarantined entry, data and all. Only ever on an operator's explicit request. */
+  async purgeQuarantined(id: string, options?: CallOptions): Promise<QuarantinedEntry> {
+    const signal = options?.signal;
+    await this.readable(signal, 'purgeQuarantined');
+    return this.lock.withLock(signal, `purgeQuarantined ${String(id).slice(0, 100)}`, async () => {
+      throwIfAborted(signal, 'purgeQuarantined');
+      return this.quarantine.purge(id);
+    });
+  }
+
+  /** Makes a quarantined entry's data a volume again: a fresh ID, `name`, size 1 GiB (vfs sizes are nominal). */
+  async restoreQuarantined(id: string, name: string, options?: CallOptions): Promise<DriverVolume> {
+    const signal = options?.signal;
+    assertValidName(name, 'name');
+    await this.ready(signal, 'restoreQuarantined');
+    return this.lock.withLock(signal, `restoreQuarantined ${String(id).slice(0, 100)}`, async () => {
+      const entry = await this.quarantine.get(id);
+      assertNameFree(name, (await this.journal.refresh()).nameHolder(name));
+      throwIfAborted(signal, 'restoreQuarantined');
+      const volumeId = formatVolumeId(await this.reserveId('volume'));
+      await this.moveIntoPlace(entry.path, this.layout.volumeDir(volumeId));
+      const volume = await this.journal.update(async (state) => {
+        assertNameFree(name, state.nameHolder(name)); // (the lock is held: nothing can have taken it since)
+        const record = newVolumeRecord(volumeId, name, { size: 1, fields: {} });
+        return { entries: [{ volume: record }], result: toDriverVolume(record) };
+      });
+      await this.quarantine.forget(id);
+      this.logger.warn('restored quarantined vfs data as a volume', { quarantineId: id, volumeId, name });
+      return volume;
+    });
   }
 
   async instanceInspect(instanceId: InstanceId, options?: CallOptions): Promise<Instance> {
@@ -178,19 +252,19 @@ export class VfsDriver implements StorageDriver {
 
   async volumes(options?: CallOptions): Promise<DriverVolume[]> {
     const signal = options?.signal;
-    await this.ready(signal, 'volumes');
+    await this.readable(signal, 'volumes');
     // In ID order: records enter the state in the order their IDs were handed out.
     return [...(await this.journal.refresh()).volumes.values()].map(toDriverVolume);
   }
 
   async volumeInspect(volumeId: string, options?: CallOptions): Promise<DriverVolume> {
-    await this.ready(options?.signal, 'volumeInspect');
+    await this.readable(options?.signal, 'volumeInspect');
     return toDriverVolume(await this.mustReadVolume(volumeId));
   }
 
   async volumeInspectByName(name: string, options?: CallOptions): Promise<DriverVolume | undefined> {
     assertValidName(name, 'name');
-    await this.ready(options?.signal, 'volumeInspectByName');
+    await this.readable(options?.signal, 'volumeInspectByName');
     const state = await this.journal.refresh();
     const id = state.nameHolder(name);
     const r = id === undefined ? undefined : state.volumes.get(id);
@@ -333,12 +407,12 @@ export class VfsDriver implements StorageDriver {
 
   async snapshots(options?: CallOptions): Promise<DriverSnapshot[]> {
     const signal = options?.signal;
-    await this.ready(signal, 'snapshots');
+    await this.readable(signal, 'snapshots');
     return [...(await this.journal.refresh()).snapshots.values()].map(toDriverSnapshot);
   }
 
   async snapshotInspect(snapshotId: string, options?: CallOptions): Promise<DriverSnapshot> {
-    await this.ready(options?.signal, 'snapshotInspect');
+    await this.readable(options?.signal, 'snapshotInspect');
     return toDriverSnapshot(await this.mustReadSnapshot(snapshotId));
   }
 
@@ -359,7 +433,7 @@ export class VfsDriver implements StorageDriver {
 
   /** The root filesystem's size and free space; the same in every zone (the root is shared). */
   async capacity(query: CapacityQuery, _zone: string | undefined, options?: CallOptions): Promise<Capacity | undefined> {
-    await this.ready(options?.signal, 'capacity');
+    await this.readable(options?.signal, 'capacity');
     const stats = await fs.statfs(this.layout.root);
     const totalGiB = Math.floor((stats.blocks * stats.bsize) / GIB);
     const availableGiB = query.encrypted ? 0 : Math.floor((stats.bavail * stats.bsize) / GIB);
@@ -368,10 +442,30 @@ export class VfsDriver implements StorageDriver {
 
   // ---- internals ----
 
+  /** Before a mutation: the root is checked and tidied. */
   private async ready(signal: AbortSignal | undefined, what: string): Promise<void> {
     throwIfAborted(signal, what);
     await this.init({ signal });
     throwIfAborted(signal, what);
+  }
+
+  /** Before a read: the root is checked and its journal loaded; tidying is not needed to answer. */
+  private async readable(signal: AbortSignal | undefined, what: string): Promise<void> {
+    throwIfAborted(signal, what);
+    this.opened ??= this.openRoot(signal).catch((err: unknown) => {
+      this.opened = undefined;
+      throw err;
+    });
+    await this.opened;
+    throwIfAborted(signal, what);
+  }
+
+  private markOf(state: VfsState): BackendMark {
+    if (!state.root)
+      throw new DriverRefusedError(`vfs root ${this.layout.root} has no identity in its journal`, { root: this.layout.root });
+    const mark: BackendMark = { rootId: state.root.id, sequence: state.sequence, location: this.layout.root };
+    if (state.installation) mark.installationId = state.installation.id;
+    return mark;
   }
 
   /**
@@ -386,7 +480,7 @@ export class VfsDriver implements StorageDriver {
     let writeError: unknown;
     try {
       await this.journal.update(async (state) => {
-        decision = this.decide(batch, state);
+        decision = decideBatch(batch, state, { layout: this.layout, logger: this.logger });
         const entries: JournalEntry[] = [];
         for (const volume of decision.created) entries.push({ volume });
         for (const volume of decision.changed.values()) entries.push({ volume });
@@ -408,164 +502,47 @@ export class VfsDriver implements StorageDriver {
     });
   }
 
-  private decide(batch: ReadonlyArray<Queued<Mutation>>, state: VfsState): BatchDecision {
-    const current = new Map<string, VfsVolumeRecord>();
-    const changed = new Map<string, VfsVolumeRecord>();
-    const created: VfsVolumeRecord[] = [];
-    const taken = new Map<string, string>();
-    let next = state.next.volume;
-    const recordOf = (id: string): VfsVolumeRecord => {
-      const r = current.get(id) ?? state.volumes.get(id);
-      if (!r) throw new DriverNotFoundError(`volume ${id} not found`, { volumeId: id });
-      return r;
-    };
-    const outcomes: Outcome[] = batch.map(({ request: r, signal }) => {
+  /**
+   * A new volume's data directory. One that is already there and empty was made by another
+   * process's `init()` (this create committed its record first). One holding data is not this
+   * volume's: the journal handed its ID out again (an older journal slipped past the checks), so it
+   * is quarantined (under the root lock: the caller holds it when `underLock`), never inherited by
+   * the new volume nor deleted.
+   */
+  private async makeVolumeDir(id: string, underLock = false): Promise<void> {
+    const dir = this.layout.volumeDir(id);
+    const ready = await this.volumeDirs.run(async () => {
       try {
-        throwIfAborted(signal, r.kind === 'create' ? 'volumeCreate' : r.kind === 'attach' ? 'volumeAttach' : 'volumeDetach');
-        if (r.kind === 'create') {
-          const nk = nameKey(r.name);
-          assertNameFree(r.name, taken.get(nk) ?? state.nameHolder(r.name));
-          const record = newVolumeRecord(formatVolumeId(next++), r.name, r.attrs);
-          taken.set(nk, record.id);
-          created.push(record);
-          current.set(record.id, record);
-          return {
-            ok: true,
-            value: toDriverVolume(record),
-            dir: record.id,
-            log: () => this.logger.info('vfs volume created', { volumeId: record.id, name: r.name }),
-          };
-        }
-        const before = recordOf(r.volumeId);
-        const after = r.kind === 'attach' ? this.attached(before, r) : detached(before, r.instanceId);
-        if (after === before) {
-          return { ok: true, value: r.kind === 'attach' ? { volume: toDriverVolume(before) } : toDriverVolume(before) };
-        }
-        current.set(r.volumeId, after);
-        const at = created.indexOf(before);
-        if (at >= 0) created[at] = after;
-        else changed.set(r.volumeId, after);
-        const volume = toDriverVolume(after);
-        return r.kind === 'attach'
-          ? {
-              ok: true,
-              value: { volume },
-              log: () => this.logger.info('vfs volume attached', { volumeId: r.volumeId, instance: r.instanceId.id, readOnly: r.readOnly }),
-            }
-          : {
-              ok: true,
-              value: volume,
-              log: () => this.logger.info('vfs volume detached', { volumeId: r.volumeId, instance: r.instanceId.id }),
-            };
-      } catch (error) {
-        return { ok: false, error };
+        await fs.mkdir(dir);
+        return true;
+      } catch (err) {
+        if (!isErrno(err, 'EEXIST')) throw err;
       }
+      return (await fs.readdir(dir)).length === 0;
     });
-    return { outcomes, created, changed };
-  }
-
-  /** A volume's data directory (its ID is retired, so anything already there is its own). */
-  private makeVolumeDir(id: string): Promise<void> {
-    return this.volumeDirs.run(() =>
-      fs.mkdir(this.layout.volumeDir(id)).then(
-        () => undefined,
-        (err: unknown) => {
-          if (!isErrno(err, 'EEXIST')) throw err;
-        },
-      ),
-    );
-  }
-
-  /** `record` with `r`'s attachment (the same object when it is already attached in that mode). */
-  private attached(record: VfsVolumeRecord, r: Extract<Mutation, { kind: 'attach' }>): VfsVolumeRecord {
-    const { volumeId, instanceId, readOnly, force } = r;
-    const mine = record.attachments.find((a) => sameInstance(a.instanceId, instanceId));
-    if (mine && (mine.readOnly === true) === readOnly) return record; // already attached in this mode: idempotent
-    const others = record.attachments.filter((a) => !sameInstance(a.instanceId, instanceId));
-    // A writer excludes everyone; a reader excludes only writers.
-    const conflicting = others.filter((a) => !readOnly || a.readOnly !== true);
-    if (conflicting.length > 0 && !force) {
-      throw new DriverConflictError(`volume ${volumeId} is attached to ${conflicting.map((a) => a.instanceId.id).join(', ')}`, {
-        volumeId,
-        instances: conflicting.map((a) => a.instanceId.id),
-        readOnly,
+    if (ready) return;
+    const moveAside = async (): Promise<void> => {
+      const inside = await fs.readdir(dir).catch((err: unknown) => {
+        if (isErrno(err, 'ENOENT')) return [];
+        throw err;
       });
-    }
-    const attachment: VolumeAttachment = {
-      volumeId,
-      instanceId: { ...instanceId },
-      mountPoint: this.layout.volumeDir(volumeId),
-      status: 'attached',
-      readOnly,
-      attachedAt: new Date().toISOString(),
+      if (inside.length > 0) {
+        await this.quarantine.move({ path: dir, kind: 'volume', originalId: id, reason: `held data when new volume ${id} was created` });
+      }
+      await fs.mkdir(dir).catch((err: unknown) => {
+        if (!isErrno(err, 'EEXIST')) throw err;
+      });
     };
-    if (conflicting.length > 0) {
-      this.logger.warn('vfs volume force-detached for attach', {
-        volumeId,
-        detached: conflicting.map((a) => a.instanceId.id),
-        agentInstance: instanceId.id,
-      });
-    }
-    return { ...record, attachments: [...others.filter((a) => !conflicting.includes(a)), attachment] };
+    if (underLock) await moveAside();
+    else await this.lock.withLock(undefined, `quarantine before volume ${id}`, moveAside);
   }
 
-  private async prepareRoot(signal: AbortSignal | undefined): Promise<void> {
+  /** Makes the root's directories, then checks and loads it under the lock (vfs-root-upkeep.ts). */
+  private async openRoot(signal: AbortSignal | undefined): Promise<void> {
     const { root, volumesDir, snapshotsDir } = this.layout;
     await fs.mkdir(root, { recursive: true });
     for (const dir of [volumesDir, snapshotsDir]) await fs.mkdir(dir, { recursive: true });
-    await this.lock.withLock(signal, 'init', async () => {
-      await this.journal.open();
-      await this.importLegacyMetadata();
-      await this.collectGarbage();
-    });
-  }
-
-  /** A root of the first vfs format: its metadata files become journal entries, its data moves up a level. */
-  private async importLegacyMetadata(): Promise<void> {
-    await resumeFlattening(this.layout, this.logger);
-    const legacy = await readLegacyMetadata(this.layout, this.journal.state, this.logger);
-    if (!legacy) return;
-    await this.journal.update(async () => ({ entries: legacy.entries, result: undefined }));
-    for (const id of legacy.volumeIds) await flattenLegacyVolume(this.layout, id);
-    await removeLegacyFiles(legacy.leftovers);
-    const records = legacy.entries.filter((e) => 'volume' in e || 'snapshot' in e).length;
-    this.logger.info('imported a vfs root of the first format', { records, volumesMoved: legacy.volumeIds.length });
-  }
-
-  /**
-   * Under the lock, nothing is mid-write, so temp files and directories without a record are crash
-   * leftovers; a record without its directory is a create that died before making it.
-   */
-  private async collectGarbage(): Promise<void> {
-    const { root, volumesDir, snapshotsDir } = this.layout;
-    for (const dir of [root, volumesDir, snapshotsDir]) {
-      for (const entry of await fs.readdir(dir)) {
-        if (entry.startsWith('.') && entry.endsWith(TEMP_SUFFIX)) await fs.rm(path.join(dir, entry), { force: true });
-      }
-    }
-    const state = this.journal.state;
-    const present = new Set(await fs.readdir(volumesDir));
-    for (const id of state.volumes.keys()) {
-      if (!present.has(id)) {
-        this.logger.warn('making the missing data directory of a vfs volume', { volumeId: id });
-        await this.makeVolumeDir(id);
-      }
-    }
-    for (const [dir, idPattern, known] of [
-      [volumesDir, VOLUME_ID_PATTERN, state.volumes],
-      [snapshotsDir, SNAPSHOT_ID_PATTERN, state.snapshots],
-    ] as const) {
-      for (const entry of await fs.readdir(dir)) {
-        const full = path.join(dir, entry);
-        if (idPattern.test(entry) && !known.has(entry)) {
-          this.logger.warn('removing orphan vfs directory', { path: full });
-          await fs.rm(full, { recursive: true, force: true });
-        } else if (entry.startsWith(STAGING_PREFIX) && (await ageMs(full)) > this.stagingMaxAgeMs) {
-          this.logger.warn('removing abandoned vfs staging copy', { path: full });
-          await fs.rm(full, { recursive: true, force: true });
-        }
-      }
-    }
+    await this.lock.withLock(signal, 'open', () => this.upkeep.open());
   }
 
   /** Copies `source` to a staging directory, then (under the lock) gives it an ID and commits it. */
@@ -608,10 +585,23 @@ export class VfsDriver implements StorageDriver {
     });
   }
 
-  private async moveIntoPlace(staging: string, target: string): Promise<void> {
-    // Nothing should be there (the ID is fresh); a leftover must not block or leak into the rename.
-    await fs.rm(target, { recursive: true, force: true });
-    await fs.rename(staging, target);
+  /**
+   * Under the lock. Nothing should be at `target` (its ID was just retired); anything that is, is
+   * data the journal lost track of: quarantined, never deleted nor mixed into the new one.
+   */
+  private async moveIntoPlace(source: string, target: string): Promise<void> {
+    const kind = path.dirname(target) === this.layout.snapshotsDir ? 'snapshot' : 'volume';
+    const id = path.basename(target);
+    const inTheWay = await fs.lstat(target).then(
+      () => true,
+      (err: unknown) => {
+        if (isErrno(err, 'ENOENT')) return false;
+        throw err;
+      },
+    );
+    if (inTheWay) await this.quarantine.move({ path: target, kind, originalId: id, reason: `was in the way of new ${kind} ${id}` });
+    await fs.rename(source, target);
+    if (this.durable) await fsyncDir(path.dirname(target));
   }
 
   /** A fresh staging directory in `dir` holding a copy of `source`. */
@@ -646,35 +636,6 @@ export class VfsDriver implements StorageDriver {
   }
 }
 
-/** Refuses `name` when a volume (`holder`, any case) already has it. */
-function assertNameFree(name: string, holder: string | undefined): void {
-  if (holder !== undefined) {
-    throw new DriverConflictError(`a volume named ${JSON.stringify(name)} already exists (${holder})`, { name, volumeId: holder });
-  }
-}
-
-function newVolumeRecord(id: string, name: string, attrs: VolumeAttrs): VfsVolumeRecord {
-  const record: VfsVolumeRecord = {
-    schema: RECORD_SCHEMA,
-    id,
-    name,
-    size: attrs.size,
-    fields: attrs.fields,
-    attachments: [],
-    createdAt: new Date().toISOString(),
-  };
-  if (attrs.type !== undefined) record.type = attrs.type;
-  if (attrs.iops !== undefined) record.iops = attrs.iops;
-  if (attrs.availabilityZone !== undefined) record.availabilityZone = attrs.availabilityZone;
-  return record;
-}
-
-/** `record` without `instanceId`'s attachment (the same object when it has none there: a no-op). */
-function detached(record: VfsVolumeRecord, instanceId: InstanceId): VfsVolumeRecord {
-  const kept = record.attachments.filter((a) => !sameInstance(a.instanceId, instanceId));
-  return kept.length === record.attachments.length ? record : { ...record, attachments: kept };
-}
-
 function checkVfsCreate(create: VolumeCreateOptions | undefined): VolumeCreateOptions {
   const c = checkCreateOptions(create);
   if (c.encrypted) {
@@ -704,18 +665,5 @@ function checkInstanceId(instanceId: InstanceId): void {
   const id: unknown = instanceId?.id;
   if (typeof id !== 'string' || id.length === 0 || id.length > 255 || hasControlChars(id)) {
     throw new DriverInvalidError('invalid instance ID: must be 1-255 printable characters');
-  }
-}
-
-/** libStorage compares instance IDs case-insensitively (hostnames). */
-function sameInstance(a: InstanceId, b: InstanceId): boolean {
-  return a.id.toLowerCase() === b.id.toLowerCase();
-}
-
-async function ageMs(p: string): Promise<number> {
-  try {
-    return Date.now() - (await fs.stat(p)).mtimeMs;
-  } catch {
-    return 0;
   }
 }

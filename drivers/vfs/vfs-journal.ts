@@ -15,11 +15,17 @@
  * point — and delete generation gen. A reader still at gen follows the seal; one whose journal was
  * deleted reloads from the oldest journal present. A compaction that died before its seal left
  * files of a generation nobody follows; `open()` removes them.
+ *
+ * A journal is never created over a root that should have one: `open()` makes the first journal
+ * only when the driver says the root is new, and refuses a generation whose checkpoint is missing.
+ * Every committed entry counts in the state's `sequence` (vfs-state.ts), so an older or truncated
+ * journal shows for what it is.
  */
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
 import { DriverLogger } from '../driver-logger';
-import { DriverTransientError } from '../errors';
+import { DriverRefusedError, DriverTransientError } from '../errors';
 import { TEMP_SUFFIX, fsyncDir, isErrno, writeFileAtomic } from './atomic-json';
 import { SerialQueue } from './serial-queue';
 import { CHECKPOINT_PATTERN, JOURNAL_PATTERN, VfsLayout } from './vfs-layout';
@@ -75,17 +81,38 @@ export class VfsJournal {
     return this.current;
   }
 
+  /** Whether the root has a journal at all (any generation). */
+  async exists(): Promise<boolean> {
+    try {
+      return (await fs.readdir(this.layout.metaDir)).some((f) => JOURNAL_PATTERN.test(f));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return false;
+      throw err;
+    }
+  }
+
   /**
-   * Under the root lock: creates the first journal of a fresh root, loads the state, cuts a torn
-   * tail and removes the files of generations nobody follows.
+   * Under the root lock: loads the state, cuts a torn tail and removes the files of generations
+   * nobody follows. Creates the first journal only when `create` says so (the driver has checked
+   * that the root holds no data a journal should describe); a missing journal is otherwise refused,
+   * and so is a journal whose generation needs a checkpoint that is not there.
    */
-  open(): Promise<void> {
+  open(create: boolean): Promise<void> {
     return this.exclusive(async () => {
       const { metaDir } = this.layout;
       await fs.mkdir(metaDir, { recursive: true });
-      if (!(await fs.readdir(metaDir)).some((f) => JOURNAL_PATTERN.test(f))) {
-        await (await fs.open(this.layout.journal(1), 'a')).close();
+      const files = await fs.readdir(metaDir);
+      const gens = files
+        .map((f) => JOURNAL_PATTERN.exec(f))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => Number(m[1]))
+        .sort((a, b) => a - b);
+      if (gens.length === 0) {
+        if (!create) throw missingJournal(this.layout, files);
+        await (await fs.open(this.layout.journal(1), 'wx')).close();
         if (this.options.durable) await fsyncDir(metaDir);
+      } else if (gens[0] > 1 && !files.includes(path.basename(this.layout.checkpoint(gens[0])))) {
+        throw missingCheckpoint(this.layout, gens[0]);
       }
       this.generation = 0;
       await (await this.catchUp(true)).close();
@@ -333,6 +360,26 @@ export class VfsJournal {
     if (durable) await fsyncDir(metaDir);
     logger.info('vfs journal compacted', { generation: next, journalBytes, checkpointBytes: this.checkpointBytes });
   }
+}
+
+function missingJournal(layout: VfsLayout, files: string[]): DriverRefusedError {
+  const found = files.filter((f) => CHECKPOINT_PATTERN.test(f));
+  return new DriverRefusedError(
+    `vfs root ${layout.root} holds volume data but has no journal in ${layout.metaDir}` +
+      (found.length > 0 ? ` (only ${found.join(', ')})` : '') +
+      `: its metadata was lost or not restored. Nothing was changed. Restore ${layout.metaDir} from a backup at least as new as the data ` +
+      `(or run \`polly state import\` with an export that includes it); never start Polly over the data without its journal.`,
+    { root: layout.root, missing: layout.journal(1) },
+  );
+}
+
+function missingCheckpoint(layout: VfsLayout, generation: number): DriverRefusedError {
+  return new DriverRefusedError(
+    `vfs root ${layout.root}: journal generation ${generation} needs ${layout.checkpoint(generation)}, which is missing: ` +
+      `the metadata in ${layout.metaDir} is incomplete. Nothing was changed. Restore ${layout.metaDir} from a backup ` +
+      `(the checkpoint and journal of one generation together), or run \`polly state import\` with an export that includes it.`,
+    { root: layout.root, missing: layout.checkpoint(generation) },
+  );
 }
 
 function generationOf(file: string): number | undefined {

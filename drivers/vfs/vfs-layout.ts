@@ -8,6 +8,8 @@
  *   <root>/volumes/<id>/                   the volume's data: what a task mounts
  *   <root>/snapshots/<id>/                 a copy of the volume's data
  *   <root>/{volumes,snapshots}/.staging-*  copies in progress (renamed into place under the lock)
+ *   <root>/quarantine/<entry>/data         data the journal does not explain, moved aside, never deleted
+ *   <root>/quarantine/<entry>/record.json  where it came from, when and why (vfs-quarantine.ts)
  *
  * Roots written by the first vfs format kept metadata in files of their own and data one level
  * down (`legacy*` below); `init()` imports and moves them once.
@@ -22,6 +24,8 @@ export const STAGING_PREFIX = '.staging-';
 export const FLATTEN_PREFIX = '.flatten-';
 export const JOURNAL_PATTERN = /^journal-(\d{6,15})\.log$/;
 export const CHECKPOINT_PATTERN = /^checkpoint-(\d{6,15})\.json$/;
+/** A quarantine entry's name: one path segment, URL-safe (an operator may also put one there by hand). */
+export const QUARANTINE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 
 export function formatVolumeId(n: number): string {
   return `vfs-${String(n).padStart(6, '0')}`;
@@ -51,6 +55,7 @@ export class VfsLayout {
   readonly snapshotsDir: string;
   readonly metaDir: string;
   readonly lockFile: string;
+  readonly quarantineDir: string;
   readonly legacyNamesDir: string;
   readonly legacyCounterFile: string;
 
@@ -60,6 +65,7 @@ export class VfsLayout {
     this.snapshotsDir = path.join(this.root, 'snapshots');
     this.metaDir = path.join(this.root, 'meta');
     this.lockFile = path.join(this.root, '.lock');
+    this.quarantineDir = path.join(this.root, 'quarantine');
     this.legacyNamesDir = path.join(this.root, 'names');
     this.legacyCounterFile = path.join(this.root, 'next-id');
   }
@@ -95,6 +101,10 @@ export class VfsLayout {
 
   snapshotDir(id: string): string {
     return path.join(this.snapshotsDir, checked(id, SNAPSHOT_ID_PATTERN));
+  }
+
+  quarantineEntry(id: string): string {
+    return path.join(this.quarantineDir, checked(id, QUARANTINE_ID_PATTERN));
   }
 }
 

@@ -1,7 +1,14 @@
 /**
  * The vfs root's metadata as one in-memory state: volumes, snapshots, the case-insensitive name
- * index and the ID counters. It is rebuilt from a checkpoint plus the journal entries after it, so
- * every change is one `JournalEntry`, applied the same way when written and when replayed.
+ * index, the ID counters and the root's identity. It is rebuilt from a checkpoint plus the journal
+ * entries after it, so every change is one `JournalEntry`, applied the same way when written and
+ * when replayed.
+ *
+ * The identity is what lets Polly notice a journal that is not the one it knew: `root` (a random
+ * ID written as the first entry of a new root) says which root this is, `sequence` counts every
+ * committed entry since then. The sequence costs no write of its own: replay counts the entries,
+ * and a checkpoint stores the count it stands for. A restored older or truncated journal therefore
+ * shows a lower sequence than the one Polly recorded.
  */
 import { nameKey } from '../name-rules';
 import { idNumber, isSnapshotId, isVolumeId } from './vfs-layout';
@@ -15,20 +22,39 @@ export type JournalEntry =
   | { removeSnapshot: string }
   /** Counters raised past IDs no record shows (imported from the first vfs format). */
   | { next: IdCounters }
+  /** The root's identity: the first entry of a new root (or of an older root's first start that knows it). */
+  | { root: RootIdentity }
+  /** The Polly installation the root belongs to (bound by the storage layer; rebinding is an explicit adopt). */
+  | { installation: InstallationBinding }
   /** The last line of a journal whose state continues in checkpoint `sealedBy` (written by compaction). */
   | { sealedBy: number };
+
+export interface RootIdentity {
+  id: string;
+  createdAt: string;
+}
+
+export interface InstallationBinding {
+  id: string;
+  boundAt: string;
+}
 
 export interface IdCounters {
   volume: number;
   snapshot: number;
 }
 
-export const CHECKPOINT_SCHEMA = 2;
+/** 3 added the identity and the sequence; 2 (without them) is still read. */
+export const CHECKPOINT_SCHEMA = 3;
 
 export interface VfsCheckpoint {
   schema: number;
   generation: number;
   next: IdCounters;
+  /** Entries committed up to this checkpoint. */
+  sequence: number;
+  root?: RootIdentity;
+  installation?: InstallationBinding;
   volumes: VfsVolumeRecord[];
   snapshots: VfsSnapshotRecord[];
 }
@@ -40,13 +66,18 @@ export class VfsState {
   private readonly names = new Map<string, string>();
   /** The next number of each kind: one past every ID ever recorded, so IDs never repeat. */
   readonly next: IdCounters = { volume: 1, snapshot: 1 };
+  root: RootIdentity | undefined;
+  installation: InstallationBinding | undefined;
+  /** Entries committed since the root was created (see the file comment). */
+  sequence = 0;
 
   static fromCheckpoint(raw: unknown, source: string): VfsState {
     const c = raw as Partial<VfsCheckpoint> | null;
     if (
       typeof c !== 'object' ||
       c === null ||
-      c.schema !== CHECKPOINT_SCHEMA ||
+      (c.schema !== CHECKPOINT_SCHEMA && c.schema !== 2) ||
+      (c.schema === CHECKPOINT_SCHEMA && !isSequence(c.sequence)) ||
       !Array.isArray(c.volumes) ||
       !Array.isArray(c.snapshots) ||
       !isCounter(c.next?.volume) ||
@@ -58,6 +89,10 @@ export class VfsState {
     state.raise(c.next!);
     for (const v of c.volumes) state.apply({ volume: parseVolumeRecord(v, source) });
     for (const s of c.snapshots) state.apply({ snapshot: parseSnapshotRecord(s, source) });
+    if (c.root !== undefined) state.root = parseRoot(c.root, source);
+    if (c.installation !== undefined) state.installation = parseBinding(c.installation, source);
+    // Set last: rebuilding the records above is not a change. (A schema-2 checkpoint counts from 0.)
+    state.sequence = c.sequence ?? 0;
     return state;
   }
 
@@ -66,6 +101,9 @@ export class VfsState {
       schema: CHECKPOINT_SCHEMA,
       generation,
       next: { ...this.next },
+      sequence: this.sequence,
+      ...(this.root ? { root: this.root } : {}),
+      ...(this.installation ? { installation: this.installation } : {}),
       volumes: [...this.volumes.values()],
       snapshots: [...this.snapshots.values()],
     };
@@ -83,6 +121,8 @@ export class VfsState {
   }
 
   apply(entry: JournalEntry): void {
+    if ('sealedBy' in entry) return; // not a change: the state continues in a checkpoint
+    this.sequence++;
     if ('volume' in entry) {
       const r = entry.volume;
       const before = this.volumes.get(r.id);
@@ -104,6 +144,10 @@ export class VfsState {
       this.snapshots.delete(entry.removeSnapshot);
     } else if ('next' in entry) {
       this.raise(entry.next);
+    } else if ('root' in entry) {
+      this.root ??= entry.root; // the first one names the root; a later one (never written) changes nothing
+    } else if ('installation' in entry) {
+      this.installation = entry.installation;
     }
   }
 }
@@ -130,11 +174,42 @@ export function parseJournalEntry(line: string, source: string): JournalEntry | 
   if (isVolumeId(e.removeVolume)) return { removeVolume: e.removeVolume };
   if (isSnapshotId(e.removeSnapshot)) return { removeSnapshot: e.removeSnapshot };
   if (isCounter(e.sealedBy)) return { sealedBy: e.sealedBy };
+  try {
+    if ('root' in e) return { root: parseRoot(e.root, source) };
+    if ('installation' in e) return { installation: parseBinding(e.installation, source) };
+  } catch {
+    return undefined;
+  }
   const next = e.next as Partial<IdCounters> | undefined;
   if (typeof next === 'object' && next !== null && isCounter(next.volume) && isCounter(next.snapshot)) {
     return { next: { volume: next.volume, snapshot: next.snapshot } };
   }
   return undefined;
+}
+
+function parseRoot(raw: unknown, source: string): RootIdentity {
+  const r = raw as Partial<RootIdentity> | null;
+  if (typeof r !== 'object' || r === null || !isIdText(r.id) || typeof r.createdAt !== 'string') {
+    throw new Error(`corrupt vfs root identity in ${source}`);
+  }
+  return { id: r.id, createdAt: r.createdAt };
+}
+
+function parseBinding(raw: unknown, source: string): InstallationBinding {
+  const b = raw as Partial<InstallationBinding> | null;
+  if (typeof b !== 'object' || b === null || !isIdText(b.id) || typeof b.boundAt !== 'string') {
+    throw new Error(`corrupt vfs installation binding in ${source}`);
+  }
+  return { id: b.id, boundAt: b.boundAt };
+}
+
+/** A root or installation ID: 1-100 printable ASCII characters without spaces. */
+export function isIdText(id: unknown): id is string {
+  return typeof id === 'string' && /^[\x21-\x7e]{1,100}$/.test(id);
+}
+
+function isSequence(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 }
 
 /** An ID counter: a safe integer from 1. */

@@ -33,6 +33,7 @@ import { RouteTable } from './route-table';
 import { uiRoutes, UiRoutesOptions } from './ui/ui-routes';
 import { claimsRoutes } from './v1/claims-routes';
 import { eventsRoutes } from './v1/events-routes';
+import { quarantineRoutes } from './v1/quarantine-routes';
 import { servicesRoutes } from './v1/services-routes';
 import { snapshotsRoutes } from './v1/snapshots-routes';
 import { volumesRoutes } from './v1/volumes-routes';
@@ -98,6 +99,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     { path: '/', router: metricsRoutes(options.metrics) },
     { path: '/admin', router: adminRoutes(options.storage) },
     { path: '/v1', router: servicesRoutes(options.storage.registry) },
+    { path: '/v1', router: quarantineRoutes(options.storage) },
     { path: '/v1', router: volumesRoutes(options.storage) },
     { path: '/v1', router: snapshotsRoutes(options.storage) },
     { path: '/v1', router: claimsRoutes(options.storage) },

@@ -14,6 +14,8 @@ const NAMES: readonly StorageEventName[] = [
   'claim.failed',
   'claim.audit',
   'storage.recovered',
+  'quarantine.purged',
+  'quarantine.restored',
 ];
 
 export function feedStorageEvents(events: StorageEvents, journal: EventJournal): () => void {

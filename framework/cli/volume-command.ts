@@ -1,7 +1,13 @@
-/** `polly volume ls|get|create|rm|offer|revoke|label|unlabel` over `/v1/volumes`. */
+/**
+ * `polly volume ls|get|create|rm|offer|revoke|label|unlabel` over `/v1/volumes`, and the
+ * quarantine: `polly volume quarantine ls|restore` and `polly volume purge` over
+ * `/v1/services/:name/quarantine`.
+ */
 import type { Command } from 'commander';
+import type { QuarantineView } from '../storage/quarantine-book';
 import type { VolumeRecord } from '../storage/volume-record';
 import { collect, contextOf, parsePairs, positiveInt } from './cli-context';
+import { UsageError } from './cli-errors';
 import { Column, details, humanSize, render, table } from './output';
 
 const COLUMNS: Array<Column<VolumeRecord>> = [
@@ -37,7 +43,19 @@ export function volumeDetails(v: VolumeRecord): string {
   ]);
 }
 
+const QUARANTINE_COLUMNS: Array<Column<QuarantineView>> = [
+  { header: 'SERVICE', value: (q) => q.service },
+  { header: 'ID', value: (q) => q.id },
+  { header: 'KIND', value: (q) => q.kind },
+  { header: 'WAS', value: (q) => q.originalId },
+  { header: 'SINCE', value: (q) => q.quarantinedAt },
+  { header: 'REASON', value: (q) => q.reason },
+  { header: 'PATH', value: (q) => q.path },
+];
+
 const path = (id: string): string => `/v1/volumes/${encodeURIComponent(id)}`;
+const quarantinePath = (service: string, id?: string): string =>
+  `/v1/services/${encodeURIComponent(service)}/quarantine${id === undefined ? '' : `/${encodeURIComponent(id)}`}`;
 
 export function registerVolumeCommand(program: Command): void {
   const volume = program.command('volume').description('storage volumes: list, inspect, create, remove, offer to schedulers, label');
@@ -131,10 +149,55 @@ export function registerVolumeCommand(program: Command): void {
         ctx.out(render(ctx.format, v, () => volumeDetails(v)));
       });
   };
+  registerQuarantineCommands(volume);
+
   patch('offer', 'offer a volume to schedulers (they may see and claim it)', (s) => ({ offer: s }));
   patch('revoke', 'withdraw the offer from schedulers', (s) => ({ revoke: s }));
   patch('label', 'set labels: polly volume label ID k=v [k2=v2 ...]', (pairs) => ({ labels: parsePairs(pairs, 'label') }));
   patch('unlabel', 'remove labels: polly volume unlabel ID k [k2 ...]', (keys) => ({
     labels: Object.fromEntries(keys.map((k) => [k, null])),
   }));
+}
+
+/** Data a backend holds that its records do not explain: list it, restore it, or (explicitly) purge it. */
+function registerQuarantineCommands(volume: Command): void {
+  const quarantine = volume
+    .command('quarantine')
+    .description('data the backends hold but their records do not explain (never deleted by Polly)');
+
+  quarantine
+    .command('ls')
+    .description('list quarantined entries')
+    .option('--service <name>', 'only this storage service')
+    .action(async (flags: { service?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const { quarantine: entries } = await ctx.client.get<{ quarantine: QuarantineView[] }>(
+        flags.service ? quarantinePath(flags.service) : '/v1/quarantine',
+      );
+      ctx.out(render(ctx.format, entries, () => table(entries, QUARANTINE_COLUMNS)));
+    });
+
+  quarantine
+    .command('restore <service> <quarantined-id> <name>')
+    .description('make a quarantined entry a managed volume again (a new ID, this name)')
+    .action(async (service: string, id: string, name: string, _flags: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const v = await ctx.client.post<VolumeRecord>(`${quarantinePath(service, id)}/restore`, { name });
+      ctx.out(render(ctx.format, v, () => volumeDetails(v)));
+    });
+
+  volume
+    .command('purge <service> <quarantined-id>')
+    .description('delete one quarantined entry, data and all (admin; needs --yes)')
+    .option('--yes', 'yes, delete this data for good')
+    .action(async (service: string, id: string, flags: { yes?: boolean }, cmd: Command) => {
+      if (!flags.yes) {
+        throw new UsageError(
+          `polly volume purge deletes quarantined entry ${id} of service ${service} and all its data for good: add --yes to confirm`,
+        );
+      }
+      const ctx = contextOf(cmd);
+      const { purged } = await ctx.client.delete<{ purged: QuarantineView }>(quarantinePath(service, id));
+      ctx.out(render(ctx.format, { purged }, () => `purged ${purged.service}/${purged.id}: deleted ${purged.path}\n`));
+    });
 }

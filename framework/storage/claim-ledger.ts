@@ -66,8 +66,11 @@ export interface ClaimLedgerOptions {
   retry?: RetryOptions;
 }
 
-/** The outcome of a repair run by recovery. */
-export type RepairOutcome = 'attached' | 'released' | 'failed' | 'unchanged';
+/**
+ * The outcome of a repair run by recovery. `kept`: the claim was left live as it was, because its
+ * volume is missing (from the catalog or the backend) and its task may still run.
+ */
+export type RepairOutcome = 'attached' | 'released' | 'failed' | 'unchanged' | 'kept';
 
 const EVENT_FOR: Record<ClaimState, `claim.${ClaimState}`> = {
   pending: 'claim.pending',
@@ -335,11 +338,18 @@ export class ClaimLedger {
 
   /**
    * A live claim that should be attached (pending/attaching after a crash, or attached but missing
-   * on the backend): attach again (idempotent) and mark it attached, or mark it failed.
+   * on the backend): attach again (idempotent) and mark it attached, or mark it failed. When the
+   * volume itself is missing (no catalog record, or the backend has no such volume) the claim is
+   * kept as it is (its task may still run) and the intent, if any, is closed: `kept`.
    */
   async repairAttach(claimId: string, intent: IntentRecord | undefined): Promise<RepairOutcome> {
     const claim = this.get(claimId);
     const volume = this.catalog.find(claim.volumeId);
+    if (!volume && isLive(claim) && claim.state !== 'releasing') {
+      if (intent) await this.intents.resolve(intent.id);
+      this.logger.warn('claim kept: its volume is not in the catalog', this.fields(claim));
+      return 'kept';
+    }
     if (!volume || !isLive(claim) || claim.state === 'releasing') {
       return this.rollbackAttach(intent, claim);
     }
@@ -352,7 +362,8 @@ export class ClaimLedger {
       current = attaching?.record ?? current;
     }
     try {
-      const done = await this.attachUnderIntent(current, volume, open, false);
+      const done = await this.attachUnderIntent(current, volume, open, false, true);
+      if (done === 'volume-missing') return 'kept';
       return done.state === 'attached' ? 'attached' : 'failed';
     } catch {
       return 'failed';
@@ -462,13 +473,31 @@ export class ClaimLedger {
     };
   }
 
-  /** Runs the attach under an open intent and records the outcome (attached, or failed). */
+  /**
+   * Runs the attach under an open intent and records the outcome (attached, or failed). For a
+   * repair (`keepIfMissing`), a backend that has no such volume leaves the claim as it is, closes
+   * the intent and answers `volume-missing`: the claim's task may still run.
+   */
   private async attachUnderIntent(
     claim: ClaimRecord,
     volume: VolumeRecord,
     intent: IntentRecord,
     throwOnFailure: boolean,
-  ): Promise<ClaimRecord> {
+  ): Promise<ClaimRecord>;
+  private async attachUnderIntent(
+    claim: ClaimRecord,
+    volume: VolumeRecord,
+    intent: IntentRecord,
+    throwOnFailure: boolean,
+    keepIfMissing: true,
+  ): Promise<ClaimRecord | 'volume-missing'>;
+  private async attachUnderIntent(
+    claim: ClaimRecord,
+    volume: VolumeRecord,
+    intent: IntentRecord,
+    throwOnFailure: boolean,
+    keepIfMissing = false,
+  ): Promise<ClaimRecord | 'volume-missing'> {
     const driver = this.registry.get(volume.service).driver;
     try {
       await retryTransient(() => driver.volumeAttach(volume.driverVolumeId, { id: claim.instanceId }, { readOnly: claim.mode === 'RO' }), {
@@ -477,6 +506,11 @@ export class ClaimLedger {
           this.logger.warn('attach timed out; retrying', { ...this.fields(claim), attempt, delayMs, error: err.message }),
       });
     } catch (err) {
+      if (keepIfMissing && err instanceof DriverNotFoundError) {
+        await this.intents.resolve(intent.id);
+        this.logger.warn('claim kept: its volume is missing on the backend', { ...this.fields(claim), state: claim.state });
+        return 'volume-missing';
+      }
       const failed = await this.failAttach(claim, volume, driver, intent, err);
       if (throwOnFailure) {
         const polly = toPollyError(err);

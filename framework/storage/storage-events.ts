@@ -1,7 +1,9 @@
 /**
- * The storage layer's typed events: every catalog change and every claim transition is emitted
- * here after it is persisted (the API's `/v1/events` and the scheduler listen).
+ * The storage layer's typed events: every catalog change, every claim transition and every
+ * operator act on quarantined data is emitted here after it is done (the API's `/v1/events` and the
+ * scheduler listen).
  */
+import type { QuarantinedEntry } from '../../drivers/storage-driver';
 import { TypedEmitter } from '../mesos/typed-emitter';
 import type { ClaimRecord } from './claim-record';
 import type { RecoveryReport } from './storage-recovery';
@@ -19,6 +21,25 @@ export interface ClaimAuditEvent {
   at: string;
 }
 
+/** An operator deleted quarantined data (exactly this entry). */
+export interface QuarantinePurgedEvent {
+  entry: QuarantinedEntry & { service: string };
+  action: 'purge';
+  /** The API principal that asked ('' when unknown). */
+  by: string;
+  at: string;
+}
+
+/** An operator made quarantined data a managed volume again. */
+export interface QuarantineRestoredEvent {
+  quarantineId: string;
+  service: string;
+  volume: VolumeRecord;
+  action: 'restore';
+  by: string;
+  at: string;
+}
+
 export interface StorageEventMap {
   'volume.created': { volume: VolumeRecord };
   'volume.updated': { volume: VolumeRecord };
@@ -31,6 +52,8 @@ export interface StorageEventMap {
   'claim.failed': ClaimEvent;
   'claim.audit': ClaimAuditEvent;
   'storage.recovered': { report: RecoveryReport };
+  'quarantine.purged': QuarantinePurgedEvent;
+  'quarantine.restored': QuarantineRestoredEvent;
 }
 
 export type StorageEventName = keyof StorageEventMap;

@@ -11,6 +11,11 @@
  *    silently); claims stuck between states are repaired; backend attachments no live claim
  *    accounts for are detached; volume records' attachment lists are made to match the claims.
  *
+ * Nothing is forgotten or failed because a record is missing: a live claim whose volume is missing
+ * on its backend, or not in the catalog, stays live and is reported (`claimsOnMissingVolumes`),
+ * because its task may still be running and writing; releasing it is the scheduler's or an
+ * operator's act. A backend that is older than the catalog never gets this far (backend-check.ts).
+ *
  * Repairs run in the volume's queue slot, so the pass can also run while Polly serves requests.
  */
 import { DriverConflictError, DriverNotFoundError } from '../../drivers/errors';
@@ -38,6 +43,8 @@ export interface RecoveryReport {
   orphanAttachmentsDetached: number;
   /** Managed volumes the backend no longer has (status `missing`). */
   missingVolumes: number;
+  /** Live claims left live although their volume is missing on its backend or not in the catalog (reported each pass). */
+  claimsOnMissingVolumes: number;
   claimsRepaired: number;
   /** Volume records whose attachment list was corrected from the claims. */
   volumesCorrected: number;
@@ -87,6 +94,7 @@ export class StorageRecovery {
       intentsLeftOpen: 0,
       orphanAttachmentsDetached: 0,
       missingVolumes: 0,
+      claimsOnMissingVolumes: 0,
       claimsRepaired: 0,
       volumesCorrected: 0,
       servicesUnavailable: [],
@@ -218,6 +226,14 @@ export class StorageRecovery {
     if (claim && isLive(claim) && claim.state !== 'releasing') {
       const outcome = await ledger.repairAttach(claim.id, intent);
       if (outcome === 'unchanged') return 'open';
+      if (outcome === 'kept') {
+        report.claimsOnMissingVolumes++;
+        note(
+          report,
+          `attach claim ${claim.id} (volume ${claim.volumeId}): the volume is missing; claim left ${claim.state} (its task may still run)`,
+        );
+        return 'finished';
+      }
       note(report, `attach claim ${claim.id} (volume ${claim.volumeId}): ${outcome}`);
       return outcome === 'attached' ? 'finished' : 'rolledBack';
     }
@@ -271,18 +287,23 @@ export class StorageRecovery {
         repairs.push(queue.run(volume.id, () => this.repairVolume(volume.id, dv, report)));
       }
     }
-    // Live claims on volumes the catalog does not have can never be attached again.
+    // Live claims on volumes the catalog does not have: the catalog record is what is missing, not
+    // necessarily the volume or the task. Reported, left live (a release still works without it).
     for (const volumeId of ledger.claimedVolumeIds()) {
       if (catalog.find(volumeId) || skipped.has(volumeId) || busy.has(volumeId)) continue;
-      repairs.push(
-        queue.run(volumeId, async () => {
-          for (const claim of ledger.liveClaims(volumeId)) {
-            await ledger.failClaim(claim.id, 'the volume is not in the catalog');
-            report.claimsRepaired++;
-            note(report, `claim ${claim.id}: volume ${volumeId} is not in the catalog; failed`);
-          }
-        }),
-      );
+      for (const claim of ledger.liveClaims(volumeId)) {
+        report.claimsOnMissingVolumes++;
+        this.logger.warn('live claim on a volume the catalog does not have; left live', {
+          claimId: claim.id,
+          volumeId,
+          taskId: claim.taskId,
+          agentId: claim.agentId,
+        });
+        note(
+          report,
+          `claim ${claim.id} (${claim.state}): volume ${volumeId} is not in the catalog; left live (release it when its task is gone)`,
+        );
+      }
     }
     const results = await Promise.allSettled(repairs);
     for (const r of results) {
@@ -334,6 +355,19 @@ export class StorageRecovery {
     const repaired = new Set<string>();
     for (const claim of ledger.liveClaims(volumeId)) {
       let outcome: string | undefined;
+      if (!dv && (claim.state === 'attaching' || claim.state === 'attached')) {
+        // The volume is missing on its backend: the claim's task may still run. Reported, never failed.
+        report.claimsOnMissingVolumes++;
+        this.logger.warn('live claim on a volume missing on its backend; left live', {
+          claimId: claim.id,
+          volumeId,
+          taskId: claim.taskId,
+          agentId: claim.agentId,
+          state: claim.state,
+        });
+        note(report, `claim ${claim.id} (volume ${volumeId}, ${claim.state}): the volume is missing on its backend; left live`);
+        continue;
+      }
       if (claim.state === 'pending') {
         await ledger.failClaim(claim.id, 'interrupted before the attach started');
         outcome = 'failed';

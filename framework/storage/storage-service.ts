@@ -1,17 +1,21 @@
 /**
  * The storage core wired together: service registry (drivers), volume catalog, claim ledger,
- * snapshots, intent log, per-volume queue, recovery and finished-claim retention. `start()` opens the store, initialises the drivers, loads the
- * catalog and the claims (one prefix scan each) and runs recovery before anything is served, then
- * starts pruning finished claims; `stop()` lets the operations in flight finish. Each part stays
- * usable (and tested) on its own.
+ * snapshots, intent log, per-volume queue, backend check, quarantine, recovery and finished-claim
+ * retention. `start()` opens the store, loads the catalog and the claims (one prefix scan each),
+ * cross-checks each backend's mark against the store (refusing a backend older than the store's
+ * records before anything is tidied or repaired), initialises the drivers and runs recovery before
+ * anything is served, then starts pruning finished claims and recording backend marks; `stop()`
+ * lets the operations in flight finish. Each part stays usable (and tested) on its own.
  */
 import { Logger, silentLogger } from '../mesos/logger';
 import { openStore } from '../state/schema';
 import type { Store } from '../state/store';
+import { BackendCheck } from './backend-check';
 import { ClaimLedger } from './claim-ledger';
 import { ClaimRetention, DEFAULT_CLAIM_RETENTION } from './claim-retention';
 import { IntentLog } from './intent-log';
 import { KeyedSerialQueue } from './keyed-queue';
+import { QuarantineBook } from './quarantine-book';
 import type { RetryOptions } from './retry';
 import type { ServiceRegistry } from './service-registry';
 import { SnapshotBook } from './snapshot-book';
@@ -30,11 +34,12 @@ export interface StorageServiceOptions {
   /** How long finished claims are kept, and how many (defaults: DEFAULT_CLAIM_RETENTION). */
   claimRetention?: Partial<typeof DEFAULT_CLAIM_RETENTION>;
   /**
-   * `polly start --init`: this is a new installation started knowingly, so backends (vfs roots)
-   * that name an earlier installation are adopted instead of refused. Not read here yet: the
-   * store↔backend cross-check that uses it comes with the vfs quarantine work.
+   * Take over backends bound to another Polly installation (rebinding them, with a warning) instead
+   * of refusing to start: only for a new installation started knowingly (`polly start --init`).
    */
   adoptBackends?: boolean;
+  /** How often backend marks are recorded while running (when they changed), ms. Default 60 000. */
+  backendMarkEveryMs?: number;
 }
 
 export class StorageService {
@@ -48,6 +53,8 @@ export class StorageService {
   readonly recovery: StorageRecovery;
   readonly retention: ClaimRetention;
   readonly snapshots: SnapshotBook;
+  readonly backends: BackendCheck;
+  readonly quarantine: QuarantineBook;
   private readonly logger: Logger;
   private started = false;
 
@@ -70,6 +77,15 @@ export class StorageService {
     this.ledger = new ClaimLedger({ ...common, catalog: this.catalog });
     this.snapshots = new SnapshotBook(common);
     this.recovery = new StorageRecovery({ ...common, catalog: this.catalog, ledger: this.ledger, snapshots: this.snapshots });
+    this.backends = new BackendCheck({
+      store: this.store,
+      registry: this.registry,
+      catalog: this.catalog,
+      logger: this.logger,
+      adopt: options.adoptBackends,
+      recordEveryMs: options.backendMarkEveryMs,
+    });
+    this.quarantine = new QuarantineBook({ registry: this.registry, catalog: this.catalog, events: this.events, logger: this.logger });
     this.retention = new ClaimRetention({
       ...DEFAULT_CLAIM_RETENTION,
       ...options.claimRetention,
@@ -83,24 +99,33 @@ export class StorageService {
     return this.started;
   }
 
-  /** Opens the store (migrating it if needed), starts the drivers, loads state and recovers. */
+  /**
+   * Opens the store (migrating it if needed), loads state, checks the backends against it (nothing is
+   * tidied or repaired on either side when they disagree: BackendMismatchError), starts the drivers
+   * and recovers.
+   */
   async start(): Promise<RecoveryReport> {
     await openStore(this.store, { logger: this.logger });
-    await this.registry.start();
     // Two independent prefix scans: overlapping them hides part of LevelDB's read latency.
     const [volumes, claims] = await Promise.all([this.catalog.load(), this.ledger.load()]);
     this.logger.info('storage state loaded', { volumes, claims });
+    await this.backends.check();
+    await this.registry.start();
     const report = await this.recovery.recover();
     this.started = true;
     this.retention.start();
+    this.backends.startRecording();
     return report;
   }
 
-  /** Waits for queued and running operations, then closes the drivers (the store is the caller's). */
+  /** Waits for queued and running operations, records the backends' marks, then closes the drivers (the store is the caller's). */
   async stop(): Promise<void> {
     this.started = false;
     await this.retention.stop();
     await this.queue.drain();
+    await this.backends.stop().catch((err: unknown) =>
+      this.logger.warn('could not record the storage backends\' marks at stop', { error: (err as Error).message }),
+    );
     await this.registry.close();
   }
 }

@@ -203,6 +203,7 @@ describe('VfsDriver group commit', () => {
     // What is on disk agrees: one journal line per created volume, the next ID just past the last, no temp files.
     expect((await driver.volumes()).map((v) => v.id).sort()).toEqual(ok.map((v) => v.id).sort());
     const lines = (await fs.readFile(driver.layout.journal(1), 'utf8')).trim().split('\n');
+    expect(Object.keys(JSON.parse(lines.shift()!))).toEqual(['root']); // the root's identity comes first
     expect(lines.map((l) => JSON.parse(l).volume.id).sort()).toEqual(ok.map((v) => v.id).sort());
     const fresh = new VfsDriver({ root });
     expect((await fresh.volumeCreate('after', {})).id).toBe('vfs-000022');

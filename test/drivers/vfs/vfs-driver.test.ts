@@ -225,20 +225,40 @@ describe('VfsDriver volumes', () => {
     expect(files.filter((f) => f.endsWith('.tmp') || f.includes('.staging-') || path.basename(f).startsWith('.lock'))).toEqual([]);
   });
 
-  it('cleans crash leftovers at init: temp files and directories without a record', async () => {
+  it('cleans crash leftovers at init: temp files removed, directories without a record quarantined (never deleted)', async () => {
     const v = await driver.volumeCreate('v', {});
+    const gone = await driver.volumeCreate('gone', {});
+    const snap = await driver.volumeSnapshot(v.id, 's');
+    await driver.volumeRemove(gone.id);
+    await driver.snapshotRemove(snap.id);
     await fs.writeFile(path.join(root, 'volumes', '.vfs-000001.json.123.abc.tmp'), '{"torn');
     await fs.writeFile(path.join(root, 'meta', '.checkpoint-000002.json.123.abc.tmp'), '{"torn');
-    // A create that died after making its directory, before its record was written.
-    await fs.mkdir(path.join(root, 'volumes', 'vfs-000099', 'data'), { recursive: true });
-    await fs.mkdir(path.join(root, 'snapshots', 'vfs-snap-000007'), { recursive: true });
+    // Removals whose directory delete died half-way: their IDs are retired, their data is unexplained.
+    await fs.mkdir(path.join(root, 'volumes', gone.id, 'sub'), { recursive: true });
+    await fs.writeFile(path.join(root, 'volumes', gone.id, 'sub', 'left.txt'), 'left');
+    await fs.mkdir(path.join(root, 'snapshots', snap.id), { recursive: true });
+    await driver.close();
     const again = new VfsDriver({ root });
     await again.init();
     const files = await allFiles(root);
-    expect(files.filter((f) => f.includes('vfs-000099') || f.includes('vfs-snap-000007') || f.endsWith('.tmp'))).toEqual([]);
+    expect(files.filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(files.filter((f) => f.startsWith('volumes/') || f.startsWith('snapshots/'))).toEqual(['volumes/vfs-000001']);
+    const quarantined = await again.quarantined();
+    expect(quarantined.map((q) => [q.kind, q.originalId])).toEqual(
+      expect.arrayContaining([
+        ['volume', gone.id],
+        ['snapshot', snap.id],
+      ]),
+    );
+    const left = quarantined.find((q) => q.originalId === gone.id)!;
+    expect(await fs.readFile(path.join(left.path, 'sub', 'left.txt'), 'utf8')).toBe('left');
+    expect(left).toMatchObject({ originalPath: path.join(root, 'volumes', gone.id), reason: 'no volume record in the journal' });
     expect((await again.volumeInspectByName('V'))?.id).toBe(v.id);
-    // The orphan's number was never handed out, so it may be; IDs still never go back.
-    expect((await again.volumeCreate('w', {})).id).toBe('vfs-000002');
+    // IDs never go back, and a second start leaves the quarantine as it is.
+    expect((await again.volumeCreate('w', {})).id).toBe('vfs-000003');
+    await again.close();
+    await new VfsDriver({ root }).init();
+    expect((await new VfsDriver({ root }).quarantined()).map((q) => q.id).sort()).toEqual(quarantined.map((q) => q.id).sort());
   });
 });
 

@@ -81,6 +81,8 @@ async function race(PER_WORKER: number): Promise<void> {
   const byId = new Map(created.map((c) => [c.id, c.name]));
   const lines = (await fs.readFile(path.join(root, 'meta', 'journal-000001.log'), 'utf8')).split('\n');
   expect(lines.pop()).toBe('');
+  // The first line is the root's identity, written by whichever process opened the new root first.
+  expect(Object.keys(JSON.parse(lines.shift()!) as object)).toEqual(['root']);
   expect(lines).toHaveLength(expected);
   for (const line of lines) {
     const { volume } = JSON.parse(line) as { volume: { id: string; name: string } };

@@ -6,11 +6,20 @@
  * each reusing its directories so state accumulates across kills.
  *
  * POLLY_CRASH_KILLS sets the number of kills (default 200).
+ *
+ * A second test damages the vfs journal or the store between kills (journal removed, its last
+ * entries cut, an older copy of meta/ restored, the store's backend mark dropped) and checks that
+ * every start is either refused with nothing changed (every volume directory and the file in it
+ * still there, nothing quarantined) or intact (all the invariants above). POLLY_CRASH_DAMAGES sets
+ * the number of damaged starts (default 30).
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { VfsDriver } from '../../../drivers/vfs/vfs-driver';
+import { BackendMismatchError } from '../../../framework/errors/backend-mismatch-error';
+import { backendKey } from '../../../framework/state/keys';
 import { isLive } from '../../../framework/storage/claim-record';
 import { CRASH_KINDS, CRASH_STAGES } from '../../../framework/storage/crash-points';
 import { formatVolumeId } from '../../../framework/storage/volume-id';
@@ -20,6 +29,7 @@ const REPO = path.resolve(__dirname, '../../..');
 const REGISTER = path.join(REPO, 'test/support/register-ts.js');
 const WORKER = path.join(REPO, 'test/support/storage-crash-worker.ts');
 const KILLS = Number(process.env.POLLY_CRASH_KILLS ?? '200');
+const DAMAGES = Number(process.env.POLLY_CRASH_DAMAGES ?? '30');
 const LANES = 2;
 const OPS_PER_CHILD = 24;
 
@@ -204,3 +214,117 @@ test(`SIGKILL at every intent point (${KILLS} kills), then recover(): no leak, n
   expect(kills).toBeGreaterThanOrEqual(KILLS);
   for (const point of POINTS) expect(byPoint.get(point)).toBeGreaterThan(0);
 }, 600_000);
+
+/** Every entry under the vfs root's volumes/ and quarantine/, with each marker file's content. */
+async function dataTree(root: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const sub of ['volumes', 'quarantine']) {
+    const dir = path.join(root, sub);
+    const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const full = path.join(e.parentPath, e.name);
+      out[path.relative(root, full)] = e.isFile() ? await fs.readFile(full, 'utf8') : '<dir>';
+    }
+  }
+  return out;
+}
+
+type Damage = 'remove-journal' | 'truncate-journal' | 'older-meta' | 'drop-mark';
+
+test(`journal or store damaged between kills (${DAMAGES} damaged starts): refused with nothing changed, or intact`, async () => {
+  const dir = path.join(base, 'damaged');
+  const root = path.join(dir, 'home', 'vfs', 'local');
+  const meta = path.join(root, 'meta');
+  const older = path.join(dir, 'meta-older');
+  await fs.mkdir(dir, { recursive: true });
+  const outcomes: Record<string, number> = {};
+  let damaged = 0;
+  let trials = 0;
+  while (damaged < DAMAGES && trials < DAMAGES * 4) {
+    trials++;
+    const point = POINTS[Math.floor(Math.random() * POINTS.length)];
+    const seed = Math.floor(Math.random() * 2 ** 31);
+    const result = await runChild(dir, seed, `${point}:${1 + Math.floor(Math.random() * 3)}`);
+    await recoverAndCheck(dir, `damage lane, seed ${seed}, ${point}${result.killed ? ' (killed)' : ''}`);
+    // A file in every volume, and the journal as it is now: what a refused start must leave alone.
+    for (const entry of await fs.readdir(path.join(root, 'volumes'))) {
+      if (/^vfs-\d+$/.test(entry)) await fs.writeFile(path.join(root, 'volumes', entry, 'marker.txt'), entry);
+    }
+    const good = path.join(dir, 'meta-good');
+    await fs.rm(good, { recursive: true, force: true });
+    await fs.cp(meta, good, { recursive: true });
+    const hasOlder = await fs.stat(older).then(
+      () => true,
+      () => false,
+    );
+    const damages: Damage[] = ['remove-journal', 'truncate-journal', 'drop-mark', ...(hasOlder ? (['older-meta'] as const) : [])];
+    const damage = damages[Math.floor(Math.random() * damages.length)];
+    const journal = (await fs.readdir(meta)).find((f) => f.startsWith('journal-'))!;
+    let mustRefuse = true;
+    if (damage === 'remove-journal') await fs.rm(path.join(meta, journal));
+    else if (damage === 'truncate-journal') {
+      const lines = (await fs.readFile(path.join(meta, journal), 'utf8')).split('\n').slice(0, -1);
+      if (lines.length === 0) continue; // just compacted: nothing to cut this time
+      const cut = Math.min(lines.length, 1 + Math.floor(Math.random() * 3));
+      await fs.writeFile(path.join(meta, journal), lines.slice(0, lines.length - cut).join('\n') + (lines.length > cut ? '\n' : ''));
+    } else if (damage === 'older-meta') {
+      mustRefuse = (await sequenceOf(older)) < (await sequenceOf(meta));
+      await fs.rm(meta, { recursive: true });
+      await fs.cp(older, meta, { recursive: true });
+    } else {
+      mustRefuse = false;
+      const { store } = buildCrashStorage(dir);
+      await store.open();
+      await store.delete(backendKey('local'));
+      await store.close();
+    }
+    damaged++;
+    const before = await dataTree(root);
+    const { store, storage } = buildCrashStorage(dir);
+    let refused: unknown;
+    try {
+      await storage.start();
+    } catch (err) {
+      refused = err;
+    } finally {
+      await storage.stop().catch(() => undefined);
+      await store.close().catch(() => undefined);
+    }
+    const context = `damage ${damage} after seed ${seed}`;
+    if (refused !== undefined) {
+      if (!(refused instanceof BackendMismatchError)) throw new Error(`${context}: refused with ${String(refused)}`);
+      expect({ context, data: await dataTree(root) }).toEqual({ context, data: before });
+      outcomes[`${damage}: refused`] = (outcomes[`${damage}: refused`] ?? 0) + 1;
+    } else {
+      if (mustRefuse) throw new Error(`${context}: a damaged journal was accepted`);
+      outcomes[`${damage}: accepted`] = (outcomes[`${damage}: accepted`] ?? 0) + 1;
+    }
+    // The way out (or nothing to repair), then every invariant again, every marker still there.
+    await fs.rm(meta, { recursive: true, force: true });
+    await fs.cp(good, meta, { recursive: true });
+    await recoverAndCheck(dir, `${context}, after repair`);
+    for (const [rel, content] of Object.entries(before)) {
+      if (rel.endsWith('marker.txt')) expect(await fs.readFile(path.join(root, rel), 'utf8')).toBe(content);
+    }
+    // The journal of this round is the older copy for a later one.
+    if (Math.random() < 0.5 || !hasOlder) {
+      await fs.rm(older, { recursive: true, force: true });
+      await fs.cp(good, older, { recursive: true });
+    }
+  }
+  console.log(`crash test with damage: ${damaged} damaged starts in ${trials} rounds: ${JSON.stringify(outcomes)}`);
+  expect(damaged).toBe(DAMAGES);
+  expect(outcomes['remove-journal: accepted'] ?? 0).toBe(0);
+  expect(outcomes['truncate-journal: accepted'] ?? 0).toBe(0);
+}, 600_000);
+
+/** The sequence of the vfs journal in `metaDir`, read from a copy (its own root, no data). */
+async function sequenceOf(metaDir: string): Promise<number> {
+  const scratch = await fs.mkdtemp(path.join(base, 'sequence-'));
+  try {
+    await fs.cp(metaDir, path.join(scratch, 'meta'), { recursive: true });
+    return (await new VfsDriver({ root: scratch, durable: false }).backendMark()).sequence;
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true });
+  }
+}

@@ -37,6 +37,8 @@ export interface FixtureOptions {
   retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
   concurrency?: number;
   claimRetention?: StorageServiceOptions['claimRetention'];
+  adoptBackends?: boolean;
+  backendMarkEveryMs?: number;
 }
 
 export const DEFAULT_SERVICES: ServiceInput[] = [
@@ -70,6 +72,8 @@ export async function makeFixture(options: FixtureOptions = {}): Promise<Fixture
     retry: options.retry ?? { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
     concurrency: options.concurrency,
     claimRetention: options.claimRetention,
+    adoptBackends: options.adoptBackends,
+    backendMarkEveryMs: options.backendMarkEveryMs,
   });
   if (options.start !== false) await storage.start();
   let closed = false;

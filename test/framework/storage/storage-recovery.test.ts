@@ -201,4 +201,91 @@ describe('StorageRecovery', () => {
     // The missing volume cannot be claimed.
     await expect(ledger.claim({ volumeId: ids.gone, agentId: 'a', instanceId: 'h' })).rejects.toThrow(/missing/);
   });
+
+  test('a volume missing on its backend: marked missing, its live claims left live and reported (never failed)', async () => {
+    const ids: Record<string, string> = {};
+    const r = await afterRestart(async (f) => {
+      const { catalog, ledger } = f.storage;
+      const v = await catalog.create({ service: 'local', name: 'lost', size: 1, scheduler: 'm' });
+      ids.volume = v.id;
+      ids.claim = (await ledger.claim({ volumeId: v.id, scheduler: 'm', agentId: 'a1', instanceId: 'h1', taskId: 't1' })).id;
+      await vfs(f).volumeRemove(v.driverVolumeId, { force: true }); // gone behind Polly's back
+    });
+    fx = r.fx;
+    const { catalog, ledger } = fx.storage;
+    expect(r.report).toMatchObject({ missingVolumes: 1, claimsOnMissingVolumes: 1, claimsRepaired: 0 });
+    expect(r.report.actions).toContain(
+      `claim ${ids.claim} (volume ${ids.volume}, attached): the volume is missing on its backend; left live`,
+    );
+    expect(catalog.get(ids.volume).status).toBe('missing');
+    expect(ledger.get(ids.claim).state).toBe('attached');
+    expect(catalog.get(ids.volume).attachments.map((a) => a.claimId)).toEqual([ids.claim]);
+    // Level-triggered: reported again, still live; the operator (or the task's end) releases it.
+    const again = await fx.storage.recovery.recover();
+    expect(again).toMatchObject({ claimsOnMissingVolumes: 1, claimsRepaired: 0 });
+    expect(ledger.get(ids.claim).state).toBe('attached');
+    expect((await ledger.forceRelease(ids.claim, 'task gone, volume lost')).state).toBe('released');
+  });
+
+  test('an attach intent on a volume missing on its backend keeps its claim live', async () => {
+    const ids: Record<string, string> = {};
+    const r = await afterRestart(async (f) => {
+      const v = await f.storage.catalog.create({ service: 'local', name: 'gone', size: 1, scheduler: 'm' });
+      ids.volume = v.id;
+      const now = new Date().toISOString();
+      const claim: ClaimRecord = {
+        id: 'c-att',
+        volumeId: v.id,
+        scheduler: 'm',
+        agentId: 'a1',
+        instanceId: 'h1',
+        mode: 'RW',
+        state: 'attaching',
+        createdAt: now,
+        updatedAt: now,
+        history: [],
+      };
+      await f.store.put(claimKey(claim.id), claim);
+      await new IntentLog(f.store).begin({
+        kind: 'attach',
+        key: claim.id,
+        service: 'local',
+        volumeId: v.id,
+        claimId: claim.id,
+        payload: { driverVolumeId: v.driverVolumeId, instanceId: 'h1', mode: 'RW' },
+      });
+      await vfs(f).volumeRemove(v.driverVolumeId);
+    });
+    fx = r.fx;
+    expect(fx.storage.ledger.get('c-att').state).toBe('attaching');
+    expect(r.report.claimsOnMissingVolumes).toBeGreaterThanOrEqual(1);
+    expect(fx.storage.catalog.get(ids.volume).status).toBe('missing');
+    expect(await fx.storage.intents.pending()).toEqual([]);
+  });
+
+  test('a live claim on a volume the catalog does not have is left live and reported', async () => {
+    const r = await afterRestart(async (f) => {
+      const now = new Date().toISOString();
+      const claim: ClaimRecord = {
+        id: 'c-orphan',
+        volumeId: 'local.vfs-000042',
+        scheduler: 'm',
+        agentId: 'a1',
+        instanceId: 'h1',
+        mode: 'RW',
+        state: 'attached',
+        createdAt: now,
+        updatedAt: now,
+        history: [],
+      };
+      await f.store.put(claimKey(claim.id), claim);
+    });
+    fx = r.fx;
+    expect(r.report).toMatchObject({ claimsOnMissingVolumes: 1, claimsRepaired: 0 });
+    expect(r.report.actions).toContain(
+      'claim c-orphan (attached): volume local.vfs-000042 is not in the catalog; left live (release it when its task is gone)',
+    );
+    expect(fx.storage.ledger.get('c-orphan').state).toBe('attached');
+    expect((await fx.storage.ledger.release('c-orphan')).state).toBe('released');
+  });
 });

@@ -13,6 +13,8 @@ export class DataStore extends EventTarget {
   liveClaims = new Map();
   agents = [];
   apps = [];
+  /** Data the backends hold but their records do not explain (never deleted by Polly). */
+  quarantine = [];
   /** Set when a part could not be read (e.g. a scheduler token may not list apps): part → message. */
   errors = new Map();
   loaded = false;
@@ -40,9 +42,16 @@ export class DataStore extends EventTarget {
 
   /** Everything, in parallel; a 401 is thrown (the page asks for a token), other failures are kept per part. */
   async loadAll() {
-    await Promise.all([this.loadServices(), this.loadVolumes(), this.loadClaims(), this.loadAgents(), this.loadApps()]);
+    await Promise.all([
+      this.loadServices(),
+      this.loadVolumes(),
+      this.loadClaims(),
+      this.loadAgents(),
+      this.loadApps(),
+      this.loadQuarantine(),
+    ]);
     this.loaded = true;
-    this.#changed('services', 'volumes', 'claims', 'agents', 'apps');
+    this.#changed('services', 'volumes', 'claims', 'agents', 'apps', 'quarantine');
   }
 
   loadServices() {
@@ -82,6 +91,13 @@ export class DataStore extends EventTarget {
     });
   }
 
+  loadQuarantine() {
+    return this.#read('quarantine', async () => {
+      this.quarantine = (await this.#api.get('/v1/quarantine')).quarantine;
+      this.#changed('quarantine');
+    });
+  }
+
   /** Every claim of one volume, released ones included (the detail view's claim history). */
   async claimsOf(volumeId) {
     return (await this.#api.get('/v1/claims', { volumeId })).claims;
@@ -118,6 +134,8 @@ export class DataStore extends EventTarget {
       this.#changed('claims');
       // Claims move when tasks start and stop: the apps and agents views follow.
       this.debounce('apps', 300, () => this.loadApps());
+    } else if (type.startsWith('quarantine.')) {
+      this.debounce('quarantine', 100, () => this.loadQuarantine());
     } else if (type === 'journal.truncated' || type === 'storage.recovered') {
       // Missed events: read everything again rather than trust a partial picture.
       this.debounce('all', 100, () => this.loadAll());

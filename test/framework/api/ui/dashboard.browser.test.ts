@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { VfsDriver } from '../../../../drivers/vfs/vfs-driver';
 import { loadConfig } from '../../../../framework/config/config-loader';
 import { LocalCluster } from '../../../../framework/mesos/local/local-cluster';
 import { silentLogger } from '../../../../framework/mesos/logger';
@@ -349,6 +350,36 @@ describe('dashboard (headless Chromium)', () => {
     expect(released).toMatchObject({ state: 'released', forced: true });
     await operator.waitForSelector(`#volume-detail tr:has(code:text-is("${claim.id}")) .badge:text-is("released")`);
     await shot(watcher, 'dashboard-events-live');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('shows quarantined data on the volumes view and follows a purge live', async () => {
+    await startPolly();
+    // A removal whose directory came back (it died half-way): the next start of the root quarantines it.
+    const v = await api('POST', '/v1/volumes', { service: 'local', name: 'half-removed', size: 1 });
+    await api('DELETE', `/v1/volumes/${encodeURIComponent(v.id)}`);
+    const root = path.join(dir, 'home', 'vfs', 'local');
+    fs.mkdirSync(path.join(root, 'volumes', v.driverVolumeId));
+    fs.writeFileSync(path.join(root, 'volumes', v.driverVolumeId, 'left.txt'), 'left');
+    await new VfsDriver({ root }).init(); // another process starting on the root
+    const [entry] = (await api('GET', '/v1/quarantine')).quarantine as Json[];
+    expect(entry).toMatchObject({ service: 'local', originalId: v.driverVolumeId });
+
+    const page = await newPage();
+    await page.goto(`${service!.apiUrl}/ui/`);
+    await page.waitForSelector('#feed-status[data-status="live"]');
+    await openTab(page, 'volumes');
+    await page.waitForSelector(`#quarantine-table tr[data-quarantine-id="${entry.id}"]`);
+    expect(await page.textContent('#quarantine-count')).toContain('1 quarantined entry');
+    expect(await page.textContent('#quarantine-count')).toContain('polly volume purge SERVICE ENTRY --yes');
+    expect(await page.textContent(`#quarantine-table tr[data-quarantine-id="${entry.id}"]`)).toContain(entry.path);
+    await shot(page, 'dashboard-quarantine');
+
+    await api('DELETE', `/v1/services/local/quarantine/${entry.id}`);
+    await page.waitForSelector('#quarantine-count:text-is("No quarantined data.")');
+    expect(await page.isHidden('#quarantine-table')).toBe(true);
+    await openTab(page, 'events');
+    await page.waitForSelector('#event-list li[data-type="quarantine.purged"]');
     expect(pageErrors).toEqual([]);
   });
 

@@ -1,5 +1,7 @@
 // Volumes: a table with search, filters and sortable columns; selecting a volume opens its detail
-// (attachments, claim history, labels, schedulers) with the operator actions.
+// (attachments, claim history, labels, schedulers) with the operator actions. Below the table,
+// quarantined data: what the backends hold but their records do not explain (never deleted by
+// Polly; purging one is an explicit CLI or API act, named here).
 
 import { badge, code, formatGiB, h, replaceChildren } from '../dom.mjs';
 import { renderVolumeDetail } from './volume-detail.mjs';
@@ -104,8 +106,62 @@ export function volumesView(panel, ctx) {
     h('div', { class: 'table-wrap' }, table),
     count,
   );
+  const quarantineCount = h('p', { class: 'muted', id: 'quarantine-count' });
+  const quarantineBody = h('tbody');
+  const quarantineTable = h(
+    'table',
+    { class: 'data', id: 'quarantine-table' },
+    h('caption', { class: 'visually-hidden' }, 'Quarantined data'),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ['Service', 'Entry', 'Was', 'Since', 'Reason', 'Where'].map((label) => h('th', { scope: 'col' }, label)),
+      ),
+    ),
+    quarantineBody,
+  );
+  const quarantine = h(
+    'section',
+    { id: 'quarantine', 'aria-labelledby': 'quarantine-title' },
+    h('h3', { id: 'quarantine-title' }, 'Quarantined data'),
+    quarantineCount,
+    h('div', { class: 'table-wrap' }, quarantineTable),
+  );
+  list.append(quarantine);
   const detail = h('div', { id: 'volume-detail', hidden: true });
   panel.append(list, detail);
+
+  function renderQuarantine() {
+    const entries = store.quarantine;
+    const error = store.errors.get('quarantine');
+    quarantineBody.replaceChildren(
+      ...entries.map((q) =>
+        h(
+          'tr',
+          { dataset: { quarantineId: q.id } },
+          h('td', { 'data-label': 'Service' }, q.service),
+          h('td', { 'data-label': 'Entry' }, code(q.id)),
+          h('td', { 'data-label': 'Was' }, q.originalId ?? '—'),
+          h('td', { 'data-label': 'Since' }, q.quarantinedAt ?? '—'),
+          h('td', { 'data-label': 'Reason' }, q.reason),
+          h('td', { 'data-label': 'Where' }, code(q.path)),
+        ),
+      ),
+    );
+    quarantineTable.hidden = entries.length === 0;
+    if (error) replaceChildren(quarantineCount, `Could not read quarantined data: ${error}`);
+    else if (entries.length === 0) replaceChildren(quarantineCount, 'No quarantined data.');
+    else
+      replaceChildren(
+        quarantineCount,
+        `${entries.length} quarantined ${entries.length === 1 ? 'entry' : 'entries'}: data the backends hold but their records do not explain. ` +
+          'Polly never deletes it; to delete one: ',
+        code('polly volume purge SERVICE ENTRY --yes'),
+      );
+  }
 
   function hostname(agentId) {
     return store.agents.find((a) => a.agentId === agentId)?.hostname ?? agentId;
@@ -182,6 +238,7 @@ export function volumesView(panel, ctx) {
         ? `Showing ${MAX_ROWS} of ${rows.length} matching volumes (${all.length} in all): refine the search.`
         : `${rows.length} of ${all.length} volumes`;
     if (store.errors.get('volumes')) count.textContent = `Could not read volumes: ${store.errors.get('volumes')}`;
+    renderQuarantine();
   }
 
   let detailSeq = 0;
