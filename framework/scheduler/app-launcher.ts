@@ -88,6 +88,7 @@ export class AppLauncher {
   private readonly declineRefuseSeconds: number;
   private readonly pendingRefuseSeconds: number;
   private readonly unreachableTimeoutMs: number;
+  private readonly unknownTaskTimeoutMs: number;
   readonly matcher: OfferMatcher;
   /** `<app>#<i>` → the instance waiting for an offer. */
   private readonly pending = new Map<string, PendingInstance>();
@@ -120,6 +121,7 @@ export class AppLauncher {
     this.declineRefuseSeconds = options.declineRefuseSeconds ?? 30;
     this.pendingRefuseSeconds = options.pendingRefuseSeconds ?? 1;
     this.unreachableTimeoutMs = (options.unreachableTimeoutSeconds ?? 60) * 1000;
+    this.unknownTaskTimeoutMs = (options.unknownTaskTimeoutSeconds ?? 300) * 1000;
     const ledger = this.storage.ledger;
     const registry = this.storage.registry;
     this.volumes = new AppVolumes(registry);
@@ -153,23 +155,27 @@ export class AppLauncher {
       },
       this.events,
       this.logger,
-      (options.unknownTaskTimeoutSeconds ?? 300) * 1000,
+      this.unknownTaskTimeoutMs,
     );
     const onError = (err: Error): void => this.logger.error('handling a released claim failed', { error: err.message });
     this.storage.events.on('claim.released', ({ claim }) => {
+      if (this.stopped) return;
       // A freed volume may unblock a waiting instance: ask for offers again.
       if (this.pending.size > 0) void this.wantOffers();
       // Forced releases are handled from their audit record, which says who.
       if (!claim.forced) this.resolver.claimReleased(claim, undefined).catch(onError);
     });
-    this.storage.events.on('claim.audit', (audit) => this.resolver.claimReleased(audit.claim, audit.by).catch(onError));
+    this.storage.events.on('claim.audit', (audit) => {
+      if (!this.stopped) this.resolver.claimReleased(audit.claim, audit.by).catch(onError);
+    });
   }
 
   /** Loads apps and tasks and works out what is pending. */
   async start(): Promise<void> {
     await this.tracker.load();
     for (const app of this.tracker.appList()) this.refreshPending(app.spec.id);
-    const period = Math.max(50, Math.min(this.unreachableTimeoutMs, 30_000));
+    // Often enough to ask again within the unreachable timeout and report a stranded task within its own.
+    const period = Math.max(50, Math.min(this.unreachableTimeoutMs, this.unknownTaskTimeoutMs, 30_000));
     this.timer = setInterval(() => void this.tick(), period);
     this.timer.unref();
   }

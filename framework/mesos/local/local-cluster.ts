@@ -227,12 +227,15 @@ export class LocalCluster {
     else this.leading = { leading: false, leaderHostPort: leaderUrl ? new URL(leaderUrl).host : undefined };
   }
 
-  /** Stops the cluster: agents kill their tasks (checkpointing their last updates) but keep their IDs. */
+  /**
+   * Stops the cluster: the master first (frameworks are disconnected), then the agents kill their
+   * tasks, checkpointing the updates for the next run to deliver, and keep their IDs.
+   */
   async stop(): Promise<void> {
     await this.zkRegistration?.close();
-    await Promise.all([...this.agentMap.values()].map((a) => a.stop()));
     this.master.shutdown();
     this.operator.close();
+    await Promise.all([...this.agentMap.values()].map((a) => a.stop()));
     await this.server.close();
   }
 
