@@ -293,7 +293,10 @@ export class AppLauncher {
     const now = new Date().toISOString();
     const app: AppRecord = { spec, state: 'active', reservations: {}, createdAt: now, updatedAt: now };
     const existing = this.tracker.app(spec.id);
-    if (existing) throw new ConflictError(`App ${spec.id} already exists${existing.state === 'deleting' ? ' (being deleted)' : ''}`, { appId: spec.id });
+    if (existing) {
+      const deleting = existing.state === 'deleting' ? ` (being deleted: polly app get ${spec.id} shows what it waits for)` : '';
+      throw new ConflictError(`App ${spec.id} already exists${deleting}`, { appId: spec.id });
+    }
     if (!(await this.tracker.createApp(app))) throw new ConflictError(`App ${spec.id} already exists`, { appId: spec.id });
     this.logger.info('app created', { appId: spec.id, instances: spec.instances });
     this.refreshPending(spec.id);

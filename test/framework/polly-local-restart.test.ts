@@ -292,6 +292,20 @@ test('a task Mesos cannot account for is stranded; resolve, claim release --forc
   expect((await liveClaimsOf(volume.id)).map((c) => c.taskId)).toEqual([task.id]);
   const missingReason = await cli('task', 'resolve', task.id);
   expect(missingReason.code).toBe(2);
+  // Over HTTP, bad requests are 400s naming the problem, and change nothing.
+  const post = (body: unknown): Promise<Response> =>
+    fetch(`${run!.url}/v1/tasks/${encodeURIComponent(task.id)}/resolve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const noReason = await post({});
+  expect(noReason.status).toBe(400);
+  expect(await noReason.json()).toMatchObject({ details: { field: 'reason' } });
+  expect((await post({ reason: 'x', force: true })).status).toBe(400);
+  const reasonWithoutForce = await fetch(`${run!.url}/v1/apps/web?reason=x`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } });
+  expect(reasonWithoutForce.status).toBe(400);
+  expect((await json<AppJson>('app', 'get', 'web')).tasks.find((t) => t.id === task.id)?.state).toBe('TASK_UNKNOWN');
   expect(await ok('task', 'resolve', task.id, '--reason', 'cluster state wiped')).toContain(`task ${task.id} RESOLVED`);
   const resolved = task.id;
   task = await waitRunning('web', [resolved]);

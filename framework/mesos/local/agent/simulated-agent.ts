@@ -17,10 +17,7 @@
  *   and read-only mode is not enforced (see sandbox.ts);
  * - no fetcher (`CommandInfo.uris` are ignored), no user switching, no custom executors
  *   (a task with its own ExecutorInfo fails with REASON_CONTAINER_LAUNCH_FAILED);
- * - tasks get a minimal environment: PATH and HOME from the agent, the MESOS_* variables the agent
- *   gives executors (MESOS_FRAMEWORK_ID, MESOS_EXECUTOR_ID, MESOS_DIRECTORY, MESOS_SANDBOX,
- *   MESOS_SLAVE_ID) plus MESOS_AGENT_ID and MESOS_TASK_ID for convenience, then the command's
- *   own variables;
+ * - tasks get a minimal environment (task-environment.ts);
  * - crash() / restart() within one agent object keep task state in memory; a new object recovers
  *   from the checkpoint (recover());
  * - an executor never reconnects to a restarted agent: the local agent cannot re-attach to a
