@@ -29,6 +29,8 @@ import { StorageOfferBook } from './scheduler/storage-offers';
 import { CapacityRefresher } from './scheduler/capacity-refresher';
 import { agentsRoutes } from './api/v1/agents-routes';
 import { appsRoutes } from './api/v1/apps-routes';
+import { tasksRoutes } from './api/v1/tasks-routes';
+import { feedSchedulerEvents } from './api/scheduler-event-feed';
 import { offersRoutes } from './api/v1/offers-routes';
 import { createApiAuth } from './api/auth/api-auth';
 import { ApiServer, createApiServer, MountedRouter } from './api/api-server';
@@ -145,6 +147,7 @@ export class PollyService {
         { path: '/v1', router: agentsRoutes(lazyFacade(partsRef)) },
         { path: '/v1', router: offersRoutes(lazyFacade(partsRef)) },
         { path: '/v1', router: appsRoutes(lazyFacade(partsRef)) },
+        { path: '/v1', router: tasksRoutes(lazyFacade(partsRef)) },
       ];
       surfaces = await PollyService.startSurfaces(
         config,
@@ -184,7 +187,10 @@ export class PollyService {
         declineRefuseSeconds: config.mesos.declineRefuseSeconds,
         pendingRefuseSeconds: config.scheduler.pendingRefuseSeconds,
         unreachableTimeoutSeconds: config.scheduler.unreachableTimeoutSeconds,
+        unknownTaskTimeoutSeconds: config.scheduler.unknownTaskTimeoutSeconds,
       });
+      const stopSchedulerFeed = feedSchedulerEvents(launcher.events, surfaces.journal);
+      surfaces.stopFeed = chain(surfaces.stopFeed, stopSchedulerFeed);
       await launcher.start();
       partsRef.current = { agents, offers, tracker, launcher, facade: new SchedulerFacade({ agents, offers, launcher }), capacity };
       let masters: string[] = [];
@@ -379,6 +385,14 @@ export class PollyService {
     await this.store.close();
     this.logger.info('Polly stopped');
   }
+}
+
+/** Both stop functions, in order. */
+function chain(first: () => void, second: () => void): () => void {
+  return () => {
+    first();
+    second();
+  };
 }
 
 /**

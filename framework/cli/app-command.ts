@@ -5,12 +5,13 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { collect, CliContext, contextOf, parsePairs, positiveInt } from './cli-context';
-import { UsageError, WaitTimeoutError } from './cli-errors';
+import { ApiError, UsageError, WaitTimeoutError } from './cli-errors';
 import { Column, details, render, table } from './output';
 
 export interface AppTaskView {
   id: string;
   state: string;
+  stranded?: { since: string; reason: string };
   agentId?: string;
   hostname?: string;
   zone?: string;
@@ -26,6 +27,18 @@ export interface AppView {
 }
 
 const RUNNING = new Set(['TASK_RUNNING', 'RUNNING', 'running']);
+/** Terminal task states (Mesos', and RESOLVED by an operator). */
+const ENDED = new Set([
+  'TASK_FINISHED',
+  'TASK_FAILED',
+  'TASK_KILLED',
+  'TASK_ERROR',
+  'TASK_LOST',
+  'TASK_DROPPED',
+  'TASK_GONE',
+  'TASK_GONE_BY_OPERATOR',
+  'RESOLVED',
+]);
 
 function running(app: AppView): number {
   return (app.tasks ?? []).filter((t) => RUNNING.has(t.state)).length;
@@ -138,6 +151,32 @@ async function waitRunning(ctx: CliContext, id: string, timeoutMs: number): Prom
   }
 }
 
+/** Polls until the app is gone (404); progress on stderr; a timeout names what it still waits for. */
+async function waitGone(ctx: CliContext, id: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastLine = '';
+  for (;;) {
+    let app: AppView;
+    try {
+      app = await ctx.client.get<AppView>(appPath(id));
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return;
+      throw err;
+    }
+    const live = (app.tasks ?? []).filter((t) => !ENDED.has(t.state));
+    const line = `${app.id}: deleting, waiting for ${live.map((t) => `${t.id} (${t.state})`).join(', ') || 'its reservations to be undone'}`;
+    if (line !== lastLine) ctx.note(line);
+    lastLine = line;
+    if (Date.now() > deadline) {
+      throw new WaitTimeoutError(
+        `${app.id} is still being deleted after ${Math.round(timeoutMs / 1000)} s (${line.slice(app.id.length + 2)}); ` +
+          `see polly app get ${app.id}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 export function registerAppCommand(program: Command): void {
   const app = program.command('app').description('volume-bound apps (Marathon app definitions Polly launches)');
 
@@ -223,10 +262,26 @@ export function registerAppCommand(program: Command): void {
 
   app
     .command('rm <id>')
-    .description('delete the app (its tasks are killed and its claims released)')
-    .action(async (id: string, _flags: unknown, cmd: Command) => {
+    .description(
+      'delete the app: its tasks are killed and its claims released; waits until it is gone. Tasks Mesos cannot ' +
+        'account for refuse the delete unless --force --reason (they are then resolved, audited)',
+    )
+    .option('-f, --force', 'resolve tasks Mesos cannot account for (admins only; audited)')
+    .option('-r, --reason <text>', 'why (required with --force)')
+    .option('--no-wait', 'return once the delete is under way')
+    .option('--timeout <seconds>', 'give up waiting after this long', '60')
+    .action(async (id: string, flags: { force?: boolean; reason?: string; wait: boolean; timeout?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
-      await ctx.client.delete(appPath(id));
+      if (flags.force && !flags.reason?.trim()) throw new UsageError('--force needs --reason "<why>" (it is audited)');
+      if (!flags.force && flags.reason !== undefined) throw new UsageError('--reason goes with --force');
+      const timeoutMs = positiveInt(flags.timeout ?? '60', '--timeout') * 1000;
+      const q = flags.force ? `?force=true&reason=${encodeURIComponent(flags.reason!)}` : '';
+      const deleting = await ctx.client.delete<AppView | undefined>(`${appPath(id)}${q}`);
+      if (deleting && !flags.wait) {
+        ctx.out(render(ctx.format, { deleting: id }, () => `deleting ${id}\n`));
+        return;
+      }
+      if (deleting) await waitGone(ctx, id, timeoutMs);
       ctx.out(render(ctx.format, { removed: id }, () => `removed ${id}\n`));
     });
 }

@@ -9,6 +9,11 @@ function summary(data: Record<string, unknown>): string {
   if (volume?.id) parts.push(`volume=${volume.id}`, `status=${volume.status ?? '-'}`);
   if (claim?.id)
     parts.push(`claim=${claim.id}`, `volume=${claim.volumeId ?? '-'}`, `agent=${claim.agentId ?? '-'}`, `state=${claim.state ?? '-'}`);
+  const task = data.task as { id?: string; state?: string } | undefined;
+  if (task?.id) parts.push(`task=${task.id}`, `state=${task.state ?? '-'}`);
+  if (typeof data.appId === 'string') parts.push(`app=${data.appId}`);
+  if (typeof data.action === 'string') parts.push(`action=${data.action}`);
+  if (typeof data.by === 'string') parts.push(`by=${data.by}`);
   if (typeof data.reason === 'string') parts.push(`reason=${JSON.stringify(data.reason)}`);
   return parts.join(' ');
 }
@@ -16,7 +21,7 @@ function summary(data: Record<string, unknown>): string {
 export function registerEventsCommand(program: Command): void {
   program
     .command('events')
-    .description('volume and claim events (the journal; --follow to stream)')
+    .description('volume, claim and task events, audits included (the journal; --follow to stream)')
     .option('-f, --follow', 'keep streaming new events')
     .option('--since <id>', 'only events after this event ID')
     .action(async (flags: { follow?: boolean; since?: string }, cmd: Command) => {

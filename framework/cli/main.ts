@@ -14,6 +14,7 @@ import { registerConfigCommand } from './config-command';
 import { registerEventsCommand } from './events-command';
 import { registerVolumeCommand } from './volume-command';
 import { registerStateCommand } from './state-command';
+import { registerTaskCommand } from './task-command';
 
 export const EXIT_OK = 0;
 export const EXIT_ERROR = 1;
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerVolumeCommand(program);
   registerClaimCommand(program);
   registerAppCommand(program);
+  registerTaskCommand(program);
   registerClusterCommands(program);
   registerEventsCommand(program);
   registerStateCommand(program);

@@ -173,6 +173,12 @@ export const ConfigSchema = Type.Object(
         zoneAttribute: Type.String({ minLength: 1, default: 'zone' }),
         /** Seconds an unreachable task is left alone before Polly asks Mesos about it again; volumes never move before Mesos says it is gone. */
         unreachableTimeoutSeconds: Type.Number({ minimum: 1, maximum: 86400, default: 60 }),
+        /**
+         * Seconds a task may be unaccounted for by Mesos (TASK_UNKNOWN, or no answer to reconciliation)
+         * before it is reported stranded (log, `task.stranded` event, `polly app get`); its volumes stay
+         * held until an operator resolves it (`polly task resolve`).
+         */
+        unknownTaskTimeoutSeconds: Type.Number({ minimum: 1, maximum: 7 * 86400, default: 300 }),
         /** Refuse filter (seconds) for offers declined while instances are waiting. */
         pendingRefuseSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 1 }),
       },

@@ -13,7 +13,11 @@
  * Polly reconciles every `unreachableTimeoutSeconds` and moves only once Mesos answers that the task or
  * agent is gone. After every subscription: explicit reconciliation of every known task (LAUNCHING
  * ones included: that resolves a launch interrupted by a restart), then implicit; tasks Polly does not
- * know are adopted when they are Polly's (by ID and claims) and never launched twice.
+ * know are adopted when they are Polly's (by ID and claims) and never launched twice; a task Polly has
+ * ended that turns up running is killed.
+ *
+ * Tasks Mesos cannot account for (TASK_UNKNOWN, unanswered) and operator interventions — resolving
+ * a task, a claim released behind the launcher's back, a forced delete — are task-resolver.ts's.
  */
 import { randomUUID } from 'node:crypto';
 import { ConflictError } from '../errors/conflict-error';
@@ -25,8 +29,12 @@ import { isLive } from '../storage/claim-record';
 import type { StorageService } from '../storage/storage-service';
 import type { VolumeRecord } from '../storage/volume-record';
 import type { AgentRecord, AgentRegistry } from './agent-registry';
-import { AppSpec, checkAppId, MAX_INSTANCES, parseAppSpec, volumeNameFor } from './app-spec';
+import { AppSpec, checkAppId, MAX_INSTANCES, parseAppSpec } from './app-spec';
 import type { AppRecord, InstanceTracker, TaskRecord, TaskVolumeRecord } from './instance-tracker';
+import { SchedulerEvents } from './scheduler-events';
+import { AppVolumes } from './app-volumes';
+import { taskView, taskWaitReason, type AppView, type TaskView } from './app-views';
+import { POLLY_ACTOR, RESOLVED, TaskResolver, type DeleteOptions } from './task-resolver';
 import { Launch, OfferMatcher, OfferMatcherOptions, PendingInstance, reservationOwner, WantedVolume } from './offer-matcher';
 import { isTerminalTaskState } from '../mesos/task-state';
 import { buildTaskInfo, makeTaskId, parseTaskId, VolumeMount } from './task-builder';
@@ -57,37 +65,9 @@ export interface AppLauncherOptions {
   pendingRefuseSeconds?: number;
   /** How long an unreachable task is left alone before Polly asks Mesos about it again; default 60 s. */
   unreachableTimeoutSeconds?: number;
+  /** How long a task may be unaccounted for by Mesos before it is reported stranded; default 300 s. */
+  unknownTaskTimeoutSeconds?: number;
   matcher?: OfferMatcherOptions;
-}
-
-export interface TaskVolumeView {
-  name: string;
-  volumeId?: string;
-  claimId?: string;
-  containerPath: string;
-  mode: 'RW' | 'RO';
-}
-
-export interface TaskView {
-  id: string;
-  appId: string;
-  instance: number;
-  state: string;
-  agentId: string;
-  hostname: string;
-  zone?: string;
-  volumes: TaskVolumeView[];
-  message?: string;
-  updatedAt: string;
-}
-
-export interface AppView extends AppSpec {
-  state: AppRecord['state'];
-  tasks: TaskView[];
-  waiting: Array<{ instance: number; reason: string }>;
-  reservations: AppRecord['reservations'];
-  createdAt: string;
-  updatedAt: string;
 }
 
 const TaskState = mesos.v1.TaskState;
@@ -95,6 +75,8 @@ const Reason = mesos.v1.TaskStatus.Reason;
 const OpType = mesos.v1.Offer.Operation.Type;
 /** The holder is gone for sure (or the agent is): fence its claims. */
 const FENCING = new Set<number>([TaskState.TASK_LOST, TaskState.TASK_GONE, TaskState.TASK_GONE_BY_OPERATOR]);
+
+export type { AppView, TaskView, TaskVolumeView } from './app-views';
 
 export class AppLauncher {
   private readonly storage: StorageService;
@@ -106,6 +88,7 @@ export class AppLauncher {
   private readonly declineRefuseSeconds: number;
   private readonly pendingRefuseSeconds: number;
   private readonly unreachableTimeoutMs: number;
+  private readonly unknownTaskTimeoutMs: number;
   readonly matcher: OfferMatcher;
   /** `<app>#<i>` → the instance waiting for an offer. */
   private readonly pending = new Map<string, PendingInstance>();
@@ -121,6 +104,10 @@ export class AppLauncher {
   private suppressed = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Stranded tasks and audited operator interventions (`task.stranded`, `task.audit`, `app.audit`). */
+  readonly events = new SchedulerEvents();
+  private readonly resolver: TaskResolver;
+  private readonly volumes: AppVolumes;
   /** Counters (bench, metrics). */
   readonly stats = { offersReceived: 0, offersDeclined: 0, offersAccepted: 0, tasksLaunched: 0 };
 
@@ -134,8 +121,10 @@ export class AppLauncher {
     this.declineRefuseSeconds = options.declineRefuseSeconds ?? 30;
     this.pendingRefuseSeconds = options.pendingRefuseSeconds ?? 1;
     this.unreachableTimeoutMs = (options.unreachableTimeoutSeconds ?? 60) * 1000;
+    this.unknownTaskTimeoutMs = (options.unknownTaskTimeoutSeconds ?? 300) * 1000;
     const ledger = this.storage.ledger;
     const registry = this.storage.registry;
+    this.volumes = new AppVolumes(registry);
     this.matcher = new OfferMatcher(
       {
         scheduler: this.scheduler,
@@ -155,9 +144,29 @@ export class AppLauncher {
       },
       options.matcher,
     );
-    // A freed volume may unblock a waiting instance: ask for offers again.
-    this.storage.events.on('claim.released', () => {
+    this.resolver = new TaskResolver(
+      {
+        tracker: this.tracker,
+        agents: this.agents,
+        launching: (taskId) => this.inFlight.has(taskId),
+        finishing: (taskId) => this.finishing.has(taskId),
+        kill: (task, final) => this.killTask(task, final),
+        finishResolved: (task, message, by) => this.finishTask(task, RESOLVED, message, by),
+      },
+      this.events,
+      this.logger,
+      this.unknownTaskTimeoutMs,
+    );
+    const onError = (err: Error): void => this.logger.error('handling a released claim failed', { error: err.message });
+    this.storage.events.on('claim.released', ({ claim }) => {
+      if (this.stopped) return;
+      // A freed volume may unblock a waiting instance: ask for offers again.
       if (this.pending.size > 0) void this.wantOffers();
+      // Forced releases are handled from their audit record, which says who.
+      if (!claim.forced) this.resolver.claimReleased(claim, undefined).catch(onError);
+    });
+    this.storage.events.on('claim.audit', (audit) => {
+      if (!this.stopped) this.resolver.claimReleased(audit.claim, audit.by).catch(onError);
     });
   }
 
@@ -165,7 +174,8 @@ export class AppLauncher {
   async start(): Promise<void> {
     await this.tracker.load();
     for (const app of this.tracker.appList()) this.refreshPending(app.spec.id);
-    const period = Math.max(50, Math.min(this.unreachableTimeoutMs, 30_000));
+    // Often enough to ask again within the unreachable timeout and report a stranded task within its own.
+    const period = Math.max(50, Math.min(this.unreachableTimeoutMs, this.unknownTaskTimeoutMs, 30_000));
     this.timer = setInterval(() => void this.tick(), period);
     this.timer.unref();
   }
@@ -185,6 +195,10 @@ export class AppLauncher {
     const driver = this.driver();
     if (!driver) return;
     const known = this.tracker.liveTasks().filter((t) => !this.inFlight.has(t.id));
+    // Questions asked on an earlier connection will not be answered; these are (before sending:
+    // an answer may arrive before the call returns).
+    this.resolver.stranded.forgetUnanswered();
+    for (const t of known) this.resolver.stranded.asked(t.id);
     try {
       if (known.length > 0) await driver.reconcile(known.map((t) => ({ taskId: t.id, agentId: t.agentId })));
       await driver.reconcile([]);
@@ -247,8 +261,10 @@ export class AppLauncher {
     const taskId = status.task_id.value;
     const task = this.tracker.task(taskId);
     if (!task) return this.adopt(status);
-    if (task.terminal || this.finishing.has(taskId)) return;
+    if (task.terminal) return this.stopIfRunning(task, status);
+    if (this.finishing.has(taskId)) return;
     const state = status.state;
+    this.resolver.observe(taskId, state);
     const name = TaskState[state] ?? String(state);
     const fromReconciliation = status.reason === Reason.REASON_RECONCILIATION;
     if (this.inFlight.has(taskId) && fromReconciliation) return;
@@ -273,11 +289,14 @@ export class AppLauncher {
 
   async createApp(body: unknown): Promise<AppView> {
     const spec = parseAppSpec(body);
-    this.checkVolumeServices(spec);
+    this.volumes.check(spec);
     const now = new Date().toISOString();
     const app: AppRecord = { spec, state: 'active', reservations: {}, createdAt: now, updatedAt: now };
     const existing = this.tracker.app(spec.id);
-    if (existing) throw new ConflictError(`App ${spec.id} already exists${existing.state === 'deleting' ? ' (being deleted)' : ''}`, { appId: spec.id });
+    if (existing) {
+      const deleting = existing.state === 'deleting' ? ` (being deleted: polly app get ${spec.id} shows what it waits for)` : '';
+      throw new ConflictError(`App ${spec.id} already exists${deleting}`, { appId: spec.id });
+    }
     if (!(await this.tracker.createApp(app))) throw new ConflictError(`App ${spec.id} already exists`, { appId: spec.id });
     this.logger.info('app created', { appId: spec.id, instances: spec.instances });
     this.refreshPending(spec.id);
@@ -309,14 +328,33 @@ export class AppLauncher {
     return this.appView(app.spec.id);
   }
 
-  /** Kills the tasks, releases the claims, undoes reservations, then forgets the app. */
-  async deleteApp(id: string): Promise<void> {
+  /**
+   * Kills the tasks, releases the claims, undoes reservations, then forgets the app. Tasks Mesos
+   * cannot account for refuse the delete (409, nothing changes) unless `force` with a reason: then
+   * they are resolved and reservations on agents that are not active dropped, audited.
+   */
+  async deleteApp(id: string, options: DeleteOptions = {}): Promise<void> {
     const app = this.requireApp(id);
+    const plan = this.resolver.prepareDelete(app, options);
+    const by = options.by ?? 'anonymous';
     await this.tracker.saveApp({ ...app, state: 'deleting', spec: { ...app.spec, instances: 0 }, updatedAt: new Date().toISOString() });
-    for (const task of this.tracker.liveTasksOf(app.spec.id)) await this.killTask(task);
+    const resolving = new Set(plan.resolve.map((t) => t.id));
+    for (const task of this.tracker.liveTasksOf(app.spec.id)) if (!resolving.has(task.id)) await this.killTask(task);
+    if (plan.reason !== undefined) {
+      for (const task of plan.resolve) await this.resolver.resolveTask(task, `app ${app.spec.id} deleted with --force: ${plan.reason}`, by);
+      const current = this.tracker.app(app.spec.id);
+      const dropped = current ? await this.dropReservations(current, this.resolver.inactiveReservations(current, false)) : [];
+      this.resolver.auditForceDelete(app.spec.id, plan.reason, by, [...resolving], dropped);
+    }
     this.refreshPending(app.spec.id);
     await this.maybeForget(app.spec.id);
     if (this.tracker.app(app.spec.id)) await this.wantOffers();
+  }
+
+  /** `polly task resolve`: an operator says a task Mesos cannot account for is not running (audited). */
+  async resolveTask(taskId: string, request: { reason?: unknown; by?: string }): Promise<TaskView> {
+    const task = await this.resolver.resolve(taskId, { reason: request.reason, by: request.by ?? 'anonymous' });
+    return this.taskView(task);
   }
 
   apps(): AppView[] {
@@ -329,8 +367,9 @@ export class AppLauncher {
     for (let i = 0; i < app.spec.instances; i++) {
       const reason = this.waiting.get(`${app.spec.id}#${i}`);
       const task = this.tracker.currentTask(app.spec.id, i);
-      if (task && (task.state === 'TASK_UNREACHABLE' || task.state === 'TASK_UNKNOWN')) {
-        waiting.push({ instance: i, reason: `waiting: task ${task.id} is unreachable on ${task.hostname}; its volumes stay held until Mesos confirms it is gone` });
+      const taskWait = task ? taskWaitReason(task, this.resolver.strandedView(task.id)) : undefined;
+      if (taskWait) {
+        waiting.push({ instance: i, reason: taskWait });
       } else if (!task && this.pending.has(`${app.spec.id}#${i}`)) {
         waiting.push({ instance: i, reason: reason ?? 'waiting: for an offer' });
       }
@@ -338,7 +377,7 @@ export class AppLauncher {
     return {
       ...app.spec,
       state: app.state,
-      tasks: this.tracker.tasksOf(app.spec.id).sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((t) => taskView(t)),
+      tasks: this.tracker.tasksOf(app.spec.id).sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((t) => this.taskView(t)),
       waiting,
       reservations: app.reservations,
       createdAt: app.createdAt,
@@ -348,7 +387,11 @@ export class AppLauncher {
 
   tasks(appId?: string): TaskView[] {
     const list = appId === undefined ? this.tracker.allTasks() : (this.requireApp(appId), this.tracker.tasksOf(checkAppId(appId)));
-    return list.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((t) => taskView(t));
+    return list.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((t) => this.taskView(t));
+  }
+
+  private taskView(task: TaskRecord): TaskView {
+    return taskView(task, task.terminal ? undefined : this.resolver.strandedView(task.id));
   }
 
   // ---- internals: pending work -------------------------------------------------------------
@@ -365,41 +408,6 @@ export class AppLauncher {
     return app;
   }
 
-  private serviceFor(volume: NonNullable<AppSpec['container']>['volumes'][number], field: string): string {
-    const options = volume.external.options ?? {};
-    const services = this.storage.registry.list();
-    let name: string | undefined = options.service ?? options['polly/service'];
-    if (name === undefined && volume.external.provider === 'dvdi') {
-      name = services.find((s) => s.definition.dockerVolumeDriver === options['dvdi/driver'])?.name;
-    }
-    if (name === undefined && services.length === 1) name = services[0].name;
-    if (name === undefined || !this.storage.registry.has(name)) {
-      throw ValidationError.field(`${field}.external.options`, `${field}: no storage service ${JSON.stringify(name ?? options['dvdi/driver'] ?? '')}; set options.service`);
-    }
-    if (options.profile !== undefined) this.storage.registry.profile(name, options.profile);
-    return name;
-  }
-
-  private checkVolumeServices(spec: AppSpec): void {
-    (spec.container?.volumes ?? []).forEach((v, i) => {
-      try {
-        this.serviceFor(v, `container.volumes[${i}]`);
-      } catch (err) {
-        if (err instanceof NotFoundError) throw ValidationError.field(`container.volumes[${i}].external.options.profile`, err.message);
-        throw err;
-      }
-    });
-  }
-
-  private wantedVolumes(spec: AppSpec, instance: number): WantedVolume[] {
-    return (spec.container?.volumes ?? []).map((v, i) => ({
-      name: volumeNameFor(v, instance),
-      service: this.serviceFor(v, `container.volumes[${i}]`),
-      containerPath: v.containerPath,
-      mode: v.mode,
-    }));
-  }
-
   /** Recomputes which instances of one app wait for an offer. */
   private refreshPending(appId: string): void {
     for (const key of [...this.pending.keys()]) if (key.startsWith(`${appId}#`)) this.pending.delete(key);
@@ -410,7 +418,7 @@ export class AppLauncher {
     for (let i = 0; i < app.spec.instances; i++) {
       if (this.tracker.currentTask(appId, i)) continue;
       const previous = history.filter((t) => t.instance === i).sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))[0];
-      const instance: PendingInstance = { key: `${appId}#${i}`, appId, instance: i, spec: app.spec, volumes: this.wantedVolumes(app.spec, i) };
+      const instance: PendingInstance = { key: `${appId}#${i}`, appId, instance: i, spec: app.spec, volumes: this.volumes.wanted(app.spec, i) };
       const reservation = app.reservations[String(i)];
       if (app.spec.residency !== undefined && reservation) instance.reservedAgentId = reservation.agentId;
       if (previous) instance.previousTaskId = previous.id;
@@ -647,19 +655,23 @@ export class AppLauncher {
     }
   }
 
-  /** The task is over: release (or fence) its claims, record it, relaunch its instance if wanted. */
-  private async finishTask(task: TaskRecord, state: number, message: string | undefined): Promise<void> {
-    if (this.finishing.has(task.id)) return;
+  /**
+   * The task is over: release (or fence) its claims, record it, relaunch its instance if wanted.
+   * RESOLVED (an operator's word) force-releases like fencing, audited as `by`. Returns the claim IDs.
+   */
+  private async finishTask(task: TaskRecord, state: number | typeof RESOLVED, message: string | undefined, by = POLLY_ACTOR): Promise<string[]> {
+    if (this.finishing.has(task.id)) return [];
     this.finishing.add(task.id);
     this.unreachableSince.delete(task.id);
-    const name = TaskState[state] ?? String(state);
-    const fence = FENCING.has(state);
+    this.resolver.stranded.heard(task.id);
+    const name = state === RESOLVED ? RESOLVED : (TaskState[state] ?? String(state));
+    const fence = state === RESOLVED || FENCING.has(state);
     const reason = `task ${task.id} ${name}${message ? `: ${message}` : ''}`;
+    const claims = this.storage.ledger.list({ taskId: task.id, live: true });
     try {
-      const claims = this.storage.ledger.list({ taskId: task.id, live: true });
       for (const claim of claims) {
         try {
-          if (fence) await this.storage.ledger.forceRelease(claim.id, `fenced: ${reason}`);
+          if (fence) await this.storage.ledger.forceRelease(claim.id, state === RESOLVED ? reason : `fenced: ${reason}`, by);
           else await this.storage.ledger.release(claim.id, { reason });
         } catch (err) {
           this.logger.error('claim release failed; will retry', { taskId: task.id, claimId: claim.id, volumeId: claim.volumeId, error: (err as Error).message });
@@ -674,6 +686,25 @@ export class AppLauncher {
     this.refreshPending(task.appId);
     await this.maybeForget(task.appId);
     if (this.hasWork()) await this.wantOffers();
+    return claims.map((c) => c.id);
+  }
+
+  /** An update for a task Polly has ended (resolved, or fenced): if it is running after all, it must not. */
+  private async stopIfRunning(task: TaskRecord, status: mesos.v1.ITaskStatus): Promise<void> {
+    if (isTerminalTaskState(status.state) || status.state === TaskState.TASK_UNKNOWN || status.state === TaskState.TASK_UNREACHABLE) return;
+    const agentId = status.agent_id?.value ?? task.agentId;
+    this.logger.warn('a task Polly has ended is reported alive; killing it', { taskId: task.id, agentId, state: TaskState[status.state], ended: task.state });
+    await this.driver()?.kill(task.id, agentId).catch(() => undefined);
+  }
+
+  /** Forgets reservations (their agent is gone, or a forced delete); returns them. */
+  private async dropReservations(app: AppRecord, drop: Array<{ instance: string; agentId: string }>): Promise<Array<{ instance: string; agentId: string }>> {
+    if (drop.length === 0) return [];
+    const reservations = { ...app.reservations };
+    for (const d of drop) delete reservations[d.instance];
+    await this.tracker.saveApp({ ...app, reservations, updatedAt: new Date().toISOString() });
+    this.logger.warn('reservations forgotten: their agents are not active', { appId: app.spec.id, reservations: drop });
+    return drop;
   }
 
   /** When Mesos says an agent is gone, every claim on it is fenced (any scheduler's). */
@@ -683,14 +714,21 @@ export class AppLauncher {
     const live = this.storage.ledger.list({ agentId, live: true });
     if (live.length === 0) return;
     this.storage.ledger
-      .releaseForAgent(agentId, `fenced: agent ${agent.hostname} (${agentId}) is gone: ${agent.reason ?? 'removed by Mesos'}`)
+      .releaseForAgent(agentId, `fenced: agent ${agent.hostname} (${agentId}) is gone: ${agent.reason ?? 'removed by Mesos'}`, POLLY_ACTOR)
       .catch((err: Error) => this.logger.error('fencing the claims of a gone agent failed', { agentId, error: err.message }));
   }
 
   private async maybeForget(appId: string): Promise<void> {
-    const app = this.tracker.app(appId);
+    let app = this.tracker.app(appId);
     if (!app || app.state !== 'deleting') return;
-    if (this.tracker.liveTasksOf(appId).length > 0 || Object.keys(app.reservations).length > 0) return;
+    if (this.tracker.liveTasksOf(appId).length > 0) return;
+    // Mesos keeps no reservation on a gone agent: no offer will ever come to undo it.
+    const onGoneAgents = this.resolver.inactiveReservations(app, true);
+    if (onGoneAgents.length > 0) {
+      await this.dropReservations(app, onGoneAgents);
+      app = this.tracker.app(appId)!;
+    }
+    if (Object.keys(app.reservations).length > 0) return;
     await this.tracker.removeApp(appId);
     this.logger.info('app deleted', { appId });
   }
@@ -713,7 +751,7 @@ export class AppLauncher {
     }
     const agent = this.agents.get(agentId);
     const now = new Date().toISOString();
-    const wanted = this.wantedVolumes(app.spec, parsed.instance);
+    const wanted = this.volumes.wanted(app.spec, parsed.instance);
     const task: TaskRecord = {
       id: taskId,
       appId: app.spec.id,
@@ -752,6 +790,13 @@ export class AppLauncher {
         this.unreachableSince.set(taskId, now);
       }
     }
+    // Questions Mesos has not answered yet: ask again (the master may be waiting for agents).
+    for (const taskId of this.resolver.stranded.unanswered()) {
+      const task = this.tracker.task(taskId);
+      if (!task || task.terminal) this.resolver.stranded.heard(taskId);
+      else if (!ask.some((a) => a.taskId === taskId) && !this.inFlight.has(taskId)) ask.push({ taskId, agentId: task.agentId });
+    }
+    this.resolver.report();
     // Claims of finished tasks whose release failed: try again.
     for (const task of this.tracker.allTasks()) {
       if (!task.terminal) continue;
@@ -768,25 +813,4 @@ interface Prepared {
   launch: Launch;
   task: TaskRecord;
   taskInfo: mesos.v1.ITaskInfo;
-}
-
-function taskView(t: TaskRecord): TaskView {
-  const view: TaskView = {
-    id: t.id,
-    appId: t.appId,
-    instance: t.instance,
-    state: t.state,
-    agentId: t.agentId,
-    hostname: t.hostname,
-    volumes: t.volumes.map((v) => {
-      const out: TaskVolumeView = { name: v.name, containerPath: v.containerPath, mode: v.mode };
-      if (v.volumeId !== undefined) out.volumeId = v.volumeId;
-      if (v.claimId !== undefined) out.claimId = v.claimId;
-      return out;
-    }),
-    updatedAt: t.updatedAt,
-  };
-  if (t.zone !== undefined) view.zone = t.zone;
-  if (t.message !== undefined) view.message = t.message;
-  return view;
 }

@@ -8,6 +8,7 @@ import { checkSchedulerName } from '../storage/volume-record';
 import type { AgentRegistry, AgentView } from './agent-registry';
 import type { AppLauncher, AppView, TaskView } from './app-launcher';
 import type { StorageOfferBook, StorageOfferView } from './storage-offers';
+import type { DeleteOptions } from './task-resolver';
 
 export interface SchedulerApi {
   agents(): AgentView[];
@@ -19,11 +20,18 @@ export interface SchedulerApi {
   scaleApp(id: string, instances: unknown): Promise<AppView>;
   killApp(id: string): Promise<AppView>;
   restartApp(id: string): Promise<AppView>;
-  deleteApp(id: string): Promise<void>;
+  /** Resolves when the delete is under way; the app is gone once `app(id)` says not found. */
+  deleteApp(id: string, options?: DeleteOptions): Promise<void>;
   tasks(appId?: string): TaskView[];
 }
 
-export class SchedulerFacade implements SchedulerApi {
+/** Operator interventions on tasks (audited). */
+export interface TaskOperatorApi {
+  /** An operator says a task Mesos cannot account for is not running. */
+  resolveTask(taskId: string, request: { reason?: unknown; by?: string }): Promise<TaskView>;
+}
+
+export class SchedulerFacade implements SchedulerApi, TaskOperatorApi {
   constructor(
     private readonly parts: { agents: AgentRegistry; offers: StorageOfferBook; launcher: AppLauncher },
   ) {}
@@ -72,8 +80,12 @@ export class SchedulerFacade implements SchedulerApi {
     return this.parts.launcher.restartApp(id);
   }
 
-  deleteApp(id: string): Promise<void> {
-    return this.parts.launcher.deleteApp(id);
+  deleteApp(id: string, options?: DeleteOptions): Promise<void> {
+    return this.parts.launcher.deleteApp(id, options);
+  }
+
+  resolveTask(taskId: string, request: { reason?: unknown; by?: string }): Promise<TaskView> {
+    return this.parts.launcher.resolveTask(taskId, request);
   }
 
   tasks(appId?: string): TaskView[] {

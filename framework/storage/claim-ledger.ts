@@ -284,12 +284,12 @@ export class ClaimLedger {
 
   /**
    * Operator (or fencing) release: a reason is required, the detach is forced, the claim is marked
-   * `forced`, and an audit event is emitted.
+   * `forced`, and an audit event is emitted naming `by` (who asked) when given.
    */
-  async forceRelease(claimId: string, reason: string): Promise<ClaimRecord> {
+  async forceRelease(claimId: string, reason: string, by?: string): Promise<ClaimRecord> {
     checkIdText(claimId, 'claimId');
     const why = checkReason(reason, true)!;
-    return this.releaseOne(claimId, why, true);
+    return this.releaseOne(claimId, why, true, by);
   }
 
   /** The task is terminal: release its live claims. */
@@ -301,11 +301,11 @@ export class ClaimLedger {
   }
 
   /** Fencing: the agent is gone (Mesos removed it), so its claims are force-released. */
-  async releaseForAgent(agentId: string, reason: string): Promise<ClaimRecord[]> {
+  async releaseForAgent(agentId: string, reason: string, by?: string): Promise<ClaimRecord[]> {
     checkIdText(agentId, 'agentId');
     const why = checkReason(reason, true)!;
     const ids = [...this.liveByAgent.get(agentId)];
-    return Promise.all(ids.map((id) => this.releaseOne(id, why, true)));
+    return Promise.all(ids.map((id) => this.releaseOne(id, why, true, by)));
   }
 
   /**
@@ -571,7 +571,7 @@ export class ClaimLedger {
     return failed.record;
   }
 
-  private async releaseOne(claimId: string, reason: string | undefined, force: boolean): Promise<ClaimRecord> {
+  private async releaseOne(claimId: string, reason: string | undefined, force: boolean, by?: string): Promise<ClaimRecord> {
     const first = this.get(claimId);
     return this.queue.run(first.volumeId, async () => {
       const claim = this.get(claimId);
@@ -579,8 +579,8 @@ export class ClaimLedger {
       crashPoint('detach', 'before-intent');
       const result = await this.detachUnderIntent(claim, undefined, reason, force);
       if (force) {
-        this.logger.warn('claim force-released', { ...this.fields(result), reason });
-        this.events.publish('claim.audit', { claim: result, action: 'force-release', reason: reason ?? '', at: result.updatedAt });
+        this.logger.warn('claim force-released', { ...this.fields(result), reason, ...(by ? { by } : {}) });
+        this.events.publish('claim.audit', { claim: result, action: 'force-release', reason: reason ?? '', at: result.updatedAt, ...(by ? { by } : {}) });
       }
       return result;
     });

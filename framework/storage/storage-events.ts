@@ -19,6 +19,8 @@ export interface ClaimAuditEvent {
   action: 'force-release';
   reason: string;
   at: string;
+  /** Who asked: an API token's name, or `polly` for fencing (absent when not known). */
+  by?: string;
 }
 
 /** An operator deleted quarantined data (exactly this entry). */

@@ -4,8 +4,11 @@
  * routed first.
  */
 import { Request, Router } from 'express';
+import { NotFoundError } from '../../errors/not-found-error';
 import { ValidationError } from '../../errors/validation-error';
 import type { SchedulerApi } from '../../scheduler/scheduler-api';
+import type { Principal } from '../auth/principal';
+import { queryBoolean, queryString } from './query';
 
 function appId(req: Request): string {
   const raw = (req.params as Record<string, string | string[] | undefined>).id;
@@ -56,9 +59,23 @@ export function appsRoutes(scheduler: SchedulerApi): Router {
     res.json(await scheduler.scaleApp(appId(req), (body as { instances: unknown }).instances));
   });
 
+  // `?force=true&reason=...`: tasks Mesos cannot account for are resolved (audited) instead of
+  // refusing the delete. 204 once the app is gone; 202 with the app while its tasks are being killed.
   router.delete('/apps/*id', async (req, res) => {
-    await scheduler.deleteApp(appId(req));
-    res.status(204).end();
+    const id = appId(req);
+    const query = req.query as Record<string, unknown>;
+    const force = queryBoolean(query, 'force');
+    const reason = queryString(query, 'reason');
+    const by = (res.locals.principal as Principal | undefined)?.name ?? 'anonymous';
+    await scheduler.deleteApp(id, force || reason !== undefined ? { force, reason, by } : undefined);
+    let remaining;
+    try {
+      remaining = scheduler.app(id);
+    } catch (err) {
+      if (err instanceof NotFoundError) return void res.status(204).end();
+      throw err;
+    }
+    res.status(202).json(remaining);
   });
 
   return router;

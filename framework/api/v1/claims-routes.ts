@@ -112,7 +112,7 @@ export function claimsRoutes(storage: StorageService): Router {
     if (body.force) {
       if (principal.scope !== 'admin') throw new ForbiddenError('Only admin tokens may force-release a claim');
       const reason = checkReason(body.reason, true)!;
-      res.json(await ledger.forceRelease(claim.id, reason));
+      res.json(await ledger.forceRelease(claim.id, reason, principal.name));
       return;
     }
     const reason = checkReason(body.reason, false);

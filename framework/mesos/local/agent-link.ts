@@ -16,7 +16,10 @@ export interface MasterLink {
    * relays an acknowledgement, and sends the next update of that task only after that.
    */
   statusUpdate(agentId: string, frameworkId: string, status: mesos.v1.ITaskStatus): void;
-  /** The agent (re)appears: first registration, or re-registration after being unreachable. */
+  /**
+   * The agent (re)appears: first registration, or re-registration (after being unreachable, after a
+   * master failover, or after the agent itself restarted over its checkpoint).
+   */
   agentRegistered(agent: SimulatedAgentApi, reregistered: boolean): void;
   /** A graceful agent shutdown (the agent unregisters itself): the master removes the agent. */
   agentUnregistered(agentId: string): void;
@@ -43,6 +46,13 @@ export interface SimulatedAgentApi {
   kill(frameworkId: string, taskId: string, killPolicy?: mesos.v1.IKillPolicy | null): void;
   /** Relayed ACKNOWLEDGE: stops retries of that update and releases the next one for the task. */
   acknowledge(frameworkId: string, taskId: string, uuid: Uint8Array): void;
+  /**
+   * A framework (re-)subscribed (UpdateFrameworkMessage): the agent keeps its new FrameworkInfo and
+   * resends its unacknowledged updates at once.
+   */
+  updateFramework(framework: mesos.v1.IFrameworkInfo): void;
+  /** The FrameworkInfo the agent knows a framework by (from a launch or its checkpoint). */
+  frameworkInfo(frameworkId: string): mesos.v1.IFrameworkInfo | undefined;
   /** Framework removed: kill all its tasks (they end TASK_KILLED, REASON_FRAMEWORK_REMOVED). */
   shutdownFramework(frameworkId: string): void;
   /**

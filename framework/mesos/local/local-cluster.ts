@@ -1,6 +1,16 @@
 /**
  * `--master local`: an in-process, protocol-faithful Mesos master with simulated agents that run
  * tasks as real local processes. A development and test tool; production uses a real master.
+ *
+ * It survives restarts the way a real cluster does. Under `workDir`:
+ *   master/registry.json     the master's registry: admitted, unreachable and gone agents
+ *   agents/<hostname>/       each agent's work dir: sandboxes, and its checkpoint under meta/
+ * A restarted cluster has a new master (new master ID) that recovers the registry; each agent keeps
+ * its ID, stops the task processes the earlier run left behind, reports its checkpointed tasks as a
+ * recovering agent does, and re-registers. Agents of the registry that are no longer configured are
+ * marked gone (their leftover processes stopped first), as an operator decommissioning a host would.
+ * stop() kills the tasks (their last updates are checkpointed and delivered after the restart);
+ * agents do not unregister, so they come back under the same IDs.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,8 +19,13 @@ import type { Logger } from '../logger';
 import { silentLogger } from '../logger';
 import type { MasterLink, SimulatedAgentApi } from './agent-link';
 import { DEFAULT_AGENTS, parseAgentSpec, type AgentSpecInput } from './agent-spec';
+import { AgentCheckpoint } from './agent/agent-checkpoint';
+import { stopLeftovers } from './agent/leftover-processes';
+import { assertPathComponent } from './agent/sandbox';
 import { SimulatedAgent } from './agent/simulated-agent';
+import { DEFAULT_KILL_GRACE_PERIOD_MS } from './agent/task-runner';
 import { LocalMaster } from './master/local-master';
+import { MasterRegistry } from './master/master-registry';
 import { MasterHttpServer } from './master/http-server';
 import { OperatorEndpoint } from './master/operator-endpoint';
 import { SchedulerEndpoint } from './master/scheduler-endpoint';
@@ -33,6 +48,8 @@ export interface LocalClusterOptions {
   /** If set, HTTP basic auth on the operator API (/api/v1), realm mesos-master-readwrite (--authenticate_http_readwrite). */
   operatorCredentials?: { principal: string; secret: string }[];
   maxCompletedFrameworks?: number;
+  /** How long agents of an earlier run have after a master restart to re-register (default 10 minutes). */
+  agentReregisterTimeoutMs?: number;
   dockerVolumeResolver?: (driver: string, name: string, options: Record<string, string>) => Promise<string>;
   logger?: Logger;
   /** Register the master in ZooKeeper as Mesos does (`json.info_*` under `path`), for zk:// detection. */
@@ -64,11 +81,13 @@ export class LocalCluster {
   private port = 0;
   private readonly host: string;
   private readonly logger: Logger;
+  private readonly registry: MasterRegistry;
   private zkRegistration: ZookeeperRegistration | undefined;
 
   private constructor(private readonly options: LocalClusterOptions) {
     this.host = options.host ?? '127.0.0.1';
     this.logger = options.logger ?? silentLogger;
+    this.registry = MasterRegistry.open(path.join(options.workDir, 'master', 'registry.json'));
     this.master = this.newMaster();
     this.relay = new MasterRelay(() => this.master);
     const heartbeat = options.heartbeatIntervalSeconds ?? 15;
@@ -85,15 +104,16 @@ export class LocalCluster {
     cluster.master.shutdown();
     cluster.master = cluster.newMaster();
     cluster.operator.bind(cluster.master);
-    for (const input of options.agents ?? DEFAULT_AGENTS) await cluster.addAgent(input);
-    if (options.zookeeper) {
-      cluster.zkRegistration = new ZookeeperRegistration({ ...options.zookeeper, logger: cluster.logger });
-      try {
+    try {
+      for (const input of options.agents ?? DEFAULT_AGENTS) await cluster.addAgent(input);
+      await cluster.retireAbsentAgents();
+      if (options.zookeeper) {
+        cluster.zkRegistration = new ZookeeperRegistration({ ...options.zookeeper, logger: cluster.logger });
         await cluster.zkRegistration.register(cluster.master.masterInfo());
-      } catch (err) {
-        await cluster.stop();
-        throw err;
       }
+    } catch (err) {
+      await cluster.stop();
+      throw err;
     }
     return cluster;
   }
@@ -129,19 +149,38 @@ export class LocalCluster {
     return this.agentMap.get(agentId);
   }
 
+  /**
+   * Starts an agent in `agents/<hostname>`: with the ID it had there before (unless the master marked
+   * it gone: then it registers as a new agent), after recovering what an earlier run left.
+   */
   async addAgent(input: AgentSpecInput): Promise<string> {
-    const agentId = `${this.master.masterId}-S${this.agentCount++}`;
-    const workDir = path.join(this.options.workDir, 'agents', agentId);
+    assertPathComponent('agent hostname', input.hostname);
+    if (this.agents().some((a) => a.info().hostname === input.hostname)) {
+      throw new Error(`Agent hostname '${input.hostname}' is used twice: each local agent needs its own (its work dir is agents/<hostname>)`);
+    }
+    const workDir = this.agentWorkDir(input.hostname);
     await fs.promises.mkdir(workDir, { recursive: true });
-    const spec = parseAgentSpec(input, { agentId, workDir, port: 5051 + this.agentCount - 1 });
+    let agentId = new AgentCheckpoint(workDir).latestAgentId();
+    if (agentId !== undefined && this.registry.goneSince(agentId) !== undefined) {
+      this.logger.warn('Agent was marked gone: it registers as a new agent', { agentId, hostname: input.hostname });
+      agentId = undefined;
+    }
+    agentId ??= this.master.ids.nextAgentId();
+    const spec = parseAgentSpec(input, { agentId, workDir, port: 5051 + this.agentCount++ });
     const agent = new SimulatedAgent(spec, this.relay, {
       statusUpdateRetry: this.options.statusUpdateRetry,
       dockerVolumeResolver: this.options.dockerVolumeResolver,
       logger: this.logger,
     });
+    await agent.recover();
     this.agentMap.set(agentId, agent);
     agent.start();
     return agentId;
+  }
+
+  /** An agent's work dir, like a real agent's --work_dir on its host. */
+  agentWorkDir(hostname: string): string {
+    return path.join(this.options.workDir, 'agents', hostname);
   }
 
   crashAgent(agentId: string): void {
@@ -188,12 +227,42 @@ export class LocalCluster {
     else this.leading = { leading: false, leaderHostPort: leaderUrl ? new URL(leaderUrl).host : undefined };
   }
 
+  /**
+   * Stops the cluster: the master first (frameworks are disconnected), then the agents kill their
+   * tasks, checkpointing the updates for the next run to deliver, and keep their IDs.
+   */
   async stop(): Promise<void> {
     await this.zkRegistration?.close();
     this.master.shutdown();
     this.operator.close();
-    await Promise.all([...this.agentMap.values()].map((a) => a.destroy()));
+    await Promise.all([...this.agentMap.values()].map((a) => a.stop()));
     await this.server.close();
+  }
+
+  /**
+   * Agents of the registry this cluster does not run any more (fewer configured): what their work
+   * dirs left running is stopped, and the master marks them gone, as an operator retiring a host
+   * would, so frameworks learn their tasks are gone instead of waiting for them.
+   */
+  private async retireAbsentAgents(): Promise<void> {
+    const hostnames = new Set(this.agents().map((a) => a.info().hostname ?? ''));
+    let dirs: string[] = [];
+    try {
+      dirs = await fs.promises.readdir(path.join(this.options.workDir, 'agents'));
+    } catch {
+      // no agents yet
+    }
+    for (const dir of dirs) {
+      if (hostnames.has(dir)) continue;
+      const pidFiles = new AgentCheckpoint(path.join(this.options.workDir, 'agents', dir)).pidFiles();
+      if (pidFiles.length === 0) continue;
+      await stopLeftovers(pidFiles, { graceMs: DEFAULT_KILL_GRACE_PERIOD_MS, killWaitMs: 5000, logger: this.logger, agentId: dir });
+    }
+    for (const info of this.master.recoveredAgentInfos()) {
+      const agentId = info.id?.value ?? '';
+      this.logger.warn('Agent of an earlier run is not configured any more: marked gone', { agentId, hostname: info.hostname });
+      this.master.markAgentGone(agentId);
+    }
   }
 
   private newMaster(): LocalMaster {
@@ -206,6 +275,8 @@ export class LocalCluster {
       agentPingTimeoutMs: this.options.agentPingTimeoutMs ?? 75_000,
       maxCompletedFrameworks: this.options.maxCompletedFrameworks ?? 50,
       pingAgent: (agentId) => this.agentMap.get(agentId)?.state === 'running',
+      registry: this.registry,
+      agentReregisterTimeoutMs: this.options.agentReregisterTimeoutMs,
       logger: this.logger,
     });
     return master;

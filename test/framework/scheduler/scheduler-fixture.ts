@@ -2,7 +2,9 @@
  * End-to-end setup for the scheduler: a fast LocalCluster (node0, node1 in zone-a; node2 in zone-b),
  * the real storage service (vfs in a temp dir, LevelDB) and Polly's scheduler with its app launcher,
  * wired as the service wires them. `restartPolly()` stops Polly (no teardown) and starts a new one on
- * the same store, as a process restart would.
+ * the same store, as a process restart would. `replaceCluster()` stops the cluster, wipes its work
+ * dir and starts a new one on the same address: a master and agents that know nothing of Polly's
+ * tasks (what happened to `--master local` before it kept its state).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,6 +33,7 @@ export interface Polly {
 
 export interface E2E {
   cluster: LocalCluster;
+  replaceCluster(): Promise<LocalCluster>;
   storage: StorageFixture;
   polly: Polly;
   /** hostname → agent ID. */
@@ -41,6 +44,7 @@ export interface E2E {
 
 export interface E2EOptions {
   unreachableTimeoutSeconds?: number;
+  unknownTaskTimeoutSeconds?: number;
   agentPingTimeoutMs?: number;
   beforeStart?: (p: Polly) => void;
   /** Wraps the Mesos calls the launcher makes (to lose an ACCEPT, say). */
@@ -65,6 +69,7 @@ async function startPolly(cluster: LocalCluster, storage: StorageFixture, option
     pendingRefuseSeconds: 0.2,
     declineRefuseSeconds: 1,
     unreachableTimeoutSeconds: options.unreachableTimeoutSeconds ?? 1,
+    unknownTaskTimeoutSeconds: options.unknownTaskTimeoutSeconds,
   });
   await launcher.start();
   scheduler = new PollyScheduler({
@@ -92,8 +97,8 @@ async function stopPolly(p: Polly): Promise<void> {
 
 export async function startE2E(options: E2EOptions = {}): Promise<E2E> {
   const storage = await makeFixture();
-  const cluster = await LocalCluster.start({
-    port: 0,
+  const clusterOptions = (port: number) => ({
+    port,
     workDir: path.join(storage.dir, 'cluster'),
     heartbeatIntervalSeconds: 0.2,
     allocationIntervalMs: 50,
@@ -105,21 +110,33 @@ export async function startE2E(options: E2EOptions = {}): Promise<E2E> {
       { hostname: 'node2', zone: 'zone-b', region: 'region-1', resources: 'cpus:2;mem:2048;disk:10000' },
     ],
   });
+  const cluster = await LocalCluster.start(clusterOptions(0));
   const agentIds: Record<string, string> = {};
-  for (const a of cluster.agents()) agentIds[a.info().hostname] = a.agentId;
+  const learnAgents = (c: LocalCluster): void => {
+    for (const a of c.agents()) agentIds[a.info().hostname] = a.agentId;
+  };
+  learnAgents(cluster);
   const e2e: E2E = {
     cluster,
+    replaceCluster: async () => {
+      const port = Number(new URL(e2e.cluster.url).port);
+      await e2e.cluster.stop();
+      await fs.promises.rm(path.join(storage.dir, 'cluster'), { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+      e2e.cluster = await LocalCluster.start(clusterOptions(port));
+      learnAgents(e2e.cluster);
+      return e2e.cluster;
+    },
     storage,
     agentIds,
     polly: await startPolly(cluster, storage, options),
     restartPolly: async (again = {}) => {
       await stopPolly(e2e.polly);
-      e2e.polly = await startPolly(cluster, storage, { ...options, wrapDriver: undefined, ...again });
+      e2e.polly = await startPolly(e2e.cluster, storage, { ...options, wrapDriver: undefined, ...again });
       return e2e.polly;
     },
     stop: async () => {
       await stopPolly(e2e.polly).catch(() => undefined);
-      await cluster.stop().catch(() => undefined);
+      await e2e.cluster.stop().catch(() => undefined);
       await storage.close();
       await fs.promises.rm(storage.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
     },

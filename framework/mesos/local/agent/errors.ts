@@ -13,3 +13,12 @@ export class ContainerLaunchError extends Error {
 export class UnsafePathError extends ContainerLaunchError {
   override name = 'UnsafePathError';
 }
+
+/**
+ * The agent's checkpoint cannot be read (a malformed record that is not a torn last line). Like a
+ * real agent in strict mode, the agent refuses to start rather than guess; the message names the
+ * file and the way out.
+ */
+export class AgentCheckpointError extends Error {
+  override name = 'AgentCheckpointError';
+}

@@ -1,19 +1,27 @@
 /**
  * A simulated Mesos agent for the local cluster. It runs command tasks (and task groups under a
  * default executor) as real local processes in sandboxes laid out like a real agent's, owns the
- * task states and a status update manager with the real retry/ack rules, checkpoints its resources
- * and persistent volumes, and can be crashed, restarted, partitioned and healed by tests.
+ * task states and a status update manager with the real retry/ack rules, checkpoints its identity,
+ * resources, persistent volumes and (for frameworks with `checkpoint: true`) its tasks and their
+ * status updates under `meta/` (agent-checkpoint.ts), and can be crashed, restarted, partitioned and
+ * healed by tests.
+ *
+ * Recovery (a new agent object over the same work dir, after Polly stopped or was killed): it keeps
+ * its agent ID, first stops every task process an earlier run left behind (leftover-processes.ts),
+ * then ends each checkpointed task that had not terminated as a real agent's recovery does
+ * (agent-recovery.ts); those updates queue behind the ones still unacknowledged from before and are
+ * sent once it re-registers.
  *
  * Deliberate differences from a real agent (there is no containerizer here):
  * - volumes are symlinks in the sandbox, absolute container paths are re-rooted under the sandbox
  *   and read-only mode is not enforced (see sandbox.ts);
  * - no fetcher (`CommandInfo.uris` are ignored), no user switching, no custom executors
  *   (a task with its own ExecutorInfo fails with REASON_CONTAINER_LAUNCH_FAILED);
- * - tasks get a minimal environment: PATH and HOME from the agent, the MESOS_* variables the agent
- *   gives executors (MESOS_FRAMEWORK_ID, MESOS_EXECUTOR_ID, MESOS_DIRECTORY, MESOS_SANDBOX,
- *   MESOS_SLAVE_ID) plus MESOS_AGENT_ID and MESOS_TASK_ID for convenience, then the command's
- *   own variables;
- * - "checkpointing" of task state across crash() / restart() is the object's memory.
+ * - tasks get a minimal environment (task-environment.ts);
+ * - crash() / restart() within one agent object keep task state in memory; a new object recovers
+ *   from the checkpoint (recover());
+ * - an executor never reconnects to a restarted agent: the local agent cannot re-attach to a
+ *   process it did not start, so a task survives a restart only as a status update.
  */
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
@@ -22,10 +30,15 @@ import { delay } from '../../backoff';
 import { silentLogger, type Logger } from '../../logger';
 import type { AgentState, AgentTaskView, MasterLink, SimulatedAgentApi } from '../agent-link';
 import type { AgentSpec } from '../agent-spec';
+import { AgentCheckpoint, type RecoveredTask, type TaskPlacement } from './agent-checkpoint';
+import { recoveredExecutor, recoveredRecord, recoveryOutcome } from './agent-recovery';
 import { CheckpointedResources } from './checkpointed-resources';
 import { ContainerLaunchError } from './errors';
+import { stopLeftovers } from './leftover-processes';
 import { createExecutorSandbox, createNestedSandbox, executorRunDir, linkVolumes } from './sandbox';
 import { StatusUpdateManager, type RetryInterval } from './status-update-manager';
+import { taskEnvironment } from './task-environment';
+import { taskKey, taskView, type ExecutorRecord, type TaskRecord } from './task-record';
 import { DEFAULT_KILL_GRACE_PERIOD_MS, TaskRunner } from './task-runner';
 import { buildTaskStatus, isTerminalState, type StatusFields } from './task-status';
 import { resolveTaskVolumes, type DockerVolumeResolver } from './task-volumes';
@@ -44,38 +57,22 @@ export interface SimulatedAgentOptions {
   killGracePeriodMs?: number;
   /** How long shutdown() waits for the master to acknowledge the tasks' last updates (default 5000 ms). */
   shutdownDrainMs?: number;
+  /** Recovery: how long leftover processes get between SIGTERM and SIGKILL (default: the kill grace period). */
+  leftoverGraceMs?: number;
   logger?: Logger;
 }
 
-interface ExecutorRecord {
-  frameworkId: string;
-  executorId: string;
-  containerId: string;
-  runDir: string;
-  /** The executor's sandbox exists (shared by the tasks of a task group). */
-  ready: Promise<void>;
-  tasks: Set<string>;
-}
-
-interface TaskRecord {
-  key: string;
-  frameworkId: string;
-  info: mesos.v1.ITaskInfo;
-  executor: ExecutorRecord;
-  /** Only task-group tasks have an executor_id in their Task view; command tasks do not. */
-  hasExecutor: boolean;
-  /** Tasks launched in one LAUNCH_GROUP: a failed or killed member brings the others down. */
-  group?: Set<string>;
-  runner: TaskRunner;
-  state: mesos.v1.TaskState;
-  latest?: mesos.v1.ITaskStatus;
-}
+/** Bound on waiting for leftover processes to vanish after SIGKILL. */
+const LEFTOVER_KILL_WAIT_MS = 5000;
 
 export class SimulatedAgent implements SimulatedAgentApi {
   readonly agentId: string;
   private stateValue: AgentState = 'stopped';
   private crashed = false;
+  /** The agent ran in this work dir before (recover() found its ID): it re-registers. */
+  private recovered = false;
   private readonly workDir: string;
+  private readonly checkpoint: AgentCheckpoint;
   private readonly logger: Logger;
   private readonly killGracePeriodMs: number;
   private readonly shutdownDrainMs: number;
@@ -101,6 +98,7 @@ export class SimulatedAgent implements SimulatedAgentApi {
     this.killGracePeriodMs = options.killGracePeriodMs ?? DEFAULT_KILL_GRACE_PERIOD_MS;
     this.shutdownDrainMs = options.shutdownDrainMs ?? 5000;
     this.resources = new CheckpointedResources(this.workDir, this.agentId, spec.resources, this.logger);
+    this.checkpoint = new AgentCheckpoint(this.workDir);
     this.updates = new StatusUpdateManager({
       retry: options.statusUpdateRetry,
       logger: this.logger,
@@ -132,12 +130,33 @@ export class SimulatedAgent implements SimulatedAgentApi {
 
   // ---- lifecycle -------------------------------------------------------------------------------
 
-  /** First registration with the master. */
+  /**
+   * Before start() on a work dir used before: stops the task processes earlier runs left behind
+   * (any agent ID this work dir had), then takes back this agent's checkpointed tasks and reports
+   * those that had not terminated (see the file comment). Throws AgentCheckpointError on a
+   * checkpoint it cannot read.
+   */
+  async recover(): Promise<void> {
+    const running = await stopLeftovers(this.checkpoint.pidFiles(), {
+      graceMs: this.options.leftoverGraceMs ?? this.killGracePeriodMs,
+      killWaitMs: LEFTOVER_KILL_WAIT_MS,
+      logger: this.logger,
+      agentId: this.agentId,
+    });
+    if (this.checkpoint.latestAgentId() !== this.agentId) return;
+    this.recovered = true;
+    const tasks = this.checkpoint.recoverTasks(this.agentId);
+    for (const task of tasks) this.adoptRecovered(task, running.has(this.checkpoint.pidFile(task.placement)));
+    this.logger.info('Agent recovered', { agentId: this.agentId, tasks: tasks.length, killed: running.size });
+  }
+
+  /** Registration with the master: a re-registration when the agent recovered an earlier run. */
   start(): void {
     if (this.crashed) return this.restart();
     if (this.stateValue !== 'stopped') return;
+    this.checkpoint.recordAgent(this.info());
     this.stateValue = 'running';
-    this.master.agentRegistered(this, false);
+    this.master.agentRegistered(this, this.recovered);
     this.updates.resume();
   }
 
@@ -148,7 +167,7 @@ export class SimulatedAgent implements SimulatedAgentApi {
     this.stateValue = 'stopped';
     this.crashed = true;
     this.updates.pause();
-    for (const record of this.taskRecords.values()) record.runner.crash();
+    for (const record of this.taskRecords.values()) record.runner?.crash();
   }
 
   /**
@@ -162,7 +181,7 @@ export class SimulatedAgent implements SimulatedAgentApi {
     if (!this.crashed) return this.start();
     this.crashed = false;
     for (const record of [...this.taskRecords.values()]) {
-      if (!record.runner.lost || isTerminalState(record.state)) continue;
+      if (!record.runner?.lost || isTerminalState(record.state)) continue;
       this.report(record, {
         state: record.runner.killed ? TaskState.TASK_KILLED : TaskState.TASK_FAILED,
         source: Source.SOURCE_AGENT,
@@ -200,13 +219,42 @@ export class SimulatedAgent implements SimulatedAgentApi {
     this.updates.resume();
   }
 
+  /**
+   * A framework (re-)subscribed with the master (UpdateFrameworkMessage): keep its new info and
+   * resend every unacknowledged update now, as Slave::updateFramework resumes its update manager.
+   */
+  updateFramework(framework: mesos.v1.IFrameworkInfo): void {
+    const frameworkId = framework.id?.value;
+    if (!frameworkId || this.stateValue !== 'running' || !this.frameworks.has(frameworkId)) return;
+    this.frameworks.set(frameworkId, framework);
+    if (framework.checkpoint) this.recordFramework(framework);
+    this.updates.resume();
+  }
+
+  /**
+   * The local cluster stops (Polly is stopping): every task is killed (SIGTERM, SIGKILL after the
+   * grace period) and its last updates stay checkpointed, unacknowledged, for the agent of the next
+   * run to deliver. Unlike shutdown() the agent does not unregister: it keeps its ID.
+   */
+  async stop(): Promise<void> {
+    if (this.stateValue === 'stopped' && !this.crashed) return;
+    const records = [...this.taskRecords.values()];
+    for (const record of records) record.runner?.kill({ gracePeriodMs: this.killGracePeriodMs });
+    await Promise.all(records.map((r) => r.runner?.whenStopped()));
+    this.stateValue = 'stopped';
+    this.crashed = false;
+    this.updates.clear();
+    this.taskRecords.clear();
+    this.executors.clear();
+  }
+
   /** Graceful shutdown: kill all tasks, wait for them, unregister from the master. */
   async shutdown(): Promise<void> {
     if (this.stateValue === 'stopped') return;
     const wasRunning = this.stateValue === 'running';
     const records = [...this.taskRecords.values()];
-    for (const record of records) record.runner.kill({ gracePeriodMs: this.killGracePeriodMs });
-    await Promise.all(records.map((r) => r.runner.whenStopped()));
+    for (const record of records) record.runner?.kill({ gracePeriodMs: this.killGracePeriodMs });
+    await Promise.all(records.map((r) => r.runner?.whenStopped()));
     // Only the head of a task's updates is in flight: a TASK_KILLED can wait behind a TASK_RUNNING
     // not yet acknowledged. The manager keeps sending until acknowledged, so give it a bounded
     // moment before unregistering rather than dropping the tasks' last words.
@@ -225,8 +273,8 @@ export class SimulatedAgent implements SimulatedAgentApi {
     this.crashed = false;
     this.updates.clear();
     const records = [...this.taskRecords.values()];
-    for (const record of records) record.runner.crash();
-    await Promise.all(records.map((r) => r.runner.whenStopped()));
+    for (const record of records) record.runner?.crash();
+    await Promise.all(records.map((r) => r.runner?.whenStopped()));
     this.taskRecords.clear();
     this.executors.clear();
   }
@@ -241,6 +289,7 @@ export class SimulatedAgent implements SimulatedAgentApi {
     const frameworkId = framework.id?.value;
     if (!frameworkId) throw new TypeError('launch needs a FrameworkInfo with an id');
     this.frameworks.set(frameworkId, framework);
+    if (framework.checkpoint) this.recordFramework(framework);
     this.removedFrameworks.delete(frameworkId);
     this.updates.restoreFramework(frameworkId);
     if (executor) {
@@ -258,11 +307,17 @@ export class SimulatedAgent implements SimulatedAgentApi {
       this.logger.debug('Kill for unknown task', { frameworkId, taskId });
       return;
     }
-    record.runner.kill({ killPolicy });
+    record.runner?.kill({ killPolicy });
   }
 
   acknowledge(frameworkId: string, taskId: string, uuid: Uint8Array): void {
     if (this.stateValue !== 'running') return; // would not reach an unreachable or stopped agent
+    const record = this.taskRecords.get(taskKey(frameworkId, taskId));
+    const head = this.updates.pending(frameworkId, taskId)[0];
+    // On disk first: acknowledging the terminal update forgets the task and its records.
+    if (record?.checkpointed && record.placement && head?.uuid && Buffer.from(head.uuid).equals(Buffer.from(uuid))) {
+      this.persist(record, (p) => this.checkpoint.recordAck(p, uuid));
+    }
     this.updates.acknowledge(frameworkId, taskId, uuid);
   }
 
@@ -276,7 +331,7 @@ export class SimulatedAgent implements SimulatedAgentApi {
         this.forget(record);
         continue;
       }
-      record.runner.kill({ gracePeriodMs: this.killGracePeriodMs, reason: Reason.REASON_FRAMEWORK_REMOVED });
+      record.runner?.kill({ gracePeriodMs: this.killGracePeriodMs, reason: Reason.REASON_FRAMEWORK_REMOVED });
     }
     this.frameworks.delete(frameworkId);
   }
@@ -297,13 +352,17 @@ export class SimulatedAgent implements SimulatedAgentApi {
   tasks(): AgentTaskView[] {
     return [...this.taskRecords.values()].map((record) => ({
       frameworkId: record.frameworkId,
-      task: this.taskView(record),
+      task: taskView(this.agentId, record, this.updates.pending(record.frameworkId, record.info.task_id.value)[0]),
     }));
+  }
+
+  frameworkInfo(frameworkId: string): mesos.v1.IFrameworkInfo | undefined {
+    return this.frameworks.get(frameworkId);
   }
 
   /** The OS process ID of a task, while it has one (tests use it to check processes). */
   taskPid(frameworkId: string, taskId: string): number | undefined {
-    return this.taskRecords.get(taskKey(frameworkId, taskId))?.runner.pid;
+    return this.taskRecords.get(taskKey(frameworkId, taskId))?.runner?.pid;
   }
 
   /** The sandbox directory of a task (its working directory). */
@@ -329,6 +388,7 @@ export class SimulatedAgent implements SimulatedAgentApi {
       sandbox,
       containerId: { value: executor.containerId },
       hasExecutor: false,
+      placement: { agentId: this.agentId, frameworkId, executorId: executor.executorId, containerId: executor.containerId, taskId },
       prepare: async () => {
         if (failure) throw failure;
         await executor.ready;
@@ -339,21 +399,24 @@ export class SimulatedAgent implements SimulatedAgentApi {
 
   private launchGroup(frameworkId: string, executorInfo: mesos.v1.IExecutorInfo, tasks: mesos.v1.ITaskInfo[]): void {
     const executor = this.executorFor(frameworkId, executorInfo.executor_id.value);
-    const group = new Set<string>();
-    for (const task of tasks) {
+    const fresh = tasks.filter((task) => {
+      const known = this.taskRecords.has(taskKey(frameworkId, task.task_id.value));
+      if (known) this.logger.warn('Ignoring launch of a task that is already known', { frameworkId, taskId: task.task_id.value });
+      return !known;
+    });
+    const group = new Set(fresh.map((task) => taskKey(frameworkId, task.task_id.value)));
+    const groupIds = fresh.map((task) => task.task_id.value);
+    for (const task of fresh) {
       const taskId = task.task_id.value;
-      if (this.taskRecords.has(taskKey(frameworkId, taskId))) {
-        this.logger.warn('Ignoring launch of a task that is already known', { frameworkId, taskId });
-        continue;
-      }
       const childContainerId = randomUUID();
       const sandbox = path.join(executor.runDir, 'containers', childContainerId);
-      group.add(taskKey(frameworkId, taskId));
       this.startTask(frameworkId, task, executor, {
         sandbox,
         containerId: { value: childContainerId, parent: { value: executor.containerId } },
         hasExecutor: true,
         group,
+        groupIds,
+        placement: { agentId: this.agentId, frameworkId, executorId: executor.executorId, containerId: executor.containerId, childContainerId, taskId },
         prepare: async () => {
           if (!task.command) throw new ContainerLaunchError('Task has no command');
           await executor.ready;
@@ -373,6 +436,8 @@ export class SimulatedAgent implements SimulatedAgentApi {
       containerId: mesos.v1.IContainerID;
       hasExecutor: boolean;
       group?: Set<string>;
+      groupIds?: string[];
+      placement: TaskPlacement;
       prepare(): Promise<void>;
     },
   ): void {
@@ -381,11 +446,25 @@ export class SimulatedAgent implements SimulatedAgentApi {
     let env: Record<string, string> = {};
     let envError: Error | undefined;
     try {
-      env = this.taskEnvironment(frameworkId, task, executor, launch.sandbox);
+      env = taskEnvironment(task, {
+        agentId: this.agentId,
+        frameworkId,
+        executorId: executor.executorId,
+        executorDir: executor.runDir,
+        sandbox: launch.sandbox,
+      });
     } catch (err) {
       envError = err as Error;
     }
     const framework = this.frameworks.get(frameworkId);
+    let placement: TaskPlacement | undefined = launch.placement;
+    let pidFile: string | undefined;
+    try {
+      pidFile = this.checkpoint.pidFile(placement);
+    } catch {
+      // IDs unusable as paths: the sandbox cannot be made either, so the launch fails in prepare().
+      placement = undefined;
+    }
     const record: TaskRecord = {
       key,
       frameworkId,
@@ -394,23 +473,28 @@ export class SimulatedAgent implements SimulatedAgentApi {
       hasExecutor: launch.hasExecutor,
       group: launch.group,
       state: TaskState.TASK_STAGING,
-      runner: new TaskRunner({
-        taskId,
-        containerId: launch.containerId,
-        command: task.command ?? {},
-        sandbox: launch.sandbox,
-        env,
-        prepare: async () => {
-          if (envError) throw envError;
-          await launch.prepare();
-        },
-        killPolicy: task.kill_policy,
-        defaultGracePeriodMs: this.killGracePeriodMs,
-        sendKillingState: hasCapability(framework, Capability.TASK_KILLING_STATE),
-        emit: (fields) => this.report(record, fields),
-        logger: this.logger,
-      }),
+      placement,
+      checkpointed: placement !== undefined && framework?.checkpoint === true,
     };
+    // Checkpointed before anything runs, as the real agent does before launching.
+    if (record.checkpointed) this.persist(record, (p) => this.checkpoint.recordTask(p, task, { sandbox: launch.sandbox, group: launch.groupIds }));
+    record.runner = new TaskRunner({
+      taskId,
+      containerId: launch.containerId,
+      command: task.command ?? {},
+      sandbox: launch.sandbox,
+      env,
+      pidFile,
+      prepare: async () => {
+        if (envError) throw envError;
+        await launch.prepare();
+      },
+      killPolicy: task.kill_policy,
+      defaultGracePeriodMs: this.killGracePeriodMs,
+      sendKillingState: hasCapability(framework, Capability.TASK_KILLING_STATE),
+      emit: (fields) => this.report(record, fields),
+      logger: this.logger,
+    });
     this.taskRecords.set(key, record);
     this.sandboxes.set(key, launch.sandbox);
     executor.tasks.add(key);
@@ -450,38 +534,6 @@ export class SimulatedAgent implements SimulatedAgentApi {
     if (links.length > 0) await linkVolumes(sandbox, links);
   }
 
-  private taskEnvironment(
-    frameworkId: string,
-    task: mesos.v1.ITaskInfo,
-    executor: ExecutorRecord,
-    sandbox: string,
-  ): Record<string, string> {
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      HOME: process.env.HOME ?? sandbox,
-      MESOS_FRAMEWORK_ID: frameworkId,
-      MESOS_EXECUTOR_ID: executor.executorId,
-      MESOS_DIRECTORY: executor.runDir,
-      MESOS_SANDBOX: sandbox,
-      MESOS_SLAVE_ID: this.agentId,
-      MESOS_AGENT_ID: this.agentId,
-      MESOS_TASK_ID: task.task_id.value,
-    };
-    for (const variable of task.command?.environment?.variables ?? []) {
-      const type = variable.type ?? mesos.v1.Environment.Variable.Type.VALUE;
-      if (type === mesos.v1.Environment.Variable.Type.SECRET) {
-        const data = variable.secret?.value?.data;
-        if (!data) {
-          throw new ContainerLaunchError(`Environment variable '${variable.name}': only value secrets are supported`);
-        }
-        env[variable.name] = Buffer.from(data).toString('utf8');
-      } else {
-        env[variable.name] = variable.value ?? '';
-      }
-    }
-    return env;
-  }
-
   // ---- status updates --------------------------------------------------------------------------
 
   private report(record: TaskRecord, fields: StatusFields): void {
@@ -491,6 +543,8 @@ export class SimulatedAgent implements SimulatedAgentApi {
     );
     record.state = status.state;
     record.latest = status;
+    // On disk before it is sent: a restarted agent resends what was never acknowledged.
+    if (record.checkpointed) this.persist(record, (p) => this.checkpoint.recordUpdate(p, status));
     this.updates.update(record.frameworkId, status);
     if (!isTerminalState(status.state)) return;
     if (this.removedFrameworks.has(record.frameworkId)) {
@@ -506,7 +560,7 @@ export class SimulatedAgent implements SimulatedAgentApi {
       // The default executor kills the rest of a task group when one task fails or is killed.
       for (const key of record.group) {
         if (key === record.key) continue;
-        this.taskRecords.get(key)?.runner.kill({});
+        this.taskRecords.get(key)?.runner?.kill({});
       }
     }
   }
@@ -542,37 +596,51 @@ export class SimulatedAgent implements SimulatedAgentApi {
     if (record.executor.tasks.size === 0) {
       this.executors.delete(taskKey(record.frameworkId, record.executor.executorId));
     }
+    // The task's checkpoint goes with it (sandboxes stay, as the real agent keeps them until GC).
+    this.persist(record, (p) => this.checkpoint.forgetTask(p));
   }
 
-  private taskView(record: TaskRecord): mesos.v1.ITask {
-    const info = record.info;
-    const task: mesos.v1.ITask = {
-      name: info.name,
-      task_id: { value: info.task_id.value },
-      framework_id: { value: record.frameworkId },
-      agent_id: { value: this.agentId },
-      state: record.state,
-      resources: info.resources ?? [],
-      statuses: record.latest ? [record.latest] : [],
-    };
-    if (record.hasExecutor) task.executor_id = { value: record.executor.executorId };
-    const head = this.updates.pending(record.frameworkId, info.task_id.value)[0] ?? record.latest;
-    if (head) {
-      task.status_update_state = head.state;
-      if (head.uuid) task.status_update_uuid = head.uuid;
+  // ---- checkpoint and recovery -----------------------------------------------------------------
+
+  private recordFramework(framework: mesos.v1.IFrameworkInfo): void {
+    try {
+      this.checkpoint.recordFramework(this.agentId, framework);
+    } catch (err) {
+      this.logger.error('Failed to checkpoint a framework', { agentId: this.agentId, frameworkId: framework.id?.value, error: (err as Error).message });
     }
-    if (info.labels) task.labels = info.labels;
-    if (info.discovery) task.discovery = info.discovery;
-    if (info.container) task.container = info.container;
-    if (info.health_check) task.health_check = info.health_check;
-    if (info.kill_policy) task.kill_policy = info.kill_policy;
-    if (info.limits && Object.keys(info.limits).length > 0) task.limits = info.limits;
-    return task;
   }
-}
 
-function taskKey(frameworkId: string, id: string): string {
-  return `${frameworkId}\u0000${id}`;
+  /** A checkpoint write for one task; a failure is logged (the task goes on, as on a non-strict agent). */
+  private persist(record: TaskRecord, write: (placement: TaskPlacement) => void): void {
+    if (!record.placement) return;
+    try {
+      write(record.placement);
+    } catch (err) {
+      this.logger.error('Failed to checkpoint a task', {
+        agentId: this.agentId,
+        frameworkId: record.frameworkId,
+        taskId: record.info.task_id.value,
+        error: (err as Error).message,
+      });
+    }
+  }
+
+  /** Takes back a checkpointed task (agent-recovery.ts); `killed`: recover() found its process running. */
+  private adoptRecovered(task: RecoveredTask, killed: boolean): void {
+    const { frameworkId, executorId } = task.placement;
+    const executorKey = taskKey(frameworkId, executorId);
+    const executor = this.executors.get(executorKey) ?? recoveredExecutor(this.workDir, task);
+    this.executors.set(executorKey, executor);
+    this.frameworks.set(frameworkId, task.framework);
+    const record = recoveredRecord(task, executor);
+    this.taskRecords.set(record.key, record);
+    this.sandboxes.set(record.key, task.sandbox);
+    executor.tasks.add(record.key);
+    for (const status of task.pending) this.updates.update(frameworkId, status);
+    const outcome = recoveryOutcome(task, killed);
+    if (outcome === 'forget') this.forget(record);
+    else if (outcome !== 'keep') this.report(record, outcome.end);
+  }
 }
 
 function hasCapability(framework: mesos.v1.IFrameworkInfo | undefined, type: mesos.v1.FrameworkInfo.Capability.Type): boolean {

@@ -3,16 +3,27 @@
  * src/launcher/posix/executor.cpp): `shell` (the default) runs `/bin/sh -c <value>`, otherwise
  * `value` is executed with `arguments` (arguments[0] is argv[0], as in execvp). The process leads
  * its own process group so signals reach everything it started; stdout/stderr are appended to the
- * sandbox's `stdout`/`stderr` files.
+ * sandbox's `stdout`/`stderr` files. With a `pidFile` the process is recorded (pid, start time, boot
+ * ID) the moment it is forked and the record removed once it has exited, so an agent that died in
+ * between finds it on restart (leftover-processes.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { mesos } from '../../generated/mesos';
+import { removePidFile, writePidFile } from './leftover-processes';
+import { bootId, readStat } from './process-identity';
 
 export interface TaskProcessExit {
   code: number | null;
   signal: NodeJS.Signals | null;
+}
+
+export interface SpawnOptions {
+  cwd: string;
+  env: Record<string, string>;
+  /** Where to record the process while it runs, and the task it belongs to. */
+  pidFile?: { file: string; taskId: string };
 }
 
 export class TaskProcess {
@@ -22,10 +33,12 @@ export class TaskProcess {
   private constructor(
     private readonly child: ChildProcess,
     readonly pid: number,
+    pidFile: string | undefined,
   ) {
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.exitedFlag = true;
+        if (pidFile) removePidFile(pidFile);
         resolve({ code, signal });
       });
     });
@@ -36,7 +49,7 @@ export class TaskProcess {
   }
 
   /** Starts the command; rejects if the OS cannot start it (e.g. no such executable). */
-  static async spawn(command: mesos.v1.ICommandInfo, options: { cwd: string; env: Record<string, string> }): Promise<TaskProcess> {
+  static async spawn(command: mesos.v1.ICommandInfo, options: SpawnOptions): Promise<TaskProcess> {
     const value = command.value ?? '';
     const shell = command.shell ?? true;
     if (value === '') throw new Error(shell ? 'Shell command is not specified' : 'Executable is not specified');
@@ -60,14 +73,22 @@ export class TaskProcess {
       fs.closeSync(stdout);
       fs.closeSync(stderr);
     }
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', reject);
-    });
+    // Forked already (the pid is known synchronously): record it before anything can interrupt us.
+    // The start time is fixed at fork, so reading it before the exec is fine.
+    const recorded = options.pidFile && child.pid !== undefined ? recordPid(options.pidFile, child.pid, options.cwd) : undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.once('spawn', resolve);
+        child.once('error', reject);
+      });
+    } catch (err) {
+      if (recorded) removePidFile(recorded);
+      throw err;
+    }
     // Later errors (e.g. failing kill) must not crash the agent.
     child.on('error', () => undefined);
     if (child.pid === undefined) throw new Error('Process started without a pid');
-    return new TaskProcess(child, child.pid);
+    return new TaskProcess(child, child.pid, recorded);
   }
 
   /** Signals the whole process group; a group that is already gone is fine. */
@@ -85,6 +106,13 @@ export class TaskProcess {
       }
     }
   }
+}
+
+function recordPid(pidFile: { file: string; taskId: string }, pid: number, sandbox: string): string | undefined {
+  const stat = readStat(pid);
+  if (!stat) return undefined; // exited at once: nothing can be left over
+  writePidFile(pidFile.file, { pid, startTime: stat.startTime, bootId: bootId(), taskId: pidFile.taskId, sandbox });
+  return pidFile.file;
 }
 
 /** Names as strsignal(3) gives them, which is what the command executor's message uses. */

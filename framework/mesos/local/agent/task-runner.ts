@@ -28,6 +28,8 @@ export interface TaskRunnerOptions {
   /** The task's sandbox; the process's working directory. */
   sandbox: string;
   env: Record<string, string>;
+  /** Where the task's process is recorded while it runs (see leftover-processes.ts). */
+  pidFile?: string;
   /** Creates the sandbox and maps volumes; a rejection fails the launch. */
   prepare(): Promise<void>;
   killPolicy?: mesos.v1.IKillPolicy | null;
@@ -151,7 +153,11 @@ export class TaskRunner {
 
     let proc: TaskProcess;
     try {
-      this.spawning = TaskProcess.spawn(this.options.command, { cwd: this.options.sandbox, env: this.options.env });
+      this.spawning = TaskProcess.spawn(this.options.command, {
+        cwd: this.options.sandbox,
+        env: this.options.env,
+        pidFile: this.options.pidFile ? { file: this.options.pidFile, taskId: this.options.taskId } : undefined,
+      });
       proc = await this.spawning;
     } catch (err) {
       if (this.silenced) return;

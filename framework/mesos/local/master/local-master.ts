@@ -11,6 +11,7 @@ import type { MasterLink, SimulatedAgentApi } from '../agent-link';
 import { AgentRegistry, type AgentRecord } from './agent-registry';
 import { Allocator, refuseSecondsOf } from './allocator';
 import { Framework, FrameworkRegistry, type TaskRecord } from './framework-registry';
+import { MasterRegistry } from './master-registry';
 import { validateFrameworkInfo } from './framework-validation';
 import { MasterIds } from './ids';
 import { OfferBook, type OfferRecord } from './offer-book';
@@ -49,8 +50,17 @@ export interface LocalMasterOptions {
   maxCompletedFrameworks: number;
   /** The master's health check of an agent: true while the agent answers pings. */
   pingAgent?: (agentId: string) => boolean;
+  /** The registry it recovers from and writes to; default: a new one in memory. */
+  registry?: MasterRegistry;
+  /**
+   * How long agents recovered from the registry have to re-register before they are marked
+   * unreachable (--agent_reregister_timeout, default 10 minutes).
+   */
+  agentReregisterTimeoutMs?: number;
   logger?: Logger;
 }
+
+export const DEFAULT_AGENT_REREGISTER_TIMEOUT_MS = 10 * 60 * 1000;
 
 /** Events for operator-API subscribers (mesos.v1.master.Event types). */
 export interface MasterEvents {
@@ -69,6 +79,7 @@ export class LocalMaster implements MasterLink {
   readonly agents = new AgentRegistry();
   readonly offers = new OfferBook();
   readonly allocator = new Allocator();
+  readonly registry: MasterRegistry;
   readonly events = new EventEmitter<MasterEvents>();
   readonly startTime = Date.now() / 1000;
   readonly logger: Logger;
@@ -76,6 +87,9 @@ export class LocalMaster implements MasterLink {
   private pingTimer?: NodeJS.Timeout;
   private pendingAllocation?: NodeJS.Immediate;
   private readonly lastPong = new Map<string, number>();
+  /** Agents admitted in the registry that have not re-registered with this master yet (slaves.recovered). */
+  private readonly recoveredAgents = new Map<string, mesos.v1.IAgentInfo>();
+  private recoveredTimer?: NodeJS.Timeout;
   private stopped = false;
   /** Counters mirroring master metrics (offers sent / rescinded ...). */
   readonly metrics = { offersSent: 0, offersRescinded: 0, offersDeclined: 0, offersAccepted: 0 };
@@ -89,6 +103,28 @@ export class LocalMaster implements MasterLink {
     const pingEvery = Math.max(10, Math.floor(options.agentPingTimeoutMs / 5));
     this.pingTimer = setInterval(() => this.checkAgents(), pingEvery);
     this.pingTimer.unref();
+    this.registry = options.registry ?? MasterRegistry.open();
+    for (const info of this.registry.admitted()) this.recoveredAgents.set(info.id?.value ?? '', info);
+    if (this.recoveredAgents.size > 0) {
+      this.recoveredTimer = setTimeout(
+        () => this.recoveredAgentsTimeout(),
+        options.agentReregisterTimeoutMs ?? DEFAULT_AGENT_REREGISTER_TIMEOUT_MS,
+      );
+      this.recoveredTimer.unref();
+    }
+  }
+
+  /**
+   * Whether reconciliation must wait for agents: `agentId` (or, without one, any agent) is admitted
+   * in the registry but has not re-registered since this master started.
+   */
+  isRecovering(agentId?: string): boolean {
+    return agentId === undefined ? this.recoveredAgents.size > 0 : this.recoveredAgents.has(agentId);
+  }
+
+  /** AgentInfo of the agents still expected to re-register (GET_AGENTS' recovered_agents). */
+  recoveredAgentInfos(): mesos.v1.IAgentInfo[] {
+    return [...this.recoveredAgents.values()];
   }
 
   get masterId(): string {
@@ -113,6 +149,7 @@ export class LocalMaster implements MasterLink {
     this.stopped = true;
     clearInterval(this.allocationTimer);
     clearInterval(this.pingTimer);
+    clearTimeout(this.recoveredTimer);
     if (this.pendingAllocation) clearImmediate(this.pendingAllocation);
     this.offers.clear();
     for (const f of this.frameworks.all()) {
@@ -196,6 +233,11 @@ export class LocalMaster implements MasterLink {
     });
     stream.startHeartbeats(this.options.heartbeatIntervalSeconds * 1000, () => ({ type: EventType.HEARTBEAT }));
     this.logger.info('Framework subscribed', { frameworkId: framework.id, name: framework.info.name });
+    if (requestedId !== undefined) {
+      // Master::sendFrameworkUpdates: every agent learns the framework is back and resends at once
+      // the updates it holds for it.
+      for (const agent of this.agents.active()) agent.api.updateFramework(clone(framework.info));
+    }
     this.events.emit(added ? 'frameworkAdded' : 'frameworkUpdated', framework);
     this.scheduleAllocation();
   }
@@ -588,9 +630,11 @@ export class LocalMaster implements MasterLink {
     record.status = 'active';
     record.unreachableTime = undefined;
     if (reregistered || existing) record.reregisteredTime = now;
+    const recovered = this.recoveredAgents.delete(id);
+    this.registry.admit(info);
     this.agents.set(record);
     this.adoptAgentTasks(record);
-    this.logger.info(reregistered ? 'Agent re-registered' : 'Agent registered', { agentId: id, hostname: info.hostname });
+    this.logger.info(reregistered ? 'Agent re-registered' : 'Agent registered', { agentId: id, hostname: info.hostname, recovered });
     if (!wasKnown) this.events.emit('agentAdded', record);
     this.scheduleAllocation();
   }
@@ -604,8 +648,9 @@ export class LocalMaster implements MasterLink {
           agent.api.shutdownFramework(view.frameworkId);
           continue;
         }
-        // Recovered framework: known from its tasks until it re-subscribes.
-        framework = new Framework(view.frameworkId, { user: '', name: '', id: { value: view.frameworkId } });
+        // Recovered framework: known from its tasks (and the agent's FrameworkInfo) until it re-subscribes.
+        const info = agent.api.frameworkInfo(view.frameworkId);
+        framework = new Framework(view.frameworkId, info ? clone(info) : { user: '', name: '', id: { value: view.frameworkId } });
         framework.recovered = true;
         this.frameworks.add(framework);
         this.events.emit('frameworkAdded', framework);
@@ -640,13 +685,22 @@ export class LocalMaster implements MasterLink {
   agentUnregistered(agentId: string): void {
     const agent = this.agents.get(agentId);
     if (!agent || agent.status === 'gone') return;
+    this.registry.remove(agentId);
     this.removeAgentTasks(agent, 'gone', TaskState.TASK_GONE, Reason.REASON_AGENT_REMOVED, 'Agent unregistered');
   }
 
-  /** Operator MARK_AGENT_GONE. */
+  /** Operator MARK_AGENT_GONE (also of an agent known only from the registry). */
   markAgentGone(agentId: string): void {
     const agent = this.agents.get(agentId);
-    if (!agent || agent.status === 'gone') return;
+    if (!agent) {
+      if (this.recoveredAgents.delete(agentId) || this.registry.unreachableSince(agentId) !== undefined) {
+        this.registry.markGone(agentId, Date.now() / 1000);
+        this.logger.warn('Agent marked gone (known from the registry only)', { agentId });
+      }
+      return;
+    }
+    if (agent.status === 'gone') return;
+    this.registry.markGone(agentId, Date.now() / 1000);
     if (agent.status === 'active') {
       for (const f of this.frameworks.all()) {
         if ([...f.tasks.values()].some((t) => t.agentId === agentId)) agent.api.shutdownFramework(f.id);
@@ -664,7 +718,10 @@ export class LocalMaster implements MasterLink {
 
   private removeAgentTasks(agent: AgentRecord, status: 'gone' | 'unreachable', state: number, reason: number, message: string): void {
     agent.status = status;
-    if (status === 'unreachable') agent.unreachableTime = Date.now() / 1000;
+    if (status === 'unreachable') {
+      agent.unreachableTime = Date.now() / 1000;
+      this.registry.markUnreachable(agent.id, agent.unreachableTime);
+    }
     for (const offer of this.offers.onAgent(agent.id)) this.rescindOffer(offer);
     for (const framework of this.frameworks.all()) {
       for (const record of [...framework.tasks.values(), ...framework.unreachableTasks.values()]) {
@@ -693,6 +750,17 @@ export class LocalMaster implements MasterLink {
     }
     this.logger.warn(`Agent ${status}`, { agentId: agent.id });
     this.events.emit('agentRemoved', agent);
+  }
+
+  /** Master::recoveredSlavesTimeout: agents of the registry that did not come back are unreachable. */
+  private recoveredAgentsTimeout(): void {
+    this.recoveredTimer = undefined;
+    const now = Date.now() / 1000;
+    for (const [agentId, info] of this.recoveredAgents) {
+      this.registry.markUnreachable(agentId, now);
+      this.logger.warn('Agent did not re-register after the master restarted; marked unreachable', { agentId, hostname: info.hostname });
+    }
+    this.recoveredAgents.clear();
   }
 
   private reachable(agentId: string): boolean {

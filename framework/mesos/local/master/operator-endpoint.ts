@@ -77,7 +77,7 @@ export function getFrameworks(master: LocalMaster): mesos.v1.master.Response.IGe
 }
 
 export function getAgents(master: LocalMaster): mesos.v1.master.Response.IGetAgents {
-  return { agents: master.agents.active().map((a) => agentMessage(master, a)), recovered_agents: [] };
+  return { agents: master.agents.active().map((a) => agentMessage(master, a)), recovered_agents: master.recoveredAgentInfos() };
 }
 
 export function getTasks(master: LocalMaster): mesos.v1.master.Response.IGetTasks {

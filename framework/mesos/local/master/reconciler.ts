@@ -58,13 +58,21 @@ export function reconcileTasks(master: LocalMaster, framework: Framework, querie
       continue;
     }
     const agent = agentId !== undefined ? master.agents.get(agentId) : undefined;
+    // Registry-only facts (an agent this master has not seen since it started).
+    const unreachableSince = agentId !== undefined && !agent ? master.registry.unreachableSince(agentId) : undefined;
+    const goneSince = agentId !== undefined && !agent ? master.registry.goneSince(agentId) : undefined;
     if (agent?.status === 'active') {
       master.sendStatus(framework, answer(taskId, TaskState.TASK_GONE, 'Reconciliation: Task is unknown to the agent', agentId));
-    } else if (agent?.status === 'unreachable') {
+    } else if (!agent && master.isRecovering(agentId)) {
+      // The agent has not re-registered since the master restarted: no answer until it does or is
+      // marked unreachable; the framework asks again.
+      master.logger.info('Dropping reconciliation of a task: its agent has not re-registered yet', { taskId, agentId });
+    } else if (agent?.status === 'unreachable' || unreachableSince !== undefined) {
       const extra: Partial<mesos.v1.ITaskStatus> = {};
-      if (agent.unreachableTime) extra.unreachable_time = { nanoseconds: Math.round(agent.unreachableTime * 1e9) };
+      const since = agent?.unreachableTime ?? unreachableSince;
+      if (since) extra.unreachable_time = { nanoseconds: Math.round(since * 1e9) };
       master.sendStatus(framework, answer(taskId, TaskState.TASK_UNREACHABLE, 'Reconciliation: Task is unreachable', agentId, extra));
-    } else if (agent?.status === 'gone') {
+    } else if (agent?.status === 'gone' || goneSince !== undefined) {
       master.sendStatus(framework, answer(taskId, TaskState.TASK_GONE_BY_OPERATOR, 'Reconciliation: Task is gone', agentId));
     } else {
       master.sendStatus(framework, answer(taskId, TaskState.TASK_UNKNOWN, 'Reconciliation: Task is unknown', agentId));
