@@ -48,6 +48,7 @@ export type DriverOperation =
   | 'snapshots'
   | 'snapshotInspect'
   | 'snapshotRemove'
+  | 'snapshotCopy'
   | 'capacity';
 
 export interface BoundedDriverOptions {
@@ -63,6 +64,7 @@ export class BoundedDriver implements StorageDriver {
   readonly name: string;
   readonly hostPath?: (volume: DriverVolume) => string;
   readonly close?: () => Promise<void>;
+  readonly snapshotCopy?: (snapshotId: string, snapshotName: string, options?: CallOptions) => Promise<DriverSnapshot>;
   private readonly timeoutMs: number;
   private readonly timeouts: Partial<Record<DriverOperation, number>>;
 
@@ -84,6 +86,11 @@ export class BoundedDriver implements StorageDriver {
     if (inner.close) {
       const close = inner.close.bind(inner);
       this.close = () => close();
+    }
+    if (inner.snapshotCopy) {
+      const copy = inner.snapshotCopy.bind(inner);
+      this.snapshotCopy = (snapshotId, snapshotName, options) =>
+        this.run('snapshotCopy', snapshotId, options, (o) => copy(snapshotId, snapshotName, o));
     }
   }
 
