@@ -27,6 +27,7 @@ import { SchedulerFacade } from './scheduler/scheduler-api';
 import { meteredDriver, SchedulerMetrics } from './scheduler/scheduler-metrics';
 import { StorageOfferBook } from './scheduler/storage-offers';
 import { CapacityRefresher } from './scheduler/capacity-refresher';
+import { HolderFencing } from './scheduler/holder-fencing';
 import { agentsRoutes } from './api/v1/agents-routes';
 import { appsRoutes } from './api/v1/apps-routes';
 import { offersRoutes } from './api/v1/offers-routes';
@@ -41,6 +42,7 @@ import { driverFactory } from './storage/driver-factory';
 import { ServiceRegistry } from './storage/service-registry';
 import { StorageService } from './storage/storage-service';
 import { RunningLibStorage, startLibStorage } from './api/libstorage/start-libstorage';
+import type { PreemptPolicy } from './api/libstorage/libstorage-backend';
 
 export interface PollyServiceOptions {
   config: PollyConfig;
@@ -141,6 +143,9 @@ export class PollyService {
       const schedulerRef: { current?: PollyScheduler } = {};
       // The scheduler's routers need its parts, which need the storage service: build them lazily.
       const partsRef: { current?: SchedulerParts } = {};
+      // libStorage `force` preempts a holder the scheduler knows is gone (its agents and tasks, once built).
+      const fencingRef: { current?: HolderFencing } = {};
+      const preempt: PreemptPolicy = { fencedBecause: (claim) => fencingRef.current?.fencedBecause(claim) };
       const schedulerRouters: MountedRouter[] = [
         { path: '/v1', router: agentsRoutes(lazyFacade(partsRef)) },
         { path: '/v1', router: offersRoutes(lazyFacade(partsRef)) },
@@ -153,7 +158,7 @@ export class PollyService {
         logger,
         () => schedulerRef.current?.isSubscribed === true,
         [...schedulerRouters, ...(options.routers ?? [])],
-        { metrics, storeWrites, init: options.init === true },
+        { metrics, storeWrites, init: options.init === true, preempt },
       );
       const schedulerMetrics: SchedulerMetrics = {
         offersReceived: (n) => metrics.offersReceived.inc(n),
@@ -172,6 +177,7 @@ export class PollyService {
       offers.start();
       const capacity = new CapacityRefresher(offers, agents);
       const tracker = new InstanceTracker(store);
+      fencingRef.current = new HolderFencing(agents, tracker);
       const launcher = new AppLauncher({
         storage,
         agents,
@@ -277,7 +283,12 @@ export class PollyService {
     logger: Logger,
     subscribed: () => boolean,
     routers: MountedRouter[] | undefined,
-    { metrics, storeWrites, init }: { metrics: PollyMetrics; storeWrites: StoreWriteMonitor; init: boolean },
+    {
+      metrics,
+      storeWrites,
+      init,
+      preempt,
+    }: { metrics: PollyMetrics; storeWrites: StoreWriteMonitor; init: boolean; preempt: PreemptPolicy },
   ): Promise<PollySurfaces> {
     const registry = new ServiceRegistry({
       services: config.services,
@@ -334,7 +345,7 @@ export class PollyService {
     }
     let libstorage: RunningLibStorage | undefined;
     try {
-      libstorage = await startLibStorage({ storage, apiAuth: auth, logger }, config.libstorage);
+      libstorage = await startLibStorage({ storage, apiAuth: auth, logger, preempt }, config.libstorage);
     } catch (err) {
       await api.close(0).catch(() => undefined);
       stopFeed();
