@@ -367,7 +367,13 @@ export function createBody(name: string, c: VolumeCreateOptions): LsVolumeCreate
 
 /** `POST /snapshots/{service}/{id}?create` as libStorage's client sends it: as a create, without the encryption fields. */
 export function createFromSnapshotBody(name: string, c: VolumeCreateOptions): LsVolumeCreateRequest {
-  const body: LsVolumeCreateRequest = { name, availabilityZone: c.availabilityZone ?? '', iops: c.iops ?? 0, size: c.size ?? 0, type: c.type ?? '' };
+  const body: LsVolumeCreateRequest = {
+    name,
+    availabilityZone: c.availabilityZone ?? '',
+    iops: c.iops ?? 0,
+    size: c.size ?? 0,
+    type: c.type ?? '',
+  };
   if (c.fields && Object.keys(c.fields).length > 0) body.opts = { ...c.fields };
   return body;
 }

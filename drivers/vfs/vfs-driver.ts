@@ -95,7 +95,10 @@ interface BatchDecision {
 }
 
 /** What a new snapshot records about its volume. */
-type SnapshotSource = Pick<VfsSnapshotRecord, 'volumeId' | 'volumeSize' | 'volumeType' | 'volumeIops' | 'volumeAvailabilityZone' | 'fields'>;
+type SnapshotSource = Pick<
+  VfsSnapshotRecord,
+  'volumeId' | 'volumeSize' | 'volumeType' | 'volumeIops' | 'volumeAvailabilityZone' | 'fields'
+>;
 
 export class VfsDriver implements StorageDriver {
   readonly name = 'vfs';

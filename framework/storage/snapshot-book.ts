@@ -44,7 +44,9 @@ export class SnapshotBook {
    */
   async create(volume: VolumeRecord, snapshotName: string): Promise<DriverSnapshot> {
     const driver = this.options.registry.get(volume.service).driver;
-    return this.underIntent(volume.service, volume.driverVolumeId, snapshotName, (name) => driver.volumeSnapshot(volume.driverVolumeId, name));
+    return this.underIntent(volume.service, volume.driverVolumeId, snapshotName, (name) =>
+      driver.volumeSnapshot(volume.driverVolumeId, name),
+    );
   }
 
   /**

@@ -72,7 +72,9 @@ it("a forced attach from node1 takes node0's volume only after Mesos marks node0
     claim: { volumeId: record.id, instanceId: 'node0', state: 'released', forced: true },
   });
   expect(String(audit[0]!.data.reason)).toMatch(
-    new RegExp(`^preempted through the libStorage API by instance node1 \\(no auth\\): the holder is gone \\(agent node0 \\(${agent0.agentId}\\) is gone: `),
+    new RegExp(
+      `^preempted through the libStorage API by instance node1 \\(no auth\\): the holder is gone \\(agent node0 \\(${agent0.agentId}\\) is gone: `,
+    ),
   );
 
   // node1 is done with it: detach and remove, as `rexray volume detach` and `rexray volume rm` send them.

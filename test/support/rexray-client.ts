@@ -191,12 +191,7 @@ export class RexrayClient {
   }
 
   /** A raw request with REX-Ray's headers (instance ID and local devices unless turned off). */
-  send(
-    method: string,
-    path: string,
-    body?: string,
-    include: { instance?: boolean; devices?: boolean } = {},
-  ): Promise<RexrayResponse> {
+  send(method: string, path: string, body?: string, include: { instance?: boolean; devices?: boolean } = {}): Promise<RexrayResponse> {
     const headers: Record<string, string> = { 'User-Agent': 'Go-http-client/1.1' };
     if (body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(body));
     if (include.instance !== false) headers['Libstorage-Instanceid'] = this.instanceHeader();

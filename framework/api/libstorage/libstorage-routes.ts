@@ -58,7 +58,9 @@ function has(req: Request, key: string): boolean {
 function asyncRequested(req: Request): boolean {
   if (!has(req, 'async')) return false;
   const raw = req.query.async;
-  const v = String(Array.isArray(raw) ? raw[raw.length - 1] : raw).trim().toLowerCase();
+  const v = String(Array.isArray(raw) ? raw[raw.length - 1] : raw)
+    .trim()
+    .toLowerCase();
   return v !== 'false' && v !== '0';
 }
 
@@ -134,7 +136,11 @@ export function libStorageRoutes(options: LibStorageRoutesOptions): Router {
       send(
         res,
         202,
-        tasks.run(owner, async () => work(), (err) => toLibStorageError(err).body),
+        tasks.run(
+          owner,
+          async () => work(),
+          (err) => toLibStorageError(err).body,
+        ),
       );
       return;
     }

@@ -53,7 +53,12 @@ describe('HolderFencing', () => {
   });
 
   const goneByOperator = (agentId: string): void =>
-    agents.observeStatus({ task_id: { value: 'x' }, agent_id: { value: agentId }, state: S.TASK_GONE_BY_OPERATOR, reason: R.REASON_AGENT_REMOVED_BY_OPERATOR });
+    agents.observeStatus({
+      task_id: { value: 'x' },
+      agent_id: { value: agentId },
+      state: S.TASK_GONE_BY_OPERATOR,
+      reason: R.REASON_AGENT_REMOVED_BY_OPERATOR,
+    });
 
   it('a libStorage holder (instance ID) is gone once every agent known by that instance ID is gone, not when unreachable', () => {
     const held = claim({});

@@ -5,14 +5,7 @@
  * detach and remove. Zero values mean "not given"; explicit values are still validated.
  */
 import type { ClaimAuditEvent } from '../../../../framework/storage/storage-events';
-import {
-  cliCreateBody,
-  dockerCreateBody,
-  fromSnapshotBody,
-  MASK,
-  RexrayClient,
-  VFS_NEXT_DEVICE,
-} from '../../../support/rexray-client';
+import { cliCreateBody, dockerCreateBody, fromSnapshotBody, MASK, RexrayClient, VFS_NEXT_DEVICE } from '../../../support/rexray-client';
 import { LsFixture, makeLsFixture } from './libstorage-fixture';
 
 let f: LsFixture;
