@@ -50,6 +50,7 @@ export type DriverOperation =
   | 'snapshots'
   | 'snapshotInspect'
   | 'snapshotRemove'
+  | 'snapshotCopy'
   | 'capacity'
   | 'backendMark'
   | 'bindInstallation'
@@ -75,6 +76,7 @@ export class BoundedDriver implements StorageDriver {
   readonly quarantined?: (options?: CallOptions) => Promise<QuarantinedEntry[]>;
   readonly purgeQuarantined?: (id: string, options?: CallOptions) => Promise<QuarantinedEntry>;
   readonly restoreQuarantined?: (id: string, name: string, options?: CallOptions) => Promise<DriverVolume>;
+  readonly snapshotCopy?: (snapshotId: string, snapshotName: string, options?: CallOptions) => Promise<DriverSnapshot>;
   private readonly timeoutMs: number;
   private readonly timeouts: Partial<Record<DriverOperation, number>>;
 
@@ -117,6 +119,11 @@ export class BoundedDriver implements StorageDriver {
     if (inner.restoreQuarantined) {
       const call = inner.restoreQuarantined.bind(inner);
       this.restoreQuarantined = (id, name, options) => this.run('restoreQuarantined', id, options, (o) => call(id, name, o));
+    }
+    if (inner.snapshotCopy) {
+      const copy = inner.snapshotCopy.bind(inner);
+      this.snapshotCopy = (snapshotId, snapshotName, options) =>
+        this.run('snapshotCopy', snapshotId, options, (o) => copy(snapshotId, snapshotName, o));
     }
   }
 

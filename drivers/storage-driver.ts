@@ -176,6 +176,11 @@ export interface StorageDriver {
   snapshots(options?: CallOptions): Promise<DriverSnapshot[]>;
   snapshotInspect(snapshotId: string, options?: CallOptions): Promise<DriverSnapshot>;
   snapshotRemove(snapshotId: string, options?: CallOptions): Promise<void>;
+  /**
+   * A new snapshot named `snapshotName` of the same volume, holding the snapshot's data. Optional:
+   * a driver without it cannot copy snapshots (501).
+   */
+  snapshotCopy?(snapshotId: string, snapshotName: string, options?: CallOptions): Promise<DriverSnapshot>;
 
   /** Provisionable capacity for a profile in a zone, where the backend knows it; undefined otherwise. */
   capacity(query: CapacityQuery, zone: string | undefined, options?: CallOptions): Promise<Capacity | undefined>;

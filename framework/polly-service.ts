@@ -27,6 +27,7 @@ import { SchedulerFacade } from './scheduler/scheduler-api';
 import { meteredDriver, SchedulerMetrics } from './scheduler/scheduler-metrics';
 import { StorageOfferBook } from './scheduler/storage-offers';
 import { CapacityRefresher } from './scheduler/capacity-refresher';
+import { HolderFencing } from './scheduler/holder-fencing';
 import { agentsRoutes } from './api/v1/agents-routes';
 import { appsRoutes } from './api/v1/apps-routes';
 import { tasksRoutes } from './api/v1/tasks-routes';
@@ -43,6 +44,7 @@ import { driverFactory } from './storage/driver-factory';
 import { ServiceRegistry } from './storage/service-registry';
 import { StorageService } from './storage/storage-service';
 import { RunningLibStorage, startLibStorage } from './api/libstorage/start-libstorage';
+import type { PreemptPolicy } from './api/libstorage/libstorage-backend';
 
 export interface PollyServiceOptions {
   config: PollyConfig;
@@ -143,6 +145,9 @@ export class PollyService {
       const schedulerRef: { current?: PollyScheduler } = {};
       // The scheduler's routers need its parts, which need the storage service: build them lazily.
       const partsRef: { current?: SchedulerParts } = {};
+      // libStorage `force` preempts a holder the scheduler knows is gone (its agents and tasks, once built).
+      const fencingRef: { current?: HolderFencing } = {};
+      const preempt: PreemptPolicy = { fencedBecause: (claim) => fencingRef.current?.fencedBecause(claim) };
       const schedulerRouters: MountedRouter[] = [
         { path: '/v1', router: agentsRoutes(lazyFacade(partsRef)) },
         { path: '/v1', router: offersRoutes(lazyFacade(partsRef)) },
@@ -156,7 +161,7 @@ export class PollyService {
         logger,
         () => schedulerRef.current?.isSubscribed === true,
         [...schedulerRouters, ...(options.routers ?? [])],
-        { metrics, storeWrites, init: options.init === true },
+        { metrics, storeWrites, init: options.init === true, preempt },
       );
       const schedulerMetrics: SchedulerMetrics = {
         offersReceived: (n) => metrics.offersReceived.inc(n),
@@ -175,6 +180,7 @@ export class PollyService {
       offers.start();
       const capacity = new CapacityRefresher(offers, agents);
       const tracker = new InstanceTracker(store);
+      fencingRef.current = new HolderFencing(agents, tracker);
       const launcher = new AppLauncher({
         storage,
         agents,
@@ -283,7 +289,12 @@ export class PollyService {
     logger: Logger,
     subscribed: () => boolean,
     routers: MountedRouter[] | undefined,
-    { metrics, storeWrites, init }: { metrics: PollyMetrics; storeWrites: StoreWriteMonitor; init: boolean },
+    {
+      metrics,
+      storeWrites,
+      init,
+      preempt,
+    }: { metrics: PollyMetrics; storeWrites: StoreWriteMonitor; init: boolean; preempt: PreemptPolicy },
   ): Promise<PollySurfaces> {
     const registry = new ServiceRegistry({
       services: config.services,
@@ -340,7 +351,7 @@ export class PollyService {
     }
     let libstorage: RunningLibStorage | undefined;
     try {
-      libstorage = await startLibStorage({ storage, apiAuth: auth, logger }, config.libstorage);
+      libstorage = await startLibStorage({ storage, apiAuth: auth, logger, preempt }, config.libstorage);
     } catch (err) {
       await api.close(0).catch(() => undefined);
       stopFeed();

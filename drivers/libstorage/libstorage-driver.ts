@@ -7,6 +7,10 @@
  * The interface's idempotency promises are kept here, not left to the server: an attach where the
  * volume is already attached to the instance returns it as is (stock vfs would attach twice), and
  * a detach where it is not attached is a no-op.
+ *
+ * Request bodies are what the stock REX-Ray client sends (libStorage's Go client): every create
+ * field present, zero-valued when not given (`"type": ""`, `"iops": 0`...), `force` and `opts`
+ * only when set, and a `Libstorage-Tx` header on every request.
  */
 import { DriverInvalidError, DriverNotFoundError } from '../errors';
 import { assertValidName } from '../name-rules';
@@ -28,10 +32,17 @@ import type {
   VolumeAttachment,
   VolumeCreateOptions,
 } from '../storage-driver';
-import { formatInstanceIdHeader, formatTransactionHeader } from './instance-id-header';
+import { formatInstanceIdHeader } from './instance-id-header';
 import { LibStorageHttp } from './libstorage-http';
-import type { LsInstance, LsServiceInfo, LsSnapshot, LsVolume, LsVolumeAttachResponse, LsVolumeCreateRequest } from './libstorage-wire';
-import { randomUUID } from 'node:crypto';
+import type {
+  LsInstance,
+  LsServiceInfo,
+  LsSnapshot,
+  LsSnapshotCopyRequest,
+  LsVolume,
+  LsVolumeAttachResponse,
+  LsVolumeCreateRequest,
+} from './libstorage-wire';
 
 export interface LibStorageDriverConfig {
   /** `http(s)://host:port`, `tcp://host:port` or `unix:///path.sock`. */
@@ -185,7 +196,6 @@ export class LibStorageDriver implements StorageDriver {
       method: 'POST',
       path: `/volumes/${seg(this.service)}`,
       body,
-      headers: this.txHeaders(),
       signal: options?.signal,
       what: `volumeCreate ${name}`,
     });
@@ -202,8 +212,7 @@ export class LibStorageDriver implements StorageDriver {
     const res = await this.http.request<LsVolume>({
       method: 'POST',
       path: `/snapshots/${seg(this.service)}/${seg(snapshotId)}?create`,
-      body: createBody(name, checkCreateOptions(create)),
-      headers: this.txHeaders(),
+      body: createFromSnapshotBody(name, checkCreateOptions(create)),
       signal: options?.signal,
       what: `volumeCreateFromSnapshot ${snapshotId}`,
     });
@@ -216,7 +225,6 @@ export class LibStorageDriver implements StorageDriver {
       method: 'POST',
       path: `/volumes/${seg(this.service)}/${seg(volumeId)}?copy`,
       body: { volumeName: name },
-      headers: this.txHeaders(),
       signal: options?.signal,
       what: `volumeCopy ${volumeId}`,
     });
@@ -229,7 +237,6 @@ export class LibStorageDriver implements StorageDriver {
       method: 'POST',
       path: `/volumes/${seg(this.service)}/${seg(volumeId)}?snapshot`,
       body: { snapshotName },
-      headers: this.txHeaders(),
       signal: options?.signal,
       what: `volumeSnapshot ${volumeId}`,
     });
@@ -240,7 +247,6 @@ export class LibStorageDriver implements StorageDriver {
     await this.http.request<unknown>({
       method: 'DELETE',
       path: `/volumes/${seg(this.service)}/${seg(volumeId)}${remove?.force ? '?force' : ''}`,
-      headers: this.txHeaders(),
       signal: options?.signal,
       what: `volumeRemove ${volumeId}`,
     });
@@ -258,7 +264,7 @@ export class LibStorageDriver implements StorageDriver {
       method: 'POST',
       path: `/volumes/${seg(this.service)}/${seg(volumeId)}?attach`,
       body: attach?.force ? { force: true } : {},
-      headers: { ...this.headers(instanceId), ...this.txHeaders() },
+      headers: this.headers(instanceId),
       signal: options?.signal,
       what: `volumeAttach ${volumeId}`,
     });
@@ -274,7 +280,7 @@ export class LibStorageDriver implements StorageDriver {
       method: 'POST',
       path: `/volumes/${seg(this.service)}/${seg(volumeId)}?detach`,
       body: detach?.force ? { force: true } : {},
-      headers: { ...this.headers(instanceId), ...this.txHeaders() },
+      headers: this.headers(instanceId),
       signal: options?.signal,
       what: `volumeDetach ${volumeId}`,
     });
@@ -304,11 +310,24 @@ export class LibStorageDriver implements StorageDriver {
     return toDriverSnapshot(res.body);
   }
 
+  async snapshotCopy(snapshotId: string, snapshotName: string, options?: CallOptions): Promise<DriverSnapshot> {
+    assertValidName(snapshotName, 'snapshot name');
+    // destinationID is required by the schema; an empty one copies within the backend.
+    const body: LsSnapshotCopyRequest = { snapshotName, destinationID: '' };
+    const res = await this.http.request<LsSnapshot>({
+      method: 'POST',
+      path: `/snapshots/${seg(this.service)}/${seg(snapshotId)}?copy`,
+      body,
+      signal: options?.signal,
+      what: `snapshotCopy ${snapshotId}`,
+    });
+    return toDriverSnapshot(res.body);
+  }
+
   async snapshotRemove(snapshotId: string, options?: CallOptions): Promise<void> {
     await this.http.request<unknown>({
       method: 'DELETE',
       path: `/snapshots/${seg(this.service)}/${seg(snapshotId)}`,
-      headers: this.txHeaders(),
       signal: options?.signal,
       what: `snapshotRemove ${snapshotId}`,
     });
@@ -325,24 +344,36 @@ export class LibStorageDriver implements StorageDriver {
       }),
     };
   }
-
-  private txHeaders(): Record<string, string> {
-    return { 'Libstorage-Tx': formatTransactionHeader({ id: randomUUID(), created: Math.floor(Date.now() / 1000) }) };
-  }
 }
 
 function sameInstance(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
 }
 
-function createBody(name: string, c: VolumeCreateOptions): LsVolumeCreateRequest {
-  const body: LsVolumeCreateRequest = { name };
-  if (c.size !== undefined) body.size = c.size;
-  if (c.type !== undefined) body.type = c.type;
-  if (c.iops !== undefined) body.iops = c.iops;
-  if (c.availabilityZone !== undefined) body.availabilityZone = c.availabilityZone;
-  if (c.encrypted !== undefined) body.encrypted = c.encrypted;
+/**
+ * `POST /volumes/{service}` as REX-Ray's `volume create` sends it: name, availabilityZone,
+ * encrypted, iops, size and type always (zero values when not given), encryptionKey and opts only
+ * when set — Go's field order, as the server sees it.
+ */
+export function createBody(name: string, c: VolumeCreateOptions): LsVolumeCreateRequest {
+  const body: LsVolumeCreateRequest = { name, availabilityZone: c.availabilityZone ?? '', encrypted: c.encrypted ?? false };
   if (c.encryptionKey !== undefined) body.encryptionKey = c.encryptionKey;
+  body.iops = c.iops ?? 0;
+  body.size = c.size ?? 0;
+  body.type = c.type ?? '';
+  if (c.fields && Object.keys(c.fields).length > 0) body.opts = { ...c.fields };
+  return body;
+}
+
+/** `POST /snapshots/{service}/{id}?create` as libStorage's client sends it: as a create, without the encryption fields. */
+export function createFromSnapshotBody(name: string, c: VolumeCreateOptions): LsVolumeCreateRequest {
+  const body: LsVolumeCreateRequest = {
+    name,
+    availabilityZone: c.availabilityZone ?? '',
+    iops: c.iops ?? 0,
+    size: c.size ?? 0,
+    type: c.type ?? '',
+  };
   if (c.fields && Object.keys(c.fields).length > 0) body.opts = { ...c.fields };
   return body;
 }

@@ -10,8 +10,10 @@
  * 500 whose message says the name exists or the volume is attached elsewhere is a conflict, one
  * that says "not implemented" is not implemented, a schema failure is invalid, and a
  * "resource not found" is not found. Only reads are retried here (`idempotent: true`); mutations
- * are retried by the storage layer under their intent key.
+ * are retried by the storage layer under their intent key. Every request carries a
+ * `Libstorage-Tx` header, as libStorage's own client sends.
  */
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { abortedError, sleep } from '../abort';
@@ -23,6 +25,7 @@ import {
   DriverNotImplementedError,
   DriverTransientError,
 } from '../errors';
+import { formatTransactionHeader } from './instance-id-header';
 import type { LsErrorBody } from './libstorage-wire';
 
 export interface LibStorageHttpOptions {
@@ -135,7 +138,11 @@ export class LibStorageHttp {
     const caller = req.signal;
     if (caller?.aborted) return Promise.reject(abortedError(req.what, caller.reason));
     const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body), 'utf8');
-    const headers: Record<string, string> = { accept: 'application/json', ...(req.headers ?? {}) };
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'Libstorage-Tx': formatTransactionHeader({ id: randomUUID(), created: Math.floor(Date.now() / 1000) }),
+      ...(req.headers ?? {}),
+    };
     if (payload) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(payload.length);

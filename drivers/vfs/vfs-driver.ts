@@ -78,6 +78,12 @@ export interface VfsDriverConfig {
 
 const GIB = 1024 ** 3;
 
+/** What a new snapshot records about its volume. */
+type SnapshotSource = Pick<
+  VfsSnapshotRecord,
+  'volumeId' | 'volumeSize' | 'volumeType' | 'volumeIops' | 'volumeAvailabilityZone' | 'fields'
+>;
+
 export class VfsDriver implements StorageDriver {
   readonly name = 'vfs';
   readonly layout: VfsLayout;
@@ -330,27 +336,51 @@ export class VfsDriver implements StorageDriver {
     assertValidName(snapshotName, 'snapshotName');
     await this.ready(signal, 'volumeSnapshot');
     const volume = await this.mustReadVolume(volumeId);
-    const staging = await this.stage(this.layout.snapshotsDir, this.layout.volumeDir(volume.id), signal, 'volumeSnapshot');
+    const of: SnapshotSource = { volumeId: volume.id, volumeSize: volume.size, fields: volume.fields };
+    if (volume.type !== undefined) of.volumeType = volume.type;
+    if (volume.iops !== undefined) of.volumeIops = volume.iops;
+    if (volume.availabilityZone !== undefined) of.volumeAvailabilityZone = volume.availabilityZone;
+    return this.snapshotFrom(this.layout.volumeDir(volume.id), of, snapshotName, signal, 'volumeSnapshot');
+  }
+
+  /** A copy of a snapshot: a new snapshot of the same volume with the snapshot's data (as libStorage's vfs). */
+  async snapshotCopy(snapshotId: string, snapshotName: string, options?: CallOptions): Promise<DriverSnapshot> {
+    const signal = options?.signal;
+    assertValidName(snapshotName, 'snapshotName');
+    await this.ready(signal, 'snapshotCopy');
+    const snap = await this.mustReadSnapshot(snapshotId);
+    const of: SnapshotSource = { volumeId: snap.volumeId, volumeSize: snap.volumeSize, fields: snap.fields };
+    if (snap.volumeType !== undefined) of.volumeType = snap.volumeType;
+    if (snap.volumeIops !== undefined) of.volumeIops = snap.volumeIops;
+    if (snap.volumeAvailabilityZone !== undefined) of.volumeAvailabilityZone = snap.volumeAvailabilityZone;
+    return this.snapshotFrom(this.layout.snapshotDir(snap.id), of, snapshotName, signal, 'snapshotCopy');
+  }
+
+  /** Copies `sourceDir` into a new snapshot directory, then records the snapshot (the commit point). */
+  private async snapshotFrom(
+    sourceDir: string,
+    of: SnapshotSource,
+    snapshotName: string,
+    signal: AbortSignal | undefined,
+    what: string,
+  ): Promise<DriverSnapshot> {
+    const staging = await this.stage(this.layout.snapshotsDir, sourceDir, signal, what);
     try {
-      return await this.lock.withLock(signal, `volumeSnapshot ${volume.id}`, async () => {
+      return await this.lock.withLock(signal, `${what} ${of.volumeId}`, async () => {
         const id = formatSnapshotId(await this.reserveId('snapshot'));
-        throwIfAborted(signal, 'volumeSnapshot');
+        throwIfAborted(signal, what);
         await this.moveIntoPlace(staging, this.layout.snapshotDir(id));
         return this.journal.update(async () => {
           const record: VfsSnapshotRecord = {
             schema: RECORD_SCHEMA,
             id,
             name: snapshotName,
-            volumeId: volume.id,
-            volumeSize: volume.size,
             startTime: new Date().toISOString(),
             status: 'online',
-            fields: { ...volume.fields },
+            ...of,
+            fields: { ...of.fields },
           };
-          if (volume.type !== undefined) record.volumeType = volume.type;
-          if (volume.iops !== undefined) record.volumeIops = volume.iops;
-          if (volume.availabilityZone !== undefined) record.volumeAvailabilityZone = volume.availabilityZone;
-          this.logger.info('vfs snapshot created', { volumeId: volume.id, snapshotId: id });
+          this.logger.info('vfs snapshot created', { volumeId: of.volumeId, snapshotId: id });
           return { entries: [{ snapshot: record }], result: toDriverSnapshot(record) };
         });
       });

@@ -1,13 +1,14 @@
 /**
- * `polly volume ls|get|create|rm|offer|revoke|label|unlabel` over `/v1/volumes`, and the
- * quarantine: `polly volume quarantine ls|restore` and `polly volume purge` over
- * `/v1/services/:name/quarantine`.
+ * `polly volume ls|get|create|rm|offer|revoke|label|unlabel` over `/v1/volumes` (every command that
+ * names a volume takes its ID or its name), and the quarantine: `polly volume quarantine ls|restore`
+ * and `polly volume purge` over `/v1/services/:name/quarantine`.
  */
 import type { Command } from 'commander';
 import type { QuarantineView } from '../storage/quarantine-book';
+import { isVolumeId } from '../storage/volume-id';
 import type { VolumeRecord } from '../storage/volume-record';
-import { collect, contextOf, parsePairs, positiveInt } from './cli-context';
-import { UsageError } from './cli-errors';
+import { ApiError, UsageError } from './cli-errors';
+import { CliContext, collect, contextOf, parsePairs, positiveInt } from './cli-context';
 import { Column, details, humanSize, render, table } from './output';
 
 const COLUMNS: Array<Column<VolumeRecord>> = [
@@ -57,6 +58,33 @@ const path = (id: string): string => `/v1/volumes/${encodeURIComponent(id)}`;
 const quarantinePath = (service: string, id?: string): string =>
   `/v1/services/${encodeURIComponent(service)}/quarantine${id === undefined ? '' : `/${encodeURIComponent(id)}`}`;
 
+/**
+ * The volume a command names by ID or by name: a volume with that ID wins; otherwise the one volume
+ * with that name (names are unique per service; a name used by several services needs the ID).
+ */
+async function findVolume(ctx: CliContext, ref: string): Promise<VolumeRecord> {
+  let byId: ApiError | undefined;
+  if (isVolumeId(ref)) {
+    try {
+      return await ctx.client.get<VolumeRecord>(path(ref));
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 404)) throw err;
+      byId = err;
+    }
+  }
+  const { volumes } = await ctx.client.get<{ volumes: VolumeRecord[] }>(`/v1/volumes?name=${encodeURIComponent(ref)}`);
+  if (volumes.length === 1) return volumes[0]!;
+  if (volumes.length > 1) {
+    throw new UsageError(
+      `Volume name "${ref}" is used by ${volumes.length} volumes (${volumes
+        .map((v) => v.id)
+        .sort()
+        .join(', ')}); give the ID`,
+    );
+  }
+  throw byId ?? new ApiError(`Volume "${ref}" not found`, 404);
+}
+
 export function registerVolumeCommand(program: Command): void {
   const volume = program.command('volume').description('storage volumes: list, inspect, create, remove, offer to schedulers, label');
 
@@ -82,11 +110,11 @@ export function registerVolumeCommand(program: Command): void {
     });
 
   volume
-    .command('get <id>')
+    .command('get <id|name>')
     .description('show one volume')
-    .action(async (id: string, _flags: unknown, cmd: Command) => {
+    .action(async (ref: string, _flags: unknown, cmd: Command) => {
       const ctx = contextOf(cmd);
-      const v = await ctx.client.get<VolumeRecord>(path(id));
+      const v = await findVolume(ctx, ref);
       ctx.out(render(ctx.format, v, () => volumeDetails(v)));
     });
 
@@ -131,21 +159,24 @@ export function registerVolumeCommand(program: Command): void {
     );
 
   volume
-    .command('rm <id>')
+    .command('rm <id|name>')
     .description('remove a volume from its backend (refused while claimed)')
-    .action(async (id: string, _flags: unknown, cmd: Command) => {
+    .action(async (ref: string, _flags: unknown, cmd: Command) => {
       const ctx = contextOf(cmd);
+      const { id } = await findVolume(ctx, ref);
       await ctx.client.delete(path(id));
       ctx.out(render(ctx.format, { removed: id }, () => `removed ${id}\n`));
     });
 
   const patch = (verb: string, description: string, build: (args: string[]) => Record<string, unknown>): void => {
     volume
-      .command(`${verb} <id> <items...>`)
+      .command(`${verb} <id|name> <items...>`)
       .description(description)
-      .action(async (id: string, items: string[], _flags: unknown, cmd: Command) => {
+      .action(async (ref: string, items: string[], _flags: unknown, cmd: Command) => {
         const ctx = contextOf(cmd);
-        const v = await ctx.client.patch<VolumeRecord>(path(id), build(items));
+        const body = build(items);
+        const { id } = await findVolume(ctx, ref);
+        const v = await ctx.client.patch<VolumeRecord>(path(id), body);
         ctx.out(render(ctx.format, v, () => volumeDetails(v)));
       });
   };
@@ -153,8 +184,8 @@ export function registerVolumeCommand(program: Command): void {
 
   patch('offer', 'offer a volume to schedulers (they may see and claim it)', (s) => ({ offer: s }));
   patch('revoke', 'withdraw the offer from schedulers', (s) => ({ revoke: s }));
-  patch('label', 'set labels: polly volume label ID k=v [k2=v2 ...]', (pairs) => ({ labels: parsePairs(pairs, 'label') }));
-  patch('unlabel', 'remove labels: polly volume unlabel ID k [k2 ...]', (keys) => ({
+  patch('label', 'set labels: polly volume label ID|NAME k=v [k2=v2 ...]', (pairs) => ({ labels: parsePairs(pairs, 'label') }));
+  patch('unlabel', 'remove labels: polly volume unlabel ID|NAME k [k2 ...]', (keys) => ({
     labels: Object.fromEntries(keys.map((k) => [k, null])),
   }));
 }

@@ -77,6 +77,16 @@ const LibStorageConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /**
+     * Per service: which instance IDs each token subject (JWT `sub`, or an `api.tokens` name) may
+     * attach and detach as. A service listed here refuses (403) any other instance to a non-admin
+     * caller; a service not listed lets a caller name any instance. Needs auth.
+     */
+    instances: Type.Record(
+      Type.String(),
+      Type.Record(Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { maxItems: 1000 })),
+      { default: {} },
+    ),
     /** Per service: the driver name (and type) advertised to clients; vfs services default to `vfs`. */
     advertise: Type.Optional(
       Type.Record(

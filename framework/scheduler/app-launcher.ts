@@ -75,6 +75,11 @@ const Reason = mesos.v1.TaskStatus.Reason;
 const OpType = mesos.v1.Offer.Operation.Type;
 /** The holder is gone for sure (or the agent is): fence its claims. */
 const FENCING = new Set<number>([TaskState.TASK_LOST, TaskState.TASK_GONE, TaskState.TASK_GONE_BY_OPERATOR]);
+/**
+ * Reconciling a task ID Mesos cannot know (no app ID has a `:`) on an agent tells whether the agent
+ * is gone (TASK_GONE_BY_OPERATOR) or only unreachable: how Polly learns about agents it runs nothing on.
+ */
+const AGENT_PROBE_PREFIX = 'polly:agent-probe:';
 
 export type { AppView, TaskView, TaskVolumeView } from './app-views';
 
@@ -248,17 +253,20 @@ export class AppLauncher {
     this.agents.markLost(failure.agentId, 'FAILURE event: agent lost');
     // FAILURE is also sent for agents that are only unreachable: ask Mesos what happened to our tasks.
     const tasks = this.tracker.liveTasks().filter((t) => t.agentId === failure.agentId && !this.inFlight.has(t.id));
-    if (tasks.length > 0) {
-      this.driver()
-        ?.reconcile(tasks.map((t) => ({ taskId: t.id, agentId: t.agentId })))
-        .catch((err: Error) => this.logger.warn('reconcile failed', { error: err.message }));
-    }
+    const queries =
+      tasks.length > 0
+        ? tasks.map((t) => ({ taskId: t.id, agentId: t.agentId }))
+        : [{ taskId: `${AGENT_PROBE_PREFIX}${failure.agentId}`, agentId: failure.agentId }];
+    this.driver()
+      ?.reconcile(queries)
+      .catch((err: Error) => this.logger.warn('reconcile failed', { error: err.message }));
     this.fenceIfGone(failure.agentId);
   }
 
   async onUpdate(status: mesos.v1.ITaskStatus): Promise<void> {
     this.agents.observeStatus(status);
     const taskId = status.task_id.value;
+    if (taskId.startsWith(AGENT_PROBE_PREFIX)) return; // an agent probe's answer: the registry has taken it in
     const task = this.tracker.task(taskId);
     if (!task) return this.adopt(status);
     if (task.terminal) return this.stopIfRunning(task, status);

@@ -7,6 +7,7 @@
  */
 import { DriverNotFoundError } from '../../drivers/errors';
 import type { DriverSnapshot } from '../../drivers/storage-driver';
+import { NotImplementedError } from '../errors/not-implemented-error';
 import { UnavailableError } from '../errors/unavailable-error';
 import { Logger, silentLogger } from '../mesos/logger';
 import type { IntentLog, IntentRecord } from './intent-log';
@@ -42,30 +43,59 @@ export class SnapshotBook {
    * answer is settled by asking the backend for the name.
    */
   async create(volume: VolumeRecord, snapshotName: string): Promise<DriverSnapshot> {
+    const driver = this.options.registry.get(volume.service).driver;
+    return this.underIntent(volume.service, volume.driverVolumeId, snapshotName, (name) =>
+      driver.volumeSnapshot(volume.driverVolumeId, name),
+    );
+  }
+
+  /**
+   * Copies `snapshot` as `name`: a new snapshot of the same volume with the same data, made and
+   * settled like `create` (recovery finds it by volume and name). 501 when the driver cannot copy.
+   */
+  async copy(service: string, snapshot: DriverSnapshot, snapshotName: string): Promise<DriverSnapshot> {
+    const driver = this.options.registry.get(service).driver;
+    if (!driver.snapshotCopy) {
+      throw new NotImplementedError(`not implemented: the ${driver.name} driver of service ${service} cannot copy snapshots`, {
+        service,
+        snapshotId: snapshot.id,
+      });
+    }
+    const snapshotCopy = driver.snapshotCopy.bind(driver);
+    return this.underIntent(service, snapshot.volumeId, snapshotName, (name) => snapshotCopy(snapshot.id, name));
+  }
+
+  /** A new snapshot of the volume, in the volume's queue slot, under a `snapshot` intent. */
+  private async underIntent(
+    service: string,
+    driverVolumeId: string,
+    snapshotName: string,
+    make: (name: string) => Promise<DriverSnapshot>,
+  ): Promise<DriverSnapshot> {
     const name = checkVolumeName(snapshotName);
-    const { registry, queue, intents } = this.options;
-    const driver = registry.get(volume.service).driver;
-    return queue.run(volume.id, async () => {
+    const { queue, intents } = this.options;
+    const volumeId = formatVolumeId(service, driverVolumeId);
+    return queue.run(volumeId, async () => {
       const intent = await intents.begin({
         kind: 'snapshot',
-        key: `${volume.id}/${name}`,
-        service: volume.service,
-        volumeId: volume.id,
-        payload: { driverVolumeId: volume.driverVolumeId, name },
+        key: `${volumeId}/${name}`,
+        service,
+        volumeId,
+        payload: { driverVolumeId, name },
       });
       try {
         const snap = await retryCreate(
-          () => driver.volumeSnapshot(volume.driverVolumeId, name),
-          () => this.find(volume.service, volume.driverVolumeId, name),
+          () => make(name),
+          () => this.find(service, driverVolumeId, name),
           this.retry,
         );
         await intents.resolve(intent.id);
-        this.logger.info('snapshot created', { volumeId: volume.id, snapshotId: formatVolumeId(volume.service, snap.id), name });
+        this.logger.info('snapshot created', { volumeId, snapshotId: formatVolumeId(service, snap.id), name });
         return snap;
       } catch (err) {
         if (isTransient(err)) {
-          this.logger.error('snapshot outcome unknown; recovery will settle it', { volumeId: volume.id, name, intentId: intent.id });
-          throw new UnavailableError(`Snapshotting volume ${volume.id} timed out; it will be settled by recovery`, { volumeId: volume.id });
+          this.logger.error('snapshot outcome unknown; recovery will settle it', { volumeId, name, intentId: intent.id });
+          throw new UnavailableError(`Snapshotting volume ${volumeId} timed out; it will be settled by recovery`, { volumeId });
         }
         await intents.resolve(intent.id); // definitely not made
         throw toPollyError(err);

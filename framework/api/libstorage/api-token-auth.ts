@@ -10,13 +10,17 @@
  * REX-Ray sends the token as `Authorization: Bearer <token>` (its `libstorage.client.auth.token`).
  */
 import type { ApiAuth } from '../auth/api-auth';
+import { InstanceBinding } from './instance-binding';
 import type { Caller, LibStorageAuth } from './libstorage-auth';
 import { LibStorageError } from './libstorage-error';
 
 export class ApiTokenAuth implements LibStorageAuth {
   readonly kind = 'api-tokens' as const;
 
-  constructor(private readonly apiAuth: ApiAuth) {}
+  constructor(
+    private readonly apiAuth: ApiAuth,
+    private readonly instances = new InstanceBinding(),
+  ) {}
 
   async authenticate(authorization: string | undefined): Promise<Caller> {
     const principal = this.apiAuth.authenticate(authorization);
@@ -42,5 +46,9 @@ export class ApiTokenAuth implements LibStorageAuth {
 
   servicesFor(caller: Caller, services: readonly string[]): string[] {
     return caller.service === undefined ? [...services] : services.filter((s) => s === caller.service);
+  }
+
+  authorizeInstance(caller: Caller, service: string, instanceId: string): void {
+    this.instances.authorize(caller, service, instanceId);
   }
 }

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import { jwtVerify, type JWTPayload } from 'jose';
+import { InstanceBinding } from './instance-binding';
 import type { Caller, LibStorageAuth } from './libstorage-auth';
 import { LibStorageError } from './libstorage-error';
 
@@ -31,7 +32,10 @@ export class JwtAuth implements LibStorageAuth {
   private readonly rules = new Map<string, { allow: Set<string>; deny: Set<string> }>();
   private readonly admins: Set<string>;
 
-  constructor(config: JwtAuthConfig) {
+  constructor(
+    config: JwtAuthConfig,
+    private readonly instances = new InstanceBinding(),
+  ) {
     const secret = config.secretFile ? fs.readFileSync(config.secretFile, 'utf8').trim() : config.secret;
     if (!secret) throw new Error('libstorage.jwt needs a secret or a secretFile');
     this.key = new TextEncoder().encode(secret);
@@ -69,6 +73,10 @@ export class JwtAuth implements LibStorageAuth {
     const sub = (caller.subject ?? '').toLowerCase();
     if (rules.deny.has(sub)) throw LibStorageError.invalidToken();
     if (rules.allow.size > 0 && !rules.allow.has(sub)) throw LibStorageError.invalidToken();
+  }
+
+  authorizeInstance(caller: Caller, service: string, instanceId: string): void {
+    this.instances.authorize(caller, service, instanceId);
   }
 
   /** Every service; upstream refuses an all-services route whole if any one service denies the caller (no partial data). */

@@ -10,13 +10,15 @@
  *                                 (or this one on a unix socket); anything else is a ConfigError.
  *
  * Anonymous or unknown tokens get 401 in libStorage's error shape; a known token doing what its
- * scope does not allow gets 403.
+ * scope does not allow gets 403. Either kind binds subjects to the instance IDs they may attach and
+ * detach as, per service, with `libstorage.instances` (instance-binding.ts).
  */
 import type { LibStorageConfig } from '../../config/config-schema';
 import { ConfigError } from '../../config/config-loader';
 import type { ApiAuth } from '../auth/api-auth';
 import { isLoopbackHost } from '../auth/api-auth';
 import { ApiTokenAuth } from './api-token-auth';
+import { InstanceBinding } from './instance-binding';
 import { JwtAuth } from './jwt-auth';
 import { LibStorageError } from './libstorage-error';
 
@@ -45,6 +47,8 @@ export interface LibStorageAuth {
    * caller's own, or every one — refused whole (401) if any one of them refuses the caller.
    */
   servicesFor(caller: Caller, services: readonly string[]): string[];
+  /** 403 unless the caller may attach and detach as `instanceId` on `service` (`libstorage.instances`). */
+  authorizeInstance(caller: Caller, service: string, instanceId: string): void;
 }
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
@@ -61,14 +65,23 @@ export function authorizeMethod(caller: Caller, method: string): void {
  * the admin API's: when it authenticates and `libstorage.jwt` is absent, its tokens are accepted.
  */
 export function createLibStorageAuth(config: LibStorageConfig, apiAuth: ApiAuth | undefined): LibStorageAuth | undefined {
-  if (config.jwt) return new JwtAuth(config.jwt);
-  if (apiAuth?.enabled) return new ApiTokenAuth(apiAuth);
+  const instances = new InstanceBinding(config.instances);
+  if (config.jwt) return new JwtAuth(config.jwt, instances);
+  if (apiAuth?.enabled) return new ApiTokenAuth(apiAuth, instances);
+  const problems: string[] = [];
+  if (!instances.isEmpty) {
+    problems.push(
+      'libstorage.instances binds token subjects to instance IDs, but the libStorage API has no authentication; ' +
+        'set libstorage.jwt, or api.tokens (the libStorage API then accepts them)',
+    );
+  }
   if (!config.socket && !isLoopbackHost(config.host)) {
-    throw new ConfigError(
+    problems.push(
       `libstorage.host is ${config.host}, which is not a loopback address, and the libStorage API has no authentication; ` +
         'set libstorage.jwt (secret or secretFile, and per-service allow/deny), or api.tokens (the libStorage API then ' +
         'accepts them), or libstorage.host to 127.0.0.1',
     );
   }
+  if (problems.length > 0) throw new ConfigError(problems.join('; '), problems);
   return undefined;
 }

@@ -6,8 +6,10 @@
  * - A caller sees, through service S, the volumes offered to scheduler S (the original Polly ACL: a
  *   volume created through S is offered to S); an admin caller sees every volume of S.
  * - Attach is a claim in the ledger (single writer; agent ID = instance ID); detach releases the
- *   caller's claims. `force` preempts another holder only when the policy allows it for the volume
- *   and the holder is known to be gone (fenced), or when the caller is an admin.
+ *   caller's claims. `force` preempts another holder only when the holder is known to be gone
+ *   (fenced: the policy says why), or when the caller is an admin — and never a volume labelled
+ *   `polly.preempt=deny`. Every preemption is audited with the caller's subject and instance.
+ * - REX-Ray sends every create field, zero-valued when the user gave none: zero means "not given".
  */
 import { checkCreateOptions } from '../../../drivers/create-options';
 import { DriverNotFoundError } from '../../../drivers/errors';
@@ -15,6 +17,7 @@ import type {
   LsDriverInfo,
   LsInstance,
   LsSnapshot,
+  LsSnapshotCopyRequest,
   LsVolume,
   LsVolumeAttachRequest,
   LsVolumeCopyRequest,
@@ -24,7 +27,6 @@ import type {
 } from '../../../drivers/libstorage/libstorage-wire';
 import type { DriverSnapshot } from '../../../drivers/storage-driver';
 import { ConflictError } from '../../errors/conflict-error';
-import { NotImplementedError } from '../../errors/not-implemented-error';
 import { Logger, silentLogger } from '../../mesos/logger';
 import type { ClaimRecord } from '../../storage/claim-record';
 import type { StorageService as RegisteredService } from '../../storage/service-registry';
@@ -39,18 +41,45 @@ import { LibStorageError } from './libstorage-error';
 import { snapshotView, volumeView, VolumeViewContext } from './libstorage-views';
 import { instanceIdFor, localDevicesFor, RequestContext } from './request-context';
 
-/** Who may be preempted by `force` (DESIGN §4 fencing). */
+/** Which holders `force` may take a volume from (DESIGN §4 fencing). */
 export interface PreemptPolicy {
-  /** Whether `force` may take this volume from its holder at all. Default: unless label `polly.preempt` is `deny`. */
-  allows(volume: VolumeRecord): boolean;
-  /** Whether the holder is known to be gone (task terminal, agent removed by Mesos). Default: never known. */
-  isFenced(claim: ClaimRecord): boolean;
+  /**
+   * Why the holder is known to be gone (its task is terminal, Mesos removed its agent), for the
+   * audit; undefined while it may still be writing. Default: never known.
+   */
+  fencedBecause(claim: ClaimRecord): string | undefined;
 }
 
-export const DEFAULT_PREEMPT_POLICY: PreemptPolicy = {
-  allows: (volume) => volume.labels['polly.preempt'] !== 'deny',
-  isFenced: () => false,
-};
+export const DEFAULT_PREEMPT_POLICY: PreemptPolicy = { fencedBecause: () => undefined };
+
+/** The label that refuses preemption outright, to admins too. */
+export const PREEMPT_LABEL = 'polly.preempt';
+
+/** Who acted, for audit reasons: the token subject (when auth is on) and the instance. */
+export function actor(caller: Caller, instanceId: string): string {
+  return caller.subject !== undefined ? `subject ${caller.subject} as instance ${instanceId}` : `instance ${instanceId} (no auth)`;
+}
+
+/**
+ * The create parameters the client gave. libStorage clients serialise zero values for what the
+ * user left out (REX-Ray: `"type": ""`, `"iops": 0`, `"availabilityZone": ""`, `"encrypted": false`),
+ * so a zero value is "not given" and only the rest is validated.
+ */
+export function givenCreateOptions(body: LsVolumeCreateRequest): {
+  size?: number;
+  type?: string;
+  iops?: number;
+  availabilityZone?: string;
+  encrypted?: boolean;
+} {
+  const out: ReturnType<typeof givenCreateOptions> = {};
+  if (body.size !== undefined && body.size !== 0) out.size = body.size;
+  if (body.type !== undefined && body.type !== '') out.type = body.type;
+  if (body.iops !== undefined && body.iops !== 0) out.iops = body.iops;
+  if (body.availabilityZone !== undefined && body.availabilityZone !== '') out.availabilityZone = body.availabilityZone;
+  if (body.encrypted === true) out.encrypted = true;
+  return out;
+}
 
 export interface AdvertisedDriver {
   driver: string;
@@ -98,6 +127,11 @@ function metadataInstanceId(metadata: unknown): string | undefined {
     if (typeof hostname === 'string' && hostname !== '') return hostname;
   }
   return undefined;
+}
+
+/** The caller's subject as a log field, present only when auth is on. */
+function subjectField(caller: Caller): { subject?: string } {
+  return caller.subject !== undefined ? { subject: caller.subject } : {};
 }
 
 export class LibStorageBackend {
@@ -256,14 +290,10 @@ export class LibStorageBackend {
       name: body.name,
       scheduler: name,
       ...(profile !== undefined ? { profile } : {}),
-      ...(body.size !== undefined ? { size: body.size } : {}),
-      ...(body.type !== undefined ? { type: body.type } : {}),
-      ...(body.iops !== undefined ? { iops: body.iops } : {}),
-      ...(body.availabilityZone !== undefined ? { availabilityZone: body.availabilityZone } : {}),
-      ...(body.encrypted !== undefined ? { encrypted: body.encrypted } : {}),
+      ...givenCreateOptions(body),
       ...(Object.keys(fields).length > 0 ? { fields } : {}),
     });
-    this.logger.info('libstorage volume created', { volumeId: record.id, service: name, txId: ctx.tx.id });
+    this.logger.info('libstorage volume created', { volumeId: record.id, service: name, ...subjectField(ctx.caller), txId: ctx.tx.id });
     return volumeView(record, this.viewContext(name, ctx, 0), 3)!;
   }
 
@@ -302,15 +332,31 @@ export class LibStorageBackend {
       if (!body.force) {
         throw new ConflictError(`volume already attached to a host: ${volume.name} is held ${heldBy}`, details);
       }
-      if (!ctx.caller.admin && !(this.preempt.allows(volume) && this.preempt.isFenced(holder))) {
+      if (volume.labels[PREEMPT_LABEL] === 'deny') {
+        throw new ConflictError(
+          `volume already attached to a host: ${volume.name} is held ${heldBy} and labelled ${PREEMPT_LABEL}=deny; force never preempts it`,
+          details,
+        );
+      }
+      const fenced = this.preempt.fencedBecause(holder);
+      if (fenced === undefined && !ctx.caller.admin) {
         throw new ConflictError(
           `volume already attached to a host: ${volume.name} is held ${heldBy}, which is not known to be gone; ` +
             'force preempts only a fenced holder (or an admin caller)',
           details,
         );
       }
-      const reason = `preempted through the libStorage API by instance ${instanceId}${ctx.caller.subject ? ` (subject ${ctx.caller.subject})` : ''}`;
-      this.logger.warn('libstorage attach preempts a holder', { volumeId: volume.id, claimId: holder.id, agentId: holder.agentId, reason });
+      const reason =
+        `preempted through the libStorage API by ${actor(ctx.caller, instanceId)}: ` +
+        (fenced !== undefined ? `the holder is gone (${fenced})` : 'admin force');
+      this.logger.warn('libstorage attach preempts a holder', {
+        volumeId: volume.id,
+        claimId: holder.id,
+        agentId: holder.agentId,
+        instanceId,
+        ...subjectField(ctx.caller),
+        reason,
+      });
       await ledger.forceRelease(holder.id, reason);
     }
     if (!mine) {
@@ -322,7 +368,13 @@ export class LibStorageBackend {
         instanceId,
         mode: 'RW',
       });
-      this.logger.info('libstorage attach', { volumeId: volume.id, claimId: mine.id, agentId: instanceId, txId: ctx.tx.id });
+      this.logger.info('libstorage attach', {
+        volumeId: volume.id,
+        claimId: mine.id,
+        agentId: instanceId,
+        ...subjectField(ctx.caller),
+        txId: ctx.tx.id,
+      });
     }
     if (body.nextDeviceName) this.deviceNames.set(mine.id, body.nextDeviceName);
     const after = this.storage.catalog.get(volume.id);
@@ -385,21 +437,22 @@ export class LibStorageBackend {
     this.assertNameFree(name, target);
     let create;
     try {
-      create = checkCreateOptions({
-        ...(body.size !== undefined ? { size: body.size } : {}),
-        ...(body.type !== undefined ? { type: body.type } : {}),
-        ...(body.iops !== undefined ? { iops: body.iops } : {}),
-        ...(body.availabilityZone !== undefined ? { availabilityZone: body.availabilityZone } : {}),
-        ...(body.encrypted !== undefined ? { encrypted: body.encrypted } : {}),
-      });
+      create = checkCreateOptions(givenCreateOptions(body));
     } catch (err) {
       throw toPollyError(err);
     }
     return this.createFrom(name, ctx, target, { snapshot: snap.id, create }, 'create-from-snapshot');
   }
 
-  snapshotCopy(): never {
-    throw new NotImplementedError('not implemented: Polly storage drivers do not copy snapshots');
+  /**
+   * A new snapshot of the same volume with the snapshot's data (as libStorage's vfs does); the
+   * destination is not used: Polly's drivers copy within their own backend.
+   */
+  async snapshotCopy(name: string, snapshotId: string, ctx: RequestContext, body: LsSnapshotCopyRequest): Promise<LsSnapshot> {
+    const snap = await this.visibleSnapshot(name, snapshotId, ctx.caller);
+    const copy = await this.storage.snapshots.copy(name, snap, body.snapshotName);
+    this.logger.info('libstorage snapshot copied', { snapshotId: snap.id, copyId: copy.id, service: name, txId: ctx.tx.id });
+    return snapshotView(copy);
   }
 
   async snapshotRemove(name: string, snapshotId: string, caller: Caller): Promise<void> {
@@ -461,7 +514,7 @@ export class LibStorageBackend {
       .liveClaims(volume.id)
       .filter((c) => sameInstance(c.instanceId, instanceId) && (ctx.caller.admin || c.scheduler === name));
     for (const claim of mine) {
-      const reason = `detached through the libStorage API by instance ${instanceId}`;
+      const reason = `detached through the libStorage API by ${actor(ctx.caller, instanceId)}`;
       if (force) await ledger.forceRelease(claim.id, reason);
       else await ledger.release(claim.id, { reason });
       this.logger.info('libstorage detach', {
@@ -469,6 +522,7 @@ export class LibStorageBackend {
         claimId: claim.id,
         agentId: claim.agentId,
         forced: force,
+        ...subjectField(ctx.caller),
         txId: ctx.tx.id,
       });
     }

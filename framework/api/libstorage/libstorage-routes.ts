@@ -2,19 +2,21 @@
  * The libStorage route table (reference §1.4, v0.6.3) with the operation chosen by a query key
  * (`POST /volumes/{service}/{id}?attach`). Handlers are thin: parse, authorise, call the backend,
  * answer with libStorage's status codes (create/copy/snapshot 201, detach 205, volume delete 204,
- * snapshot delete 205 `null`, `?async` 202 with the Task).
+ * snapshot delete 205 `null`). Every volume and snapshot route, reads included, takes `?async`
+ * (as upstream): 202 with the Task, whose outcome `/tasks/{id}` reports to the callers that may
+ * read it.
  */
 import express, { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import type { LsServiceInfo } from '../../../drivers/libstorage/libstorage-wire';
 import { Logger, silentLogger } from '../../mesos/logger';
 import { POLLY_VERSION } from '../../version';
-import { parseAttachmentMask } from './attachment-mask';
+import { maskNeedsInstanceId, parseAttachmentMask } from './attachment-mask';
 import { ANONYMOUS_CALLER, Caller, LibStorageAuth } from './libstorage-auth';
 import type { LibStorageBackend } from './libstorage-backend';
 import { LibStorageError, toLibStorageError } from './libstorage-error';
 import { validateRequestBody } from './libstorage-schema';
 import { readRequestContext, RequestContext } from './request-context';
-import { TaskRegistry } from './task-registry';
+import { TaskEntry, TaskRegistry } from './task-registry';
 
 export interface LibStorageRoutesOptions {
   backend: LibStorageBackend;
@@ -50,6 +52,16 @@ export function send(res: Response, status: number, body?: unknown): void {
 
 function has(req: Request, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(req.query, key);
+}
+
+/** `?async`, `?async=true`, `?async=1`: a bare key is true, as in libStorage's query store. */
+function asyncRequested(req: Request): boolean {
+  if (!has(req, 'async')) return false;
+  const raw = req.query.async;
+  const v = String(Array.isArray(raw) ? raw[raw.length - 1] : raw)
+    .trim()
+    .toLowerCase();
+  return v !== 'false' && v !== '0';
 }
 
 function rawBody(req: Request): string {
@@ -95,39 +107,44 @@ export function libStorageRoutes(options: LibStorageRoutesOptions): Router {
     const names = backend.serviceNames();
     return auth ? auth.servicesFor(ctx.caller, names) : names;
   };
-  /** Upstream's all-services failure shape (500 "batch processing error"). */
-  const batch = <T>(names: string[], each: (name: string) => T): Record<string, T> => {
-    const completed: Record<string, T> = {};
-    for (const name of names) {
-      try {
-        completed[name] = each(name);
-      } catch (err) {
-        if (err instanceof LibStorageError && err.message === 'missing instance ID') {
-          throw new LibStorageError(500, 'batch processing error', { completed: {}, inner: { msg: err.message, service: name } });
-        }
-        throw err;
-      }
-    }
-    return completed;
+  /**
+   * One answer per service. A service that needs the caller's instance ID and has none fails the
+   * whole request with 400, as the one-service route does (upstream: 500 "batch processing error").
+   */
+  const perService = <T>(names: string[], each: (name: string) => T): Record<string, T> => {
+    const out: Record<string, T> = {};
+    for (const name of names) out[name] = each(name);
+    return out;
   };
-  /** Runs a mutation, or with `?async` answers 202 with its Task and lets it run on. */
-  const mutation = async (
+  /** The caller's instance for an attach or detach on `name`: 400 without one, 403 when it may not act as it. */
+  const actingInstance = (name: string, ctx: RequestContext): string => {
+    const instanceId = backend.callerInstance(name, ctx, true)!;
+    auth?.authorizeInstance(ctx.caller, name, instanceId);
+    return instanceId;
+  };
+  /** Runs `work` and answers `status` with its result; with `?async`, answers 202 with its Task and lets it run on. */
+  const answer = async (
     req: Request,
     res: Response,
     ctx: RequestContext,
+    services: string[],
     status: number,
-    work: () => Promise<unknown>,
+    work: () => Promise<unknown> | unknown,
   ): Promise<void> => {
-    if (has(req, 'async')) {
+    if (asyncRequested(req)) {
+      const owner = { services, ...(ctx.caller.subject !== undefined ? { user: ctx.caller.subject } : {}) };
       send(
         res,
         202,
-        tasks.run(ctx.caller.subject, work, (err) => toLibStorageError(err).body),
+        tasks.run(
+          owner,
+          async () => work(),
+          (err) => toLibStorageError(err).body,
+        ),
       );
       return;
     }
-    const result = await work();
-    send(res, status, result);
+    send(res, status, await work());
   };
 
   const route = (handler: Handler): RequestHandler => {
@@ -184,14 +201,13 @@ export function libStorageRoutes(options: LibStorageRoutesOptions): Router {
   // 4, 13. all volumes; detach all
   router.get(
     '/volumes',
-    route((req, res, ctx) => {
+    route(async (req, res, ctx) => {
       const mask = parseAttachmentMask(req.query.attachments);
       const filter = parseFilter(req.query.filter);
-      send(
-        res,
-        200,
-        batch(allServices(ctx), (name) => backend.volumes(name, ctx, { mask, ...filter })),
-      );
+      const names = allServices(ctx);
+      // Checked now, so that an async task cannot fail for a missing instance ID.
+      if (maskNeedsInstanceId(mask)) for (const name of names) backend.callerInstance(name, ctx, true);
+      await answer(req, res, ctx, names, 200, () => perService(names, (name) => backend.volumes(name, ctx, { mask, ...filter })));
     }),
   );
   router.post(
@@ -200,8 +216,8 @@ export function libStorageRoutes(options: LibStorageRoutesOptions): Router {
       if (!has(req, 'detach')) throw notFoundRoute(req);
       const body = validateRequestBody('volumeDetachRequest', rawBody(req), true);
       const names = allServices(ctx);
-      batch(names, (name) => backend.callerInstance(name, ctx, true));
-      await mutation(req, res, ctx, 205, async () => {
+      perService(names, (name) => actingInstance(name, ctx));
+      await answer(req, res, ctx, names, 205, async () => {
         const out: Record<string, unknown> = {};
         for (const name of names) out[name] = await backend.detachAll(name, ctx, body);
         return out;
@@ -212,10 +228,12 @@ export function libStorageRoutes(options: LibStorageRoutesOptions): Router {
   // 5, 7, 12. one service's volumes; create; detach all of the service
   router.get(
     '/volumes/:service',
-    route((req, res, ctx) => {
+    route(async (req, res, ctx) => {
       const name = serviceOf(req, ctx);
       const mask = parseAttachmentMask(req.query.attachments);
-      send(res, 200, backend.volumes(name, ctx, { mask, ...parseFilter(req.query.filter) }));
+      const filter = parseFilter(req.query.filter);
+      if (maskNeedsInstanceId(mask)) backend.callerInstance(name, ctx, true);
+      await answer(req, res, ctx, [name], 200, () => backend.volumes(name, ctx, { mask, ...filter }));
     }),
   );
   router.post(
@@ -224,22 +242,23 @@ export function libStorageRoutes(options: LibStorageRoutesOptions): Router {
       const name = serviceOf(req, ctx);
       if (has(req, 'detach')) {
         const body = validateRequestBody('volumeDetachRequest', rawBody(req), true);
-        backend.callerInstance(name, ctx, true);
-        await mutation(req, res, ctx, 205, () => backend.detachAll(name, ctx, body));
+        actingInstance(name, ctx);
+        await answer(req, res, ctx, [name], 205, () => backend.detachAll(name, ctx, body));
         return;
       }
       const body = validateRequestBody('volumeCreateRequest', rawBody(req));
-      await mutation(req, res, ctx, 201, () => backend.create(name, ctx, body));
+      await answer(req, res, ctx, [name], 201, () => backend.create(name, ctx, body));
     }),
   );
 
   // 6, 8-11, 14. one volume
   router.get(
     '/volumes/:service/:volumeID',
-    route((req, res, ctx) => {
+    route(async (req, res, ctx) => {
       const name = serviceOf(req, ctx);
       const mask = parseAttachmentMask(req.query.attachments);
-      send(res, 200, backend.inspect(name, param(req, 'volumeID'), ctx, mask, has(req, 'byName')));
+      if (maskNeedsInstanceId(mask)) backend.callerInstance(name, ctx, true);
+      await answer(req, res, ctx, [name], 200, () => backend.inspect(name, param(req, 'volumeID'), ctx, mask, has(req, 'byName')));
     }),
   );
   router.post(
@@ -249,18 +268,18 @@ export function libStorageRoutes(options: LibStorageRoutesOptions): Router {
       const id = param(req, 'volumeID');
       if (has(req, 'attach')) {
         const body = validateRequestBody('volumeAttachRequest', rawBody(req), true);
-        backend.callerInstance(name, ctx, true);
-        await mutation(req, res, ctx, 200, () => backend.attach(name, id, ctx, body));
+        actingInstance(name, ctx);
+        await answer(req, res, ctx, [name], 200, () => backend.attach(name, id, ctx, body));
       } else if (has(req, 'detach')) {
         const body = validateRequestBody('volumeDetachRequest', rawBody(req), true);
-        backend.callerInstance(name, ctx, true);
-        await mutation(req, res, ctx, 205, () => backend.detach(name, id, ctx, body));
+        actingInstance(name, ctx);
+        await answer(req, res, ctx, [name], 205, () => backend.detach(name, id, ctx, body));
       } else if (has(req, 'copy')) {
         const body = validateRequestBody('volumeCopyRequest', rawBody(req));
-        await mutation(req, res, ctx, 201, () => backend.copy(name, id, ctx, body));
+        await answer(req, res, ctx, [name], 201, () => backend.copy(name, id, ctx, body));
       } else if (has(req, 'snapshot')) {
         const body = validateRequestBody('volumeSnapshotRequest', rawBody(req));
-        await mutation(req, res, ctx, 201, () => backend.snapshot(name, id, ctx, body));
+        await answer(req, res, ctx, [name], 201, () => backend.snapshot(name, id, ctx, body));
       } else {
         throw notFoundRoute(req);
       }
@@ -271,28 +290,35 @@ export function libStorageRoutes(options: LibStorageRoutesOptions): Router {
     route(async (req, res, ctx) => {
       const name = serviceOf(req, ctx);
       const force = has(req, 'force') && String(req.query.force) !== 'false';
-      await mutation(req, res, ctx, 204, () => backend.remove(name, param(req, 'volumeID'), ctx, force));
+      await answer(req, res, ctx, [name], 204, () => backend.remove(name, param(req, 'volumeID'), ctx, force));
     }),
   );
 
   // 15-20. snapshots
   router.get(
     '/snapshots',
-    route(async (_req, res, ctx) => {
-      const out: Record<string, unknown> = {};
-      for (const name of allServices(ctx)) out[name] = await backend.snapshots(name, ctx.caller);
-      send(res, 200, out);
+    route(async (req, res, ctx) => {
+      const names = allServices(ctx);
+      await answer(req, res, ctx, names, 200, async () => {
+        const out: Record<string, unknown> = {};
+        for (const name of names) out[name] = await backend.snapshots(name, ctx.caller);
+        return out;
+      });
     }),
   );
   router.get(
     '/snapshots/:service',
-    route(async (req, res, ctx) => send(res, 200, await backend.snapshots(serviceOf(req, ctx), ctx.caller))),
+    route(async (req, res, ctx) => {
+      const name = serviceOf(req, ctx);
+      await answer(req, res, ctx, [name], 200, () => backend.snapshots(name, ctx.caller));
+    }),
   );
   router.get(
     '/snapshots/:service/:snapshotID',
-    route(async (req, res, ctx) =>
-      send(res, 200, await backend.snapshotInspect(serviceOf(req, ctx), param(req, 'snapshotID'), ctx.caller)),
-    ),
+    route(async (req, res, ctx) => {
+      const name = serviceOf(req, ctx);
+      await answer(req, res, ctx, [name], 200, () => backend.snapshotInspect(name, param(req, 'snapshotID'), ctx.caller));
+    }),
   );
   router.post(
     '/snapshots/:service/:snapshotID',
@@ -301,10 +327,10 @@ export function libStorageRoutes(options: LibStorageRoutesOptions): Router {
       const id = param(req, 'snapshotID');
       if (has(req, 'create')) {
         const body = validateRequestBody('volumeCreateRequest', rawBody(req));
-        await mutation(req, res, ctx, 201, () => backend.snapshotCreateVolume(name, id, ctx, body));
+        await answer(req, res, ctx, [name], 201, () => backend.snapshotCreateVolume(name, id, ctx, body));
       } else if (has(req, 'copy')) {
-        validateRequestBody('snapshotCopyRequest', rawBody(req));
-        await mutation(req, res, ctx, 201, async () => backend.snapshotCopy());
+        const body = validateRequestBody('snapshotCopyRequest', rawBody(req));
+        await answer(req, res, ctx, [name], 201, () => backend.snapshotCopy(name, id, ctx, body));
       } else {
         throw notFoundRoute(req);
       }
@@ -314,7 +340,7 @@ export function libStorageRoutes(options: LibStorageRoutesOptions): Router {
     '/snapshots/:service/:snapshotID',
     route(async (req, res, ctx) => {
       const name = serviceOf(req, ctx);
-      await mutation(req, res, ctx, 205, async () => {
+      await answer(req, res, ctx, [name], 205, async () => {
         await backend.snapshotRemove(name, param(req, 'snapshotID'), ctx.caller);
         return null;
       });
@@ -322,21 +348,32 @@ export function libStorageRoutes(options: LibStorageRoutesOptions): Router {
   );
 
   // 21-22. tasks
-  // A caller scoped to one service (an admin API scheduler token) sees only the tasks it started.
-  const ownsTask = (caller: Caller, task: { user?: string }): boolean => caller.service === undefined || task.user === caller.subject;
+  // With auth on, a task is shown to the caller that started it, or to an admin (an all-services
+  // token), and only while the caller may still use every service the task touched.
+  const mayRead = (caller: Caller, entry: TaskEntry): boolean => {
+    if (!auth) return true;
+    const everyService = caller.admin && caller.service === undefined;
+    if (!everyService && entry.task.user !== caller.subject) return false;
+    try {
+      for (const service of entry.services) auth.authorize(caller, service);
+    } catch {
+      return false;
+    }
+    return true;
+  };
   router.get('/tasks', (_req, res) => {
     const caller = callerOf(res);
-    send(res, 200, Object.fromEntries(Object.entries(tasks.list()).filter(([, task]) => ownsTask(caller, task))));
+    const shown = tasks.list().filter((entry) => mayRead(caller, entry));
+    send(res, 200, Object.fromEntries(shown.map(({ task }) => [String(task.id), task])));
   });
   router.get('/tasks/:taskID', (req, res, next) => {
     const id = /^\d{1,12}$/.test(param(req, 'taskID')) ? Number(param(req, 'taskID')) : NaN;
     const found = Number.isNaN(id) ? undefined : tasks.get(id);
-    const task = found && ownsTask(callerOf(res), found) ? found : undefined;
-    if (!task) {
+    if (!found || !mayRead(callerOf(res), found)) {
       next(LibStorageError.notFound(param(req, 'taskID').slice(0, 100)));
       return;
     }
-    send(res, 200, task);
+    send(res, 200, found.task);
   });
 
   // 23-25. help

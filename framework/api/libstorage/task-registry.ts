@@ -2,7 +2,8 @@
  * libStorage tasks (reference §1.3, routes 21-22): a mutating request with `?async` answers 202
  * with its Task at once and runs on; `GET /tasks/{id}` reports the outcome. Finished tasks are
  * kept for `retainMs` (upstream drops them at once by default, which makes `?async` useless), and
- * at most `maxTasks` are kept.
+ * at most `maxTasks` are kept. Each task remembers who started it and the services it touched, so
+ * that the routes show a caller only the tasks it may read.
  */
 import type { LsTask } from '../../../drivers/libstorage/libstorage-wire';
 
@@ -13,8 +14,23 @@ export interface TaskRegistryOptions {
 
 const epoch = (): number => Math.floor(Date.now() / 1000);
 
+/** Who started a task and the libStorage services its work reads or changes. */
+export interface TaskOwner {
+  /** The caller's subject; undefined when auth is off. */
+  user?: string;
+  services: readonly string[];
+}
+
+/** A task as the registry keeps it. */
+export interface TaskEntry {
+  task: LsTask;
+  services: readonly string[];
+}
+
+type Kept = LsTask & { finishedAt?: number; services: readonly string[] };
+
 export class TaskRegistry {
-  private readonly tasks = new Map<number, LsTask & { finishedAt?: number }>();
+  private readonly tasks = new Map<number, Kept>();
   private nextId = 1;
   private readonly retainMs: number;
   private readonly maxTasks: number;
@@ -25,11 +41,11 @@ export class TaskRegistry {
   }
 
   /** Starts `work` as a task and returns the task as it is now (running). */
-  run(user: string | undefined, work: () => Promise<unknown>, describeError: (err: unknown) => unknown): LsTask {
+  run(owner: TaskOwner, work: () => Promise<unknown>, describeError: (err: unknown) => unknown): LsTask {
     this.prune();
     const now = epoch();
-    const task: LsTask & { finishedAt?: number } = { id: this.nextId++, queueTime: now, startTime: now, state: 'running' };
-    if (user !== undefined) task.user = user;
+    const task: Kept = { id: this.nextId++, queueTime: now, startTime: now, state: 'running', services: [...owner.services] };
+    if (owner.user !== undefined) task.user = owner.user;
     this.tasks.set(task.id, task);
     const snapshot = this.view(task);
     work().then(
@@ -49,21 +65,19 @@ export class TaskRegistry {
     return snapshot;
   }
 
-  get(id: number): LsTask | undefined {
+  get(id: number): TaskEntry | undefined {
     this.prune();
     const task = this.tasks.get(id);
-    return task && this.view(task);
+    return task && { task: this.view(task), services: task.services };
   }
 
-  list(): Record<string, LsTask> {
+  list(): TaskEntry[] {
     this.prune();
-    const out: Record<string, LsTask> = {};
-    for (const t of this.tasks.values()) out[String(t.id)] = this.view(t);
-    return out;
+    return [...this.tasks.values()].map((t) => ({ task: this.view(t), services: t.services }));
   }
 
-  private view(task: LsTask & { finishedAt?: number }): LsTask {
-    const { finishedAt: _finishedAt, ...rest } = task;
+  private view(task: Kept): LsTask {
+    const { finishedAt: _finishedAt, services: _services, ...rest } = task;
     return { ...rest };
   }
 

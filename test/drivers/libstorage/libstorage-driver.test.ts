@@ -9,6 +9,7 @@ import {
   parseLocalDevicesHeader,
   parseTransactionHeader,
 } from '../../../drivers/libstorage/instance-id-header';
+import { cliCreateBody, fromSnapshotBody } from '../../support/rexray-client';
 
 type Reply = { status: number; body?: unknown; delayMs?: number };
 interface Seen {
@@ -213,6 +214,27 @@ describe('requests', () => {
     expect([seen.at(-1)!.method, seen.at(-1)!.url]).toEqual(['DELETE', '/volumes/ebs/v9?force']);
     await expect(d.volumeCreate('../bad', {})).rejects.toMatchObject({ name: 'DriverInvalidError' });
     expect(d.type()).toBe('block');
+  });
+
+  it('sends bodies byte for byte as the stock REX-Ray client does (zero values, Go field order) and a Libstorage-Tx on every request', async () => {
+    const d = await driver();
+    expect(parseTransactionHeader(String(seen.at(-1)!.headers['libstorage-tx']))).toMatchObject({ id: expect.any(String) });
+    replies.push(() => ({ status: 201, body: volume('v1') }));
+    await d.volumeCreate('data', { size: 1 });
+    expect(seen.at(-1)!.body).toBe(cliCreateBody('data', { size: 1 }));
+    expect(seen.at(-1)!.headers['content-type']).toBe('application/json');
+    replies.push(() => ({ status: 201, body: volume('v2') }));
+    await d.volumeCreate('zoned', { size: 2, availabilityZone: 'us-1a', type: 'gp2', iops: 100 });
+    expect(seen.at(-1)!.body).toBe(cliCreateBody('zoned', { size: 2, availabilityZone: 'us-1a', type: 'gp2', iops: 100 }));
+    replies.push(() => ({ status: 201, body: volume('v3') }));
+    await d.volumeCreateFromSnapshot('s1', 'restored', {});
+    expect([seen.at(-1)!.url, seen.at(-1)!.body]).toEqual(['/snapshots/ebs/s1?create', fromSnapshotBody('restored')]);
+    replies.push(() => ({ status: 201, body: { id: 's2', name: 'copied', volumeID: 'v1', startTime: 1500000000 } }));
+    expect(await d.snapshotCopy('s1', 'copied')).toMatchObject({ id: 's2', name: 'copied', volumeId: 'v1' });
+    expect([seen.at(-1)!.url, seen.at(-1)!.body]).toEqual(['/snapshots/ebs/s1?copy', '{"snapshotName":"copied","destinationID":""}']);
+    replies.push(() => ({ status: 200, body: {} }));
+    await d.volumes();
+    expect(parseTransactionHeader(String(seen.at(-1)!.headers['libstorage-tx']))).toMatchObject({ id: expect.any(String) });
   });
 });
 

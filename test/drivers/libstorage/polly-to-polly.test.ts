@@ -2,7 +2,10 @@
  * Polly to Polly: Polly B's service `remote` uses drivers/libstorage pointed at Polly A's libStorage
  * API (A: vfs service `local`). The whole claim flow runs through B; A's catalog and ledger show it.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { iid, LsFixture, makeLsFixture } from '../../framework/api/libstorage/libstorage-fixture';
+import { cliCreateBody, fromSnapshotBody, RecordedRequest } from '../../support/rexray-client';
 import { Fixture, makeFixture } from '../../framework/storage/storage-fixture';
 
 let a: LsFixture;
@@ -100,4 +103,68 @@ it('snapshots and copies through B', async () => {
   await expect(driver.volumeInspect(copy.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
   const inst = await driver.instanceInspect({ id: 'node3' });
   expect(inst.instanceId).toMatchObject({ id: 'node3', driver: 'vfs', service: 'local' });
+});
+
+describe('with the bodies the stock REX-Ray client sends', () => {
+  let proxy: http.Server;
+  let seen: RecordedRequest[];
+  let c: Fixture;
+
+  /** B → recording proxy → A: what A receives from B's libstorage driver. */
+  beforeEach(async () => {
+    seen = [];
+    proxy = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        seen.push({ method: req.method!, url: req.url!, headers: req.headers, body });
+        const upstream = http.request(
+          { host: a.address.host, port: a.address.port, method: req.method, path: req.url, headers: req.headers, agent: false },
+          (up) => {
+            res.writeHead(up.statusCode ?? 502, up.headers);
+            up.pipe(res);
+          },
+        );
+        upstream.on('error', () => res.destroy());
+        upstream.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const port = (proxy.address() as AddressInfo).port;
+    c = await makeFixture({
+      services: [
+        {
+          name: 'remote',
+          driver: 'libstorage',
+          mapping: 'dockerVolume',
+          dockerVolumeDriver: 'rexray',
+          libstorage: { host: `tcp://127.0.0.1:${port}`, service: 'local', timeoutMs: 5000 },
+        },
+      ],
+    });
+  });
+  afterEach(async () => {
+    await c.dispose();
+    proxy.closeAllConnections();
+    await new Promise<void>((resolve) => proxy.close(() => resolve()));
+  });
+
+  it('creates with zero values for what was not given, from a snapshot likewise, and A accepts them', async () => {
+    const vol = await c.storage.catalog.create({ service: 'remote', name: 'plain', size: 1 });
+    const create = seen.find((r) => r.method === 'POST' && r.url === '/volumes/local')!;
+    expect(create.body).toBe(cliCreateBody('plain', { size: 1 }));
+    expect(JSON.parse(create.body)).toMatchObject({ type: '', iops: 0, availabilityZone: '', encrypted: false });
+    expect(a.storage.storage.catalog.findByName('local', 'plain')).toMatchObject({ size: 1 });
+    expect(a.storage.storage.catalog.findByName('local', 'plain')?.availabilityZone).toBeUndefined();
+
+    const driver = c.registry.get('remote').driver;
+    const snap = await driver.volumeSnapshot(vol.driverVolumeId, 'snap');
+    const restored = await driver.volumeCreateFromSnapshot(snap.id, 'restored', {});
+    expect(seen.find((r) => r.url === `/snapshots/local/${snap.id}?create`)!.body).toBe(fromSnapshotBody('restored'));
+    expect(restored.size).toBe(1);
+    const copy = await driver.snapshotCopy!(snap.id, 'snap-copy');
+    expect(copy).toMatchObject({ name: 'snap-copy', volumeId: vol.driverVolumeId });
+    expect(seen.every((r) => typeof r.headers['libstorage-tx'] === 'string')).toBe(true);
+  });
 });

@@ -85,6 +85,18 @@ describe('polly config', () => {
     expect(open.stderr).toMatch(/^polly: libstorage.host is 0\.0\.0\.0, which is not a loopback address, and the libStorage API has no authentication/);
   });
 
+  it('check refuses libstorage.instances without auth, with the open host in the same run', async () => {
+    const file = write('bound.yml', YAML.stringify({ libstorage: { host: '0.0.0.0', instances: { local: { agent0: ['node0'] } } } }));
+    const r = await runCli(['config', 'check', '--config', file]);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.split('\n').filter(Boolean);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^polly: libstorage\.instances binds token subjects to instance IDs, but the libStorage API has no authentication/);
+    expect(lines[1]).toMatch(/^polly: libstorage\.host is 0\.0\.0\.0/);
+    const withJwt = write('bound-jwt.yml', YAML.stringify({ libstorage: { jwt: { secret: 'jwt-secret-0123456789' }, instances: { local: { agent0: ['node0'] } } } }));
+    expect((await runCli(['config', 'check', '--config', withJwt])).code).toBe(0);
+  });
+
   it('show prints the effective config as YAML with tokens and the Mesos secret masked', async () => {
     const file = write(
       's.yml',

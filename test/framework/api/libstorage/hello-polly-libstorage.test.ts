@@ -1,10 +1,13 @@
 /**
- * The Hello Polly two-node flow at the libStorage level: two REX-Ray-style clients of service
- * `local` (instances node0 and node1) share one volume, one writer at a time, and the data moves
- * with the volume.
+ * The classic Hello Polly as REX-Ray drives it: two REX-Ray agents of service `local` (instances
+ * node0 and node1) share `hellopersistence` through Polly's libStorage API, with the requests the
+ * stock client sends for `docker volume create --driver rexray --opt size=1` and Docker's
+ * Mount/Unmount (test/support/rexray-client.ts): one writer at a time, and the data moves with
+ * the volume.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { dockerCreateBody, MASK, RexrayClient, VFS_NEXT_DEVICE } from '../../../support/rexray-client';
 import { LsFixture, makeLsFixture } from './libstorage-fixture';
 
 let f: LsFixture;
@@ -13,62 +16,64 @@ beforeEach(async () => {
 });
 afterEach(async () => f.dispose());
 
-/** A client as a stock vfs executor behaves: metadata first, then the cached instance ID. */
-function client(hostname: string) {
-  let instanceId: string | undefined;
-  const header = (): Record<string, string> => ({
-    'Libstorage-Instanceid': instanceId ? `vfs:local=${instanceId}` : `vfs=,,${Buffer.from(JSON.stringify(hostname)).toString('base64')}`,
-  });
-  return {
-    async login(): Promise<void> {
-      const r = await f.call('GET', '/services/local?instance', { headers: header() });
-      expect(r.status).toBe(200);
-      instanceId = r.body.instance.instanceID.id;
-    },
-    call: (method: string, p: string, body?: unknown) => f.call(method, p, { headers: header(), ...(body !== undefined ? { body } : {}) }),
-  };
+/** Docker's Mount through REX-Ray's integration driver: inspect by name, attach when available, inspect again. */
+async function mount(client: RexrayClient, name: string): Promise<{ status: number; id?: string; message?: string }> {
+  const found = await client.inspectByName(name, MASK.mount);
+  if (found.status !== 200) return { status: found.status, message: found.body?.message };
+  if (found.body.attachmentState === 3) {
+    const attached = await client.attach(found.body.id);
+    if (attached.status !== 200) return { status: attached.status, message: attached.body?.message };
+  }
+  const after = await client.inspect(found.body.id, MASK.attachedToMe);
+  const mine = (after.body.attachments ?? []).find((a: { instanceID: { id: string } }) => a.instanceID.id === client.instanceId);
+  expect(mine).toMatchObject({ deviceName: VFS_NEXT_DEVICE });
+  return { status: 200, id: found.body.id };
 }
 
-it('node0 creates and attaches hellopersistence; node1 waits; after the detach node1 sees the files', async () => {
-  const node0 = client('node0');
-  const node1 = client('node1');
-  await node0.login();
-  await node1.login();
+/** Docker's Unmount: inspect (attached to me), then detach. */
+async function unmount(client: RexrayClient, name: string): Promise<number> {
+  const found = await client.inspectByName(name, MASK.attachedToMe);
+  expect(found.status).toBe(200);
+  return (await client.detach(found.body.id)).status;
+}
 
-  const created = await node0.call('POST', '/volumes/local', { name: 'hellopersistence', size: 1 });
+it('node0 creates (size 1, REX-Ray default fields) and mounts hellopersistence; node1 waits; after the unmount node1 reads the file', async () => {
+  const node0 = new RexrayClient(f.address, 'node0', 'local');
+  const node1 = new RexrayClient(f.address, 'node1', 'local');
+  expect((await node0.login()).status).toBe(200);
+  expect((await node1.login()).status).toBe(200);
+  expect([node0.instanceId, node1.instanceId]).toEqual(['node0', 'node1']);
+
+  // docker volume create --driver rexray --opt size=1 --name hellopersistence
+  const created = await node0.create(dockerCreateBody('hellopersistence', { size: '1' }));
   expect(created.status).toBe(201);
-  const id = created.body.id as string;
-
-  const a0 = await node0.call('POST', `/volumes/local/${id}?attach`, { nextDeviceName: '/dev/xvdb' });
-  expect(a0.status).toBe(200);
-  // REX-Ray re-inspects with mask 15 and needs its own attachment with a device name.
-  const check = await node0.call('GET', `/volumes/local/${id}?attachments=15`);
-  expect(check.body.attachmentState).toBe(2);
-  expect(check.body.attachments).toEqual([
-    expect.objectContaining({ deviceName: '/dev/xvdb', instanceID: expect.objectContaining({ id: 'node0' }) }),
-  ]);
-
-  // node0 writes through the vfs host path (what the task on node0 mounts).
+  expect(created.body).toMatchObject({ name: 'hellopersistence', size: 1, attachmentState: 3 });
   const record = f.storage.storage.catalog.findByName('local', 'hellopersistence')!;
+  expect(record).toMatchObject({ size: 1, schedulers: ['local'] });
+  expect(record.type === undefined || record.type !== '').toBe(true);
+
+  // docker run -v hellopersistence:/data on node0: Mount, then the task writes through the vfs path.
+  const m0 = await mount(node0, 'hellopersistence');
+  expect(m0.status).toBe(200);
   const driver = f.storage.storage.registry.get('local').driver;
   const dir = driver.hostPath!({ id: record.driverVolumeId, name: record.name, size: 1, fields: {}, attachments: [] });
-  await fs.writeFile(path.join(dir, 'hello.txt'), 'written on node0\n');
+  await fs.writeFile(path.join(dir, 'myfile'), 'hello\n');
 
-  // node1: the volume is node0's. Mount (mask 31) does not even see it; attach is refused.
-  expect((await node1.call('GET', `/volumes/local/${id}?attachments=31`)).status).toBe(404);
-  expect((await node1.call('GET', `/volumes/local/${id}?attachments=1`)).body.attachmentState).toBe(4);
-  const refused = await node1.call('POST', `/volumes/local/${id}?attach`, { nextDeviceName: '/dev/xvdb' });
+  // node1: the volume is node0's. Mount does not see it (mask 31), and its implicit create is refused.
+  const m1 = await mount(node1, 'hellopersistence');
+  expect(m1.status).toBe(404);
+  expect((await node1.create(dockerCreateBody('hellopersistence', {}))).status).toBe(409);
+  const refused = await node1.attach(m0.id!);
   expect(refused.status).toBe(409);
   expect(refused.body.message).toMatch(/already attached/);
 
-  const d0 = await node0.call('POST', `/volumes/local/${id}?detach`, {});
-  expect(d0.status).toBe(205);
-  expect(d0.body.attachmentState).toBe(3);
+  // The task on node0 ends: Unmount detaches.
+  expect(await unmount(node0, 'hellopersistence')).toBe(205);
 
-  const a1 = await node1.call('POST', `/volumes/local/${id}?attach`, { nextDeviceName: '/dev/xvdb' });
-  expect(a1.status).toBe(200);
-  expect(a1.body.volume.attachments.map((a: { instanceID: { id: string } }) => a.instanceID.id)).toEqual(['node1']);
-  expect(await fs.readFile(path.join(dir, 'hello.txt'), 'utf8')).toBe('written on node0\n');
+  // Now node1 mounts it and reads what node0 wrote.
+  const again = await mount(node1, 'hellopersistence');
+  expect(again.status).toBe(200);
+  expect(await fs.readFile(path.join(dir, 'myfile'), 'utf8')).toBe('hello\n');
 
   // The ledger saw it all: one released claim for node0, one attached for node1.
   const claims = f.storage.storage.ledger.list({ volumeId: record.id });

@@ -200,3 +200,21 @@ describe('libStorage auth rule', () => {
     );
   });
 });
+
+describe('libstorage.instances with the admin API tokens', () => {
+  it("binds a token's name to the instances it may attach and detach as; an admin token acts as any", async () => {
+    const f = await makeLsFixture({ services, apiAuth: adminApiAuth(), config: { instances: { local: { 'local-agent': ['node0'] } } } });
+    try {
+      const v = await f.storage.storage.catalog.create({ service: 'local', name: 'bound', size: 1, schedulers: ['local'] });
+      const asNode1 = await f.call('POST', `/volumes/local/${v.driverVolumeId}?attach`, { token: TOKENS.local, headers: iid('node1') });
+      expect(asNode1.status).toBe(403);
+      expect(asNode1.body.message).toBe('subject "local-agent" may not act as instance "node1" on service local (libstorage.instances)');
+      expect(f.storage.storage.ledger.list()).toEqual([]);
+      expect((await f.call('POST', `/volumes/local/${v.driverVolumeId}?attach`, { token: TOKENS.local, headers: iid('node0') })).status).toBe(200);
+      expect((await f.call('POST', `/volumes/local/${v.driverVolumeId}?detach`, { token: TOKENS.ops, headers: iid('node0') })).status).toBe(205);
+      expect(f.storage.storage.ledger.list({ live: true })).toEqual([]);
+    } finally {
+      await f.dispose();
+    }
+  });
+});

@@ -37,7 +37,7 @@ export interface LsFixture {
 }
 
 export function lsConfig(extra: Partial<LibStorageConfig> = {}): LibStorageConfig {
-  return { enabled: true, host: '127.0.0.1', port: 0, socket: '', ...extra };
+  return { enabled: true, host: '127.0.0.1', port: 0, socket: '', instances: {}, ...extra };
 }
 
 export async function makeLsFixture(

@@ -156,6 +156,31 @@ describe('root, services, help, tasks, executors', () => {
     }
     expect(task).toMatchObject({ state: 'error', error: { status: 409 } });
   });
+
+  it('?async works on every volume and snapshot route, reads included (as upstream); ?async=false does not', async () => {
+    const a = await create('read-me');
+    const finished = async (id: number) => {
+      for (let i = 0; i < 200; i++) {
+        const t = (await f.call('GET', `/tasks/${id}`)).body;
+        if (t.state !== 'running') return t;
+        await new Promise((res) => setTimeout(res, 10));
+      }
+      throw new Error(`task ${id} still running`);
+    };
+    for (const p of ['/volumes', '/volumes/local', `/volumes/local/${a}`, '/snapshots', '/snapshots/local']) {
+      const sync = await f.call('GET', p);
+      expect([p, sync.status]).toEqual([p, 200]);
+      const started = await f.call('GET', `${p}?async`);
+      expect([p, started.status]).toEqual([p, 202]);
+      expect(await finished(started.body.id)).toMatchObject({ state: 'success', result: sync.body });
+      expect((await f.call('GET', `${p}?async=false`)).status).toBe(200);
+    }
+    const unknown = await f.call('GET', '/volumes/local/vfs-999?async');
+    expect(unknown.status).toBe(202);
+    expect(await finished(unknown.body.id)).toMatchObject({ state: 'error', error: { status: 404 } });
+    // Services are not task routes upstream either.
+    expect((await f.call('GET', '/services?async')).status).toBe(200);
+  });
 });
 
 describe('volumes', () => {
@@ -217,16 +242,12 @@ describe('volumes', () => {
     // A volume of one service is not found through another (driver IDs are per service).
     expect((await f.call('GET', `/volumes/other/${b}`)).status).toBe(404);
     expect((await f.call('GET', '/volumes/nope')).status).toBe(404);
-    // Masks needing the instance: 400 per service, 500 batch error across services.
+    // Masks needing the instance: 400, per service and across services (upstream: 500 "batch processing error").
     expect((await f.call('GET', '/volumes/local?attachments=2')).status).toBe(400);
     expect((await f.call('GET', `/volumes/local/${a}?attachments=6`)).status).toBe(400);
     const batch = await f.call('GET', '/volumes?attachments=3');
-    expect(batch.status).toBe(500);
-    expect(batch.body).toEqual({
-      message: 'batch processing error',
-      status: 500,
-      error: { completed: {}, inner: { msg: 'missing instance ID', service: 'local' } },
-    });
+    expect(batch.status).toBe(400);
+    expect(batch.body).toEqual({ message: 'missing instance ID', status: 400, error: { service: 'local' } });
   });
 
   it('copy (201 Volume), snapshot (201 Snapshot), errors', async () => {
@@ -284,8 +305,9 @@ describe('volumes', () => {
 
     await f.call('POST', `/volumes/local/${a}?attach`, { headers: iid('node0') });
     const batchMissing = await f.call('POST', '/volumes?detach', { body: {}, headers: iid('node0', 'local') });
-    expect(batchMissing.status).toBe(500);
-    expect(batchMissing.body.error.inner).toEqual({ msg: 'missing instance ID', service: 'other' });
+    expect(batchMissing.status).toBe(400);
+    expect(batchMissing.body.error).toEqual({ service: 'other' });
+    expect(f.storage.storage.ledger.list({ live: true })).toHaveLength(1);
     const everywhere = await f.call('POST', '/volumes?detach', { body: {}, headers: iid('node0') });
     expect(everywhere.status).toBe(205);
     expect(Object.keys(everywhere.body)).toEqual(['local', 'other']);
@@ -308,8 +330,11 @@ describe('volumes', () => {
 });
 
 describe('snapshots', () => {
-  it('list, inspect, create a volume from one, copy (501), remove (205 null)', async () => {
+  it('list, inspect, create a volume from one, copy (201, the data too), remove (205 null)', async () => {
     const a = await create('base');
+    const driver = f.storage.storage.registry.get('local').driver;
+    const hostPath = (id: string) => driver.hostPath!({ id, name: '', size: 1, fields: {}, attachments: [] });
+    await fs.writeFile(path.join(hostPath(a), 'before.txt'), 'written before the snapshot\n');
     const s = (await f.call('POST', `/volumes/local/${a}?snapshot`, { body: { snapshotName: 'nightly' } })).body;
     const all = await f.call('GET', '/snapshots');
     expect(Object.keys(all.body.local)).toEqual([s.id]);
@@ -328,9 +353,17 @@ describe('snapshots', () => {
     expect((await f.call('POST', '/snapshots/local/nope?create', { body: { name: 'r2' } })).status).toBe(404);
 
     expect((await f.call('POST', `/snapshots/local/${s.id}?copy`, { body: { snapshotName: 'c' } })).status).toBe(400);
-    const copy = await f.call('POST', `/snapshots/local/${s.id}?copy`, { body: { snapshotName: 'c', destinationID: 'x' } });
-    expect(copy.status).toBe(501);
-    expect(copy.body.message).toMatch(/not implemented/);
+    const copy = await f.call('POST', `/snapshots/local/${s.id}?copy`, { body: { snapshotName: 'c', destinationID: '' } });
+    expect(copy.status).toBe(201);
+    expect(copy.body).toMatchObject({ name: 'c', volumeID: a, volumeSize: 1, status: 'online' });
+    expect(copy.body.id).not.toBe(s.id);
+    expect(Object.keys((await f.call('GET', '/snapshots/local')).body).sort()).toEqual([s.id, copy.body.id].sort());
+    expect((await f.call('POST', '/snapshots/local/nope?copy', { body: { snapshotName: 'c2', destinationID: '' } })).status).toBe(404);
+    // The copy holds the snapshot's data, not the volume's later data: a volume made from it shows it.
+    await fs.writeFile(path.join(hostPath(a), 'after.txt'), 'written after the snapshot\n');
+    const fromCopy = await f.call('POST', `/snapshots/local/${copy.body.id}?create`, { body: { name: 'from-copy' } });
+    expect(fromCopy.status).toBe(201);
+    expect(await fs.readdir(hostPath(fromCopy.body.id))).toEqual(['before.txt']);
 
     const del = await f.call('DELETE', `/snapshots/local/${s.id}`);
     expect(del.status).toBe(205);
