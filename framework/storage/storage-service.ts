@@ -1,7 +1,7 @@
 /**
  * The storage core wired together: service registry (drivers), volume catalog, claim ledger,
- * snapshots, intent log, per-volume queue, backend check, quarantine, recovery and finished-claim
- * retention. `start()` opens the store, loads the catalog and the claims (one prefix scan each),
+ * snapshots, intent log, per-volume queue, backend check, quarantine, foreign attachments, recovery
+ * and finished-claim retention. `start()` opens the store, loads the catalog and the claims (one prefix scan each),
  * cross-checks each backend's mark against the store (refusing a backend older than the store's
  * records before anything is tidied or repaired), initialises the drivers and runs recovery before
  * anything is served, then starts pruning finished claims and recording backend marks; `stop()`
@@ -13,6 +13,7 @@ import type { Store } from '../state/store';
 import { BackendCheck } from './backend-check';
 import { ClaimLedger } from './claim-ledger';
 import { ClaimRetention, DEFAULT_CLAIM_RETENTION } from './claim-retention';
+import { ForeignAttachments } from './foreign-attachments';
 import { IntentLog } from './intent-log';
 import { KeyedSerialQueue } from './keyed-queue';
 import { QuarantineBook } from './quarantine-book';
@@ -50,6 +51,7 @@ export class StorageService {
   readonly intents: IntentLog;
   readonly catalog: VolumeCatalog;
   readonly ledger: ClaimLedger;
+  readonly foreignAttachments: ForeignAttachments;
   readonly recovery: StorageRecovery;
   readonly retention: ClaimRetention;
   readonly snapshots: SnapshotBook;
@@ -76,7 +78,14 @@ export class StorageService {
     this.catalog = new VolumeCatalog(common);
     this.ledger = new ClaimLedger({ ...common, catalog: this.catalog });
     this.snapshots = new SnapshotBook(common);
-    this.recovery = new StorageRecovery({ ...common, catalog: this.catalog, ledger: this.ledger, snapshots: this.snapshots });
+    this.foreignAttachments = new ForeignAttachments({ ...common, catalog: this.catalog, ledger: this.ledger });
+    this.recovery = new StorageRecovery({
+      ...common,
+      catalog: this.catalog,
+      ledger: this.ledger,
+      foreign: this.foreignAttachments,
+      snapshots: this.snapshots,
+    });
     this.backends = new BackendCheck({
       store: this.store,
       registry: this.registry,

@@ -154,12 +154,14 @@ async function recoverAndCheck(dir: string, context: string): Promise<Checked> {
     const work =
       again.intentsFinished +
       again.intentsRolledBack +
-      again.orphanAttachmentsDetached +
+      again.unexplainedAttachments +
       again.claimsRepaired +
       again.missingVolumes +
       again.volumesCorrected;
     if (work !== 0) fail(`a second recover() still found work: ${JSON.stringify(again)}`);
-    const repairs = report.intentsFinished + report.intentsRolledBack + report.claimsRepaired + report.orphanAttachmentsDetached;
+    // Every attachment a crash can leave is Polly's own (under an intent or a claim): none is unexplained.
+    if (report.unexplainedAttachments !== 0) fail(`recover() found attachments no claim accounts for: ${report.actions.join('; ')}`);
+    const repairs = report.intentsFinished + report.intentsRolledBack + report.claimsRepaired;
     return { volumes: backend.length, claims, attachments, repairs };
   } finally {
     await storage.stop().catch(() => undefined);
