@@ -196,12 +196,7 @@ export function checkDetachRequest(request: unknown): { instanceId: string; reas
     if (key !== 'instanceId' && key !== 'reason' && key !== 'by') problems.push({ field: key, message: `${key} is not a known field` });
   }
   const instanceId = r.instanceId;
-  if (
-    typeof instanceId !== 'string' ||
-    instanceId.length === 0 ||
-    instanceId.length > MAX_INSTANCE_ID ||
-    hasControlChars(instanceId)
-  ) {
+  if (typeof instanceId !== 'string' || instanceId.length === 0 || instanceId.length > MAX_INSTANCE_ID || hasControlChars(instanceId)) {
     problems.push({ field: 'instanceId', message: `instanceId must be 1-${MAX_INSTANCE_ID} printable characters` });
   }
   let reason: string | undefined;
@@ -219,6 +214,9 @@ export function checkDetachRequest(request: unknown): { instanceId: string; reas
 function sameRecords(a: readonly ForeignAttachmentRecord[], b: readonly ForeignAttachmentRecord[]): boolean {
   return (
     a.length === b.length &&
-    a.every((x, i) => x.instanceId === b[i].instanceId && x.readOnly === b[i].readOnly && x.attachedAt === b[i].attachedAt && x.foundAt === b[i].foundAt)
+    a.every(
+      (x, i) =>
+        x.instanceId === b[i].instanceId && x.readOnly === b[i].readOnly && x.attachedAt === b[i].attachedAt && x.foundAt === b[i].foundAt,
+    )
   );
 }

@@ -21,7 +21,11 @@ describe('foreign attachments', () => {
   });
 
   /** A started fixture with volume `shared` attached RW to `rogue` behind Polly's back, then restarted (recovery ran). */
-  async function withRogueAttachment(): Promise<{ fx: Fixture; volumeId: string; events: Array<StorageEventMap['volume.unexplained-attachment']> }> {
+  async function withRogueAttachment(): Promise<{
+    fx: Fixture;
+    volumeId: string;
+    events: Array<StorageEventMap['volume.unexplained-attachment']>;
+  }> {
     const first = await makeFixture();
     const v = await first.storage.catalog.create({ service: 'local', name: 'shared', size: 1, scheduler: 'm' });
     await first.drivers.get('local')!.volumeAttach(v.driverVolumeId, { id: 'rogue' });
@@ -109,7 +113,9 @@ describe('foreign attachments', () => {
 
     const bad = await foreignAttachments.detach(r.volumeId, { instanceId: '', reason: ' ' }).catch((e: unknown) => e);
     expect(bad).toMatchObject({ status: 400, details: { problems: [{ field: 'instanceId' }, { field: 'reason' }] } });
-    await expect(foreignAttachments.detach('local.vfs-000099', { instanceId: 'rogue', reason: 'r' })).rejects.toMatchObject({ status: 404 });
+    await expect(foreignAttachments.detach('local.vfs-000099', { instanceId: 'rogue', reason: 'r' })).rejects.toMatchObject({
+      status: 404,
+    });
     await expect(foreignAttachments.detach(r.volumeId, { instanceId: 'nobody', reason: 'r' })).rejects.toMatchObject({ status: 404 });
     expect(catalog.get(r.volumeId)).toBe(before);
     expect(audits).toEqual([]);
@@ -163,7 +169,9 @@ describe('the libstorage driver keeps the single-writer rule too', () => {
     await a.storage.drivers.get('local')!.volumeAttach(vol.driverVolumeId, { id: 'rogue' });
     const remote = b.storage.registry.get('remote').driver;
     await expect(remote.volumeAttach(vol.driverVolumeId, { id: 'node1' })).rejects.toBeInstanceOf(DriverConflictError);
-    await expect(b.storage.ledger.claim({ volumeId: vol.id, scheduler: 'marathon', agentId: 'agent-1', instanceId: 'node1' })).rejects.toMatchObject({
+    await expect(
+      b.storage.ledger.claim({ volumeId: vol.id, scheduler: 'marathon', agentId: 'agent-1', instanceId: 'node1' }),
+    ).rejects.toMatchObject({
       status: 409,
     });
     // Even `force` through A's libStorage API (an admin caller) preempts claims only, never an attachment no claim explains.
