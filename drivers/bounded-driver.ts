@@ -18,6 +18,8 @@ import { DriverTransientError } from './errors';
 import type {
   AttachOptions,
   BackendMark,
+  BackendMetadata,
+  BackendMetadataSummary,
   CallOptions,
   Capacity,
   CapacityQuery,
@@ -26,6 +28,8 @@ import type {
   DriverVolume,
   Instance,
   InstanceId,
+  MetadataImportOptions,
+  MetadataImportResult,
   QuarantinedEntry,
   RemoveOptions,
   StorageDriver,
@@ -55,7 +59,9 @@ export type DriverOperation =
   | 'bindInstallation'
   | 'quarantined'
   | 'purgeQuarantined'
-  | 'restoreQuarantined';
+  | 'restoreQuarantined'
+  | 'exportMetadata'
+  | 'importMetadata';
 
 export interface BoundedDriverOptions {
   /** Deadline for every call, ms. Default 30 000. */
@@ -75,6 +81,9 @@ export class BoundedDriver implements StorageDriver {
   readonly quarantined?: (options?: CallOptions) => Promise<QuarantinedEntry[]>;
   readonly purgeQuarantined?: (id: string, options?: CallOptions) => Promise<QuarantinedEntry>;
   readonly restoreQuarantined?: (id: string, name: string, options?: CallOptions) => Promise<DriverVolume>;
+  readonly exportMetadata?: (options?: CallOptions) => Promise<BackendMetadata | undefined>;
+  readonly describeMetadata?: (metadata: BackendMetadata) => BackendMetadataSummary;
+  readonly importMetadata?: (metadata: BackendMetadata, options?: MetadataImportOptions) => Promise<MetadataImportResult>;
   private readonly timeoutMs: number;
   private readonly timeouts: Partial<Record<DriverOperation, number>>;
 
@@ -117,6 +126,20 @@ export class BoundedDriver implements StorageDriver {
     if (inner.restoreQuarantined) {
       const call = inner.restoreQuarantined.bind(inner);
       this.restoreQuarantined = (id, name, options) => this.run('restoreQuarantined', id, options, (o) => call(id, name, o));
+    }
+    // Backups: reading and writing the backend's own metadata are bounded calls; describing it is not a call.
+    if (inner.exportMetadata) {
+      const call = inner.exportMetadata.bind(inner);
+      this.exportMetadata = (options) => this.run('exportMetadata', '', options, (o) => call(o));
+    }
+    if (inner.describeMetadata) {
+      const describe = inner.describeMetadata.bind(inner);
+      this.describeMetadata = (metadata) => describe(metadata);
+    }
+    if (inner.importMetadata) {
+      const call = inner.importMetadata.bind(inner);
+      this.importMetadata = (metadata, options) =>
+        this.run('importMetadata', '', options, (o) => call(metadata, { ...options, ...(o?.signal ? { signal: o.signal } : {}) }));
     }
   }
 

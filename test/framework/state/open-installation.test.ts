@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { exportState, importState } from '../../../framework/cli/state-command';
+import { exportState, importState } from '../../../framework/storage/backup/export-lines';
 import { homeMarkerPath, readHomeMarker } from '../../../framework/state/home-marker';
 import { readInstallation } from '../../../framework/state/installation';
 import { InstallationRefusedError } from '../../../framework/state/installation-refused-error';
