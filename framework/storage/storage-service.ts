@@ -8,6 +8,9 @@
  * lets the operations in flight finish. Each part stays usable (and tested) on its own.
  */
 import { Logger, silentLogger } from '../mesos/logger';
+import { storeUnreadable } from '../state/installation-refused-error';
+import { isLevelReadFailure } from '../state/level-store';
+import { describeStore } from '../state/open-installation';
 import { openStore } from '../state/schema';
 import type { Store } from '../state/store';
 import { BackendCheck } from './backend-check';
@@ -111,9 +114,18 @@ export class StorageService {
   /**
    * Opens the store (migrating it if needed), loads state, checks the backends against it (nothing is
    * tidied or repaired on either side when they disagree: BackendMismatchError), starts the drivers
-   * and recovers.
+   * and recovers. A store whose files cannot be read is refused (InstallationRefusedError).
    */
   async start(): Promise<RecoveryReport> {
+    try {
+      return await this.startParts();
+    } catch (err) {
+      // The store opened but its data cannot be read (a damaged table): refused with the way out.
+      throw isLevelReadFailure(err) ? storeUnreadable(describeStore(this.store), err) : err;
+    }
+  }
+
+  private async startParts(): Promise<RecoveryReport> {
     await openStore(this.store, { logger: this.logger });
     // Two independent prefix scans: overlapping them hides part of LevelDB's read latency.
     const [volumes, claims] = await Promise.all([this.catalog.load(), this.ledger.load()]);
