@@ -18,6 +18,8 @@ import { DriverTransientError } from './errors';
 import type {
   AttachOptions,
   BackendMark,
+  BackendMetadata,
+  BackendMetadataSummary,
   CallOptions,
   Capacity,
   CapacityQuery,
@@ -26,6 +28,8 @@ import type {
   DriverVolume,
   Instance,
   InstanceId,
+  MetadataImportOptions,
+  MetadataImportResult,
   QuarantinedEntry,
   RemoveOptions,
   StorageDriver,
@@ -56,7 +60,9 @@ export type DriverOperation =
   | 'bindInstallation'
   | 'quarantined'
   | 'purgeQuarantined'
-  | 'restoreQuarantined';
+  | 'restoreQuarantined'
+  | 'exportMetadata'
+  | 'importMetadata';
 
 export interface BoundedDriverOptions {
   /** Deadline for every call, ms. Default 30 000. */
@@ -77,6 +83,9 @@ export class BoundedDriver implements StorageDriver {
   readonly purgeQuarantined?: (id: string, options?: CallOptions) => Promise<QuarantinedEntry>;
   readonly restoreQuarantined?: (id: string, name: string, options?: CallOptions) => Promise<DriverVolume>;
   readonly snapshotCopy?: (snapshotId: string, snapshotName: string, options?: CallOptions) => Promise<DriverSnapshot>;
+  readonly exportMetadata?: (options?: CallOptions) => Promise<BackendMetadata | undefined>;
+  readonly describeMetadata?: (metadata: BackendMetadata) => BackendMetadataSummary;
+  readonly importMetadata?: (metadata: BackendMetadata, options?: MetadataImportOptions) => Promise<MetadataImportResult>;
   private readonly timeoutMs: number;
   private readonly timeouts: Partial<Record<DriverOperation, number>>;
 
@@ -124,6 +133,20 @@ export class BoundedDriver implements StorageDriver {
       const copy = inner.snapshotCopy.bind(inner);
       this.snapshotCopy = (snapshotId, snapshotName, options) =>
         this.run('snapshotCopy', snapshotId, options, (o) => copy(snapshotId, snapshotName, o));
+    }
+    // Backups: reading and writing the backend's own metadata are bounded calls; describing it is not a call.
+    if (inner.exportMetadata) {
+      const call = inner.exportMetadata.bind(inner);
+      this.exportMetadata = (options) => this.run('exportMetadata', '', options, (o) => call(o));
+    }
+    if (inner.describeMetadata) {
+      const describe = inner.describeMetadata.bind(inner);
+      this.describeMetadata = (metadata) => describe(metadata);
+    }
+    if (inner.importMetadata) {
+      const call = inner.importMetadata.bind(inner);
+      this.importMetadata = (metadata, options) =>
+        this.run('importMetadata', '', options, (o) => call(metadata, { ...options, ...(o?.signal ? { signal: o.signal } : {}) }));
     }
   }
 

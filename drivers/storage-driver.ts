@@ -146,6 +146,43 @@ export interface QuarantinedEntry {
   quarantinedAt?: string;
 }
 
+/**
+ * A backend's own metadata, exported for a backup (`polly state export`): only a driver of the same
+ * kind reads it back. The volumes' data is never in it.
+ */
+export interface BackendMetadata {
+  /** The driver that wrote it, e.g. `vfs`. */
+  driver: string;
+  /** The version of `data`'s layout. */
+  format: number;
+  /** Driver-specific. */
+  data: unknown;
+}
+
+/** What exported metadata says about itself, as the driver that reads it understands it. */
+export interface BackendMetadataSummary {
+  /** The backend's identity and sequence as of the export (`location`: where it was exported from). */
+  mark: BackendMark;
+  /** The backend volume IDs it describes. */
+  volumeIds: string[];
+}
+
+export interface MetadataImportOptions extends CallOptions {
+  /** Replace metadata the backend already has (moved aside, never deleted). */
+  force?: boolean;
+  /** Check only whether the import would be accepted; write nothing. */
+  dryRun?: boolean;
+}
+
+export interface MetadataImportResult {
+  /** Where the metadata was written (e.g. the vfs root's `meta/`). */
+  location: string;
+  /** Where the metadata that was there before was moved, when `force` replaced some. */
+  replacedTo?: string;
+  /** The backend's own metadata was kept: the same backend, as new as the export or newer. */
+  kept?: boolean;
+}
+
 export interface StorageDriver {
   /** The driver's name, e.g. `vfs`, `libstorage`. */
   readonly name: string;
@@ -206,4 +243,20 @@ export interface StorageDriver {
   purgeQuarantined?(id: string, options?: CallOptions): Promise<QuarantinedEntry>;
   /** Makes a quarantined entry's data a volume again, under a fresh ID and the given name. */
   restoreQuarantined?(id: string, name: string, options?: CallOptions): Promise<DriverVolume>;
+
+  /**
+   * For backends that keep their own metadata: a consistent copy of it, for a backup (undefined
+   * when the backend has none yet). Reads only. Throws DriverRefusedError when it cannot be read
+   * whole (missing while there is data, corrupt).
+   */
+  exportMetadata?(options?: CallOptions): Promise<BackendMetadata | undefined>;
+  /** Checks exported metadata (throws DriverInvalidError when it is not this driver's, or damaged) and says what it holds. */
+  describeMetadata?(metadata: BackendMetadata): BackendMetadataSummary;
+  /**
+   * Writes exported metadata back: only where the backend has none, unless `force` (then what is
+   * there is moved aside, never deleted); metadata of the same backend, as new or newer, is kept.
+   * Refused (DriverConflictError, DriverRefusedError) when the backend has other metadata, or its
+   * data does not match the metadata; nothing is changed then.
+   */
+  importMetadata?(metadata: BackendMetadata, options?: MetadataImportOptions): Promise<MetadataImportResult>;
 }

@@ -32,6 +32,8 @@ import { assertValidName, hasControlChars } from '../name-rules';
 import type {
   AttachOptions,
   BackendMark,
+  BackendMetadata,
+  BackendMetadataSummary,
   CallOptions,
   Capacity,
   CapacityQuery,
@@ -40,6 +42,8 @@ import type {
   DriverVolume,
   Instance,
   InstanceId,
+  MetadataImportOptions,
+  MetadataImportResult,
   QuarantinedEntry,
   RemoveOptions,
   StorageDriver,
@@ -50,7 +54,8 @@ import { fsyncDir, isErrno } from './atomic-json';
 import { GroupCommit, Queued } from './group-commit';
 import { RootLock } from './root-lock';
 import { SerialQueue } from './serial-queue';
-import { VfsJournal } from './vfs-journal';
+import { VfsJournal, type VfsJournalOptions } from './vfs-journal';
+import { describeVfsMetadata, exportVfsMetadata, importVfsMetadata } from './vfs-metadata-backup';
 import { BatchDecision, Mutation, VolumeAttrs, assertNameFree, decideBatch, newVolumeRecord } from './vfs-batch';
 import { STAGING_PREFIX, VfsLayout, formatSnapshotId, formatVolumeId, isSnapshotId, isVolumeId } from './vfs-layout';
 import { RECORD_SCHEMA, VfsSnapshotRecord, VfsVolumeRecord, toDriverSnapshot, toDriverVolume } from './vfs-records';
@@ -247,6 +252,43 @@ export class VfsDriver implements StorageDriver {
       await this.quarantine.forget(id);
       this.logger.warn('restored quarantined vfs data as a volume', { quarantineId: id, volumeId, name });
       return volume;
+    });
+  }
+
+  /**
+   * The root's metadata for a backup, read under the root lock and writing nothing (undefined for
+   * a root without metadata or data yet). See vfs-metadata-backup.ts.
+   */
+  async exportMetadata(options?: CallOptions): Promise<BackendMetadata | undefined> {
+    const signal = options?.signal;
+    throwIfAborted(signal, 'exportMetadata');
+    if (!(await isDirectory(this.layout.root))) return undefined;
+    return this.lock.withLock(signal, 'exportMetadata', () => exportVfsMetadata(this.layout, this.journalOptions()));
+  }
+
+  describeMetadata(metadata: BackendMetadata): BackendMetadataSummary {
+    return describeVfsMetadata(metadata);
+  }
+
+  /** Writes exported metadata back into this root (see vfs-metadata-backup.ts); the driver then reads the root afresh. */
+  async importMetadata(metadata: BackendMetadata, options: MetadataImportOptions = {}): Promise<MetadataImportResult> {
+    const { signal, force, dryRun } = options;
+    throwIfAborted(signal, 'importMetadata');
+    describeVfsMetadata(metadata); // a damaged file is refused before the root is touched
+    if (dryRun && !(await isDirectory(this.layout.root))) {
+      return importVfsMetadata(this.layout, metadata, { force, dryRun, journal: this.journalOptions() });
+    }
+    await fs.mkdir(this.layout.root, { recursive: true });
+    return this.lock.withLock(signal, 'importMetadata', async () => {
+      throwIfAborted(signal, 'importMetadata');
+      const result = await importVfsMetadata(this.layout, metadata, { force, dryRun, journal: this.journalOptions() });
+      if (!dryRun && !result.kept) {
+        await this.journal.forget();
+        this.opened = undefined;
+        this.initialised = undefined;
+        this.logger.warn('vfs root metadata restored from an export', { root: this.layout.root, replacedTo: result.replacedTo });
+      }
+      return result;
     });
   }
 
@@ -490,6 +532,10 @@ export class VfsDriver implements StorageDriver {
     throwIfAborted(signal, what);
   }
 
+  private journalOptions(): VfsJournalOptions {
+    return { durable: this.durable, logger: this.logger };
+  }
+
   private markOf(state: VfsState): BackendMark {
     if (!state.root)
       throw new DriverRefusedError(`vfs root ${this.layout.root} has no identity in its journal`, { root: this.layout.root });
@@ -664,6 +710,10 @@ export class VfsDriver implements StorageDriver {
     if (!r) throw new DriverNotFoundError(`snapshot ${snapshotId} not found`, { snapshotId });
     return r;
   }
+}
+
+async function isDirectory(p: string): Promise<boolean> {
+  return (await fs.lstat(p).catch(() => undefined))?.isDirectory() === true;
 }
 
 function checkVfsCreate(create: VolumeCreateOptions | undefined): VolumeCreateOptions {

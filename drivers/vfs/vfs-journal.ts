@@ -175,6 +175,31 @@ export class VfsJournal {
     });
   }
 
+  /**
+   * The committed state as the files hold it, read by a fresh reader that writes nothing: a torn
+   * tail is left out, a malformed line followed by valid ones is refused as corruption (as writers
+   * refuse it). The caller holds the root lock, so no writer moves it meanwhile (a backup).
+   */
+  static async readCommitted(layout: VfsLayout, options: VfsJournalOptions): Promise<{ state: VfsState; generation: number }> {
+    const reader = new VfsJournal(layout, options);
+    return reader.exclusive(async () => {
+      await (await reader.catchUp(false, true)).close();
+      return { state: reader.current, generation: reader.generation };
+    });
+  }
+
+  /** The metadata files were replaced under the lock (a restore): the next read starts from the files again. */
+  forget(): Promise<void> {
+    return this.exclusive(async () => {
+      this.authoritative = false;
+      await this.closeWriter();
+      this.current = new VfsState();
+      this.generation = 0;
+      this.offset = 0;
+      this.checkpointBytes = 0;
+    });
+  }
+
   /** The root lock is being let go: from now on other processes may append. */
   lockReleased(): void {
     this.authoritative = false;
@@ -194,8 +219,9 @@ export class VfsJournal {
   /**
    * Brings the state to the end of the current journal and returns that journal open (for writing
    * when `locked`, after cutting a torn tail). Follows seals; reloads when its journal is gone.
+   * `strict` (always when locked) refuses a malformed line followed by valid ones as corruption.
    */
-  private async catchUp(locked: boolean): Promise<FileHandle> {
+  private async catchUp(locked: boolean, strict = locked): Promise<FileHandle> {
     for (let hop = 0; hop < MAX_HOPS; hop++) {
       if (this.generation === 0) {
         try {
@@ -215,7 +241,7 @@ export class VfsJournal {
       }
       let sealedBy: number | undefined;
       try {
-        const tail = await this.consume(handle, locked);
+        const tail = await this.consume(handle, strict);
         if (tail.reload) {
           this.generation = 0;
         } else if (tail.sealedBy !== undefined) {
@@ -274,7 +300,7 @@ export class VfsJournal {
   }
 
   /** Applies the complete, valid lines after `offset`. */
-  private async consume(handle: FileHandle, locked: boolean): Promise<{ size: number; sealedBy?: number; reload?: boolean }> {
+  private async consume(handle: FileHandle, strict: boolean): Promise<{ size: number; sealedBy?: number; reload?: boolean }> {
     const { size } = await handle.stat();
     if (size < this.offset) return { size, reload: true }; // cut below what was read: not by Polly; start over
     if (size === this.offset) return { size };
@@ -292,7 +318,7 @@ export class VfsJournal {
       if (nl < 0 || nl >= read) break;
       const entry = parseJournalEntry(buf.toString('utf8', start, nl), file);
       if (!entry) {
-        if (locked && hasValidLineAfter(buf.subarray(nl + 1, read), file)) {
+        if (strict && hasValidLineAfter(buf.subarray(nl + 1, read), file)) {
           throw new Error(
             `corrupt vfs journal ${file} at byte ${this.offset + start}: a malformed line is followed by valid ones; repair it by hand`,
           );
@@ -368,7 +394,8 @@ function missingJournal(layout: VfsLayout, files: string[]): DriverRefusedError 
     `vfs root ${layout.root} holds volume data but has no journal in ${layout.metaDir}` +
       (found.length > 0 ? ` (only ${found.join(', ')})` : '') +
       `: its metadata was lost or not restored. Nothing was changed. Restore ${layout.metaDir} from a backup at least as new as the data ` +
-      `(or run \`polly state import\` with an export that includes it); never start Polly over the data without its journal.`,
+      `(or load an export with \`polly state import FILE --force\`: it restores the store and this meta/ together); never start ` +
+      `Polly over the data without its journal.`,
     { root: layout.root, missing: layout.journal(1) },
   );
 }
@@ -377,7 +404,8 @@ function missingCheckpoint(layout: VfsLayout, generation: number): DriverRefused
   return new DriverRefusedError(
     `vfs root ${layout.root}: journal generation ${generation} needs ${layout.checkpoint(generation)}, which is missing: ` +
       `the metadata in ${layout.metaDir} is incomplete. Nothing was changed. Restore ${layout.metaDir} from a backup ` +
-      `(the checkpoint and journal of one generation together), or run \`polly state import\` with an export that includes it.`,
+      `(the checkpoint and journal of one generation together), or load an export with \`polly state import FILE --force\` ` +
+      `(it restores the store and this meta/ together).`,
     { root: layout.root, missing: layout.checkpoint(generation) },
   );
 }

@@ -62,7 +62,8 @@ export async function assertNoDataWithoutJournal(layout: VfsLayout): Promise<voi
   throw new DriverRefusedError(
     `vfs root ${layout.root} holds volume data (${describe(data)}) but has no journal in ${layout.metaDir}: ` +
       `its metadata was lost or not restored. Nothing was changed. Restore ${layout.metaDir} from a backup at least as new as ` +
-      `the data (or run \`polly state import\` with an export that includes it); never start Polly over the data without its journal.`,
+      `the data (or load an export with \`polly state import FILE --force\`: it restores the store and this meta/ together); never ` +
+      `start Polly over the data without its journal.`,
     { root: layout.root, missing: layout.metaDir, data: data.slice(0, 20) },
   );
 }
@@ -75,7 +76,8 @@ export function assertNothingAhead(layout: VfsLayout, state: VfsState, unexplain
     `vfs root ${layout.root}: ${describe(ahead.map((u) => u.path))} ${ahead.length === 1 ? 'is' : 'are'} newer than the journal in ` +
       `${layout.metaDir} (the next IDs it would hand out are vfs-${pad(state.next.volume)} and vfs-snap-${pad(state.next.snapshot)}): ` +
       `the journal is older than the data (restored from an older backup, or truncated). Nothing was changed. Restore ${layout.metaDir} ` +
-      `from a backup at least as new as the data, or run \`polly state import\` with an export that includes it; never start Polly on an ` +
+      `from a backup at least as new as the data, or load an export taken after the data with \`polly state import FILE --force\`; ` +
+      `never start Polly on an ` +
       `older journal. If the journal is right and these directories are leftovers, move them into ${layout.quarantineDir}/ by hand ` +
       `(they are then listed as quarantined) and start again.`,
     { root: layout.root, ahead: ahead.slice(0, 20).map((u) => u.id), nextVolume: state.next.volume, nextSnapshot: state.next.snapshot },

@@ -6,6 +6,8 @@ const NAMES: readonly StorageEventName[] = [
   'volume.created',
   'volume.updated',
   'volume.removed',
+  'volume.unexplained-attachment',
+  'volume.audit',
   'claim.pending',
   'claim.attaching',
   'claim.attached',

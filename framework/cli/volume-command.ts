@@ -1,7 +1,8 @@
 /**
  * `polly volume ls|get|create|rm|offer|revoke|label|unlabel` over `/v1/volumes` (every command that
- * names a volume takes its ID or its name), and the quarantine: `polly volume quarantine ls|restore`
- * and `polly volume purge` over `/v1/services/:name/quarantine`.
+ * names a volume takes its ID or its name); `polly volume detach` (an attachment no claim accounts
+ * for) over `/v1/volumes/:id/detach`; and the quarantine: `polly volume quarantine ls|restore` and
+ * `polly volume purge` over `/v1/services/:name/quarantine`.
  */
 import type { Command } from 'commander';
 import type { QuarantineView } from '../storage/quarantine-book';
@@ -40,6 +41,10 @@ export function volumeDetails(v: VolumeRecord): string {
     ['Schedulers', v.schedulers],
     ['Labels', v.labels],
     ['Attachments', v.attachments.map((a) => `${a.agentId}(${a.mode},claim ${a.claimId})`)],
+    [
+      'Unexplained attachments',
+      v.foreignAttachments?.map((a) => `${a.instanceId}(${a.readOnly ? 'RO' : 'RW'},no claim,found ${a.foundAt})`),
+    ],
     ['Created', v.createdAt],
   ]);
 }
@@ -166,6 +171,22 @@ export function registerVolumeCommand(program: Command): void {
       const { id } = await findVolume(ctx, ref);
       await ctx.client.delete(path(id));
       ctx.out(render(ctx.format, { removed: id }, () => `removed ${id}\n`));
+    });
+
+  volume
+    .command('detach <id|name>')
+    .description('detach a volume from an instance no claim accounts for (admin; audited): see "Unexplained attachments"')
+    .requiredOption('--instance <id>', 'the instance (agent host) it is attached to')
+    .requiredOption('--reason <text>', 'why (audited)')
+    .action(async (ref: string, flags: { instance: string; reason: string }, cmd: Command) => {
+      if (!flags.reason.trim()) throw new UsageError('--reason needs a text saying why (it is audited)');
+      const ctx = contextOf(cmd);
+      const { id } = await findVolume(ctx, ref);
+      const result = await ctx.client.post<{ volume: VolumeRecord; detached: { instanceId: string; readOnly: boolean } }>(
+        `${path(id)}/detach`,
+        { instanceId: flags.instance, reason: flags.reason },
+      );
+      ctx.out(render(ctx.format, result, () => `detached ${id} from ${result.detached.instanceId}\n`));
     });
 
   const patch = (verb: string, description: string, build: (args: string[]) => Record<string, unknown>): void => {

@@ -16,6 +16,7 @@ export { StoreWriteError, storeWriteFailure } from './store-write-error';
 export { MethodNotAllowedError } from './method-not-allowed-error';
 export { UnsupportedMediaTypeError } from './unsupported-media-type-error';
 export { PayloadTooLargeError } from './payload-too-large-error';
+export { RestoreRefusedError } from './restore-refused-error';
 export { fromDriverError } from './from-driver-error';
 export { fromSystemError, diskFailureOf } from './from-system-error';
 export type { DiskFailure, DiskErrorWording } from './from-system-error';

@@ -264,7 +264,9 @@ export class StorageOfferBook extends TypedEmitter<StorageOfferEvents> {
   }
 
   private reindex(volume: VolumeRecord): void {
-    const heldRW = this.storage.ledger.liveClaims(volume.id).some((c) => isLive(c) && c.mode === 'RW');
+    // An attachment no claim accounts for holds the volume too: the driver would refuse a writer.
+    const heldRW =
+      this.storage.ledger.liveClaims(volume.id).some((c) => isLive(c) && c.mode === 'RW') || volume.foreignAttachments !== undefined;
     const next: IndexedVolume = {
       schedulers: volume.schedulers,
       zoneKey: volume.availabilityZone || ANY_ZONE,

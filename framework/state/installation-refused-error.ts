@@ -70,6 +70,20 @@ export function storeDamaged(store: StoreDescription, cause: Error): Installatio
   );
 }
 
+/**
+ * A store that opened but whose data cannot be read (a LevelDB table truncated or corrupt, a disk
+ * failing under it): found while start-up reads it, before anything was written.
+ */
+export function storeUnreadable(store: StoreDescription, cause: Error): InstallationRefusedError {
+  return new InstallationRefusedError(
+    'store-damaged',
+    `Refusing to start: ${describe(store)} cannot be read (${cause.message}): a data file is damaged or the disk under it fails. ` +
+      `Its files were left as they are; nothing was changed. Ways out: ${RESTORE}; or move ${store.location} aside and ${IMPORT}.`,
+    { store: store.location },
+    { cause },
+  );
+}
+
 export function markerMissing(store: StoreDescription, schemaVersion: number): InstallationRefusedError {
   return new InstallationRefusedError(
     'marker-missing',

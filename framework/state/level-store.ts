@@ -149,6 +149,20 @@ function prefixRange(prefix: string): { gte: string; lt?: string } {
   return { gte: prefix };
 }
 
+/**
+ * LevelDB's own failure to read its files (a truncated or corrupt table, an I/O error), as the
+ * binding raises it from a read. Writes never surface this way: LevelStore turns their failures
+ * into typed store errors.
+ */
+export function isLevelReadFailure(err: unknown): err is Error {
+  for (let current = err, depth = 0; depth < 3 && typeof current === 'object' && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (code === 'LEVEL_IO_ERROR' || code === 'LEVEL_CORRUPTION') return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 function isLockedError(err: unknown): boolean {
   const cause = (err as { cause?: { code?: unknown } } | undefined)?.cause;
   return cause?.code === 'LEVEL_LOCKED' || (err as { code?: unknown } | undefined)?.code === 'LEVEL_LOCKED';

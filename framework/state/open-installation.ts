@@ -14,7 +14,16 @@
 import { Logger, silentLogger } from '../mesos/logger';
 import { homeMarkerDiffers, homeMarkerPath, readHomeMarker, StoreDescription, writeHomeMarker, type HomeMarker } from './home-marker';
 import { initInstallation, type InstallationRecord, newInstallationRecord, readInstallation } from './installation';
-import { initOverData, installationMismatch, markerMissing, storeDamaged, storeMissing, unmarkedStore } from './installation-refused-error';
+import {
+  initOverData,
+  installationMismatch,
+  markerMissing,
+  storeDamaged,
+  storeMissing,
+  storeUnreadable,
+  unmarkedStore,
+} from './installation-refused-error';
+import { isLevelReadFailure } from './level-store';
 import { PREFIXES } from './keys';
 import { MARKED_SCHEMA_VERSION, openStore, readSchemaVersion, StoreSchemaError } from './schema';
 import { type Store, StoreDamagedError, StoreMissingError } from './store';
@@ -73,7 +82,7 @@ export async function openInstallation(store: Store, options: OpenInstallationOp
   } catch (err) {
     // A refused store is left as it was found: closed, if this call opened it.
     if (openedHere) await store.close().catch(() => undefined);
-    throw err;
+    throw isLevelReadFailure(err) ? storeUnreadable(where, err) : err;
   }
 }
 

@@ -189,8 +189,8 @@ export class BackendCheck {
         message:
           `Storage service "${name}": the journal of ${where} is older than Polly's records: it is at sequence ${mark.sequence}, ` +
           `Polly recorded ${recorded.sequence} on ${recorded.checkedAt}; it was truncated or restored from an older backup. Nothing was ` +
-          `changed. Restore ${mark.location}/meta from a backup at least as new, or run \`polly state import\` with an export that ` +
-          `includes it; never start Polly on an older journal.`,
+          `changed. Restore ${mark.location}/meta from a backup at least as new, or load an export taken at least as late with ` +
+          `\`polly state import FILE --force\` (the store and this root's meta/ together); never start Polly on an older journal.`,
       });
     }
     if (installationId !== undefined && mark.installationId !== undefined && mark.installationId !== installationId && !adopt) {
@@ -217,7 +217,8 @@ export class BackendCheck {
             `Storage service "${name}": ${absent.length} volume${absent.length === 1 ? '' : 's'} Polly manages ${absent.length === 1 ? 'is' : 'are'} ` +
             `not in the ${where}: ${shown.join(', ')}${absent.length > SHOWN_VOLUMES ? ` and ${absent.length - SHOWN_VOLUMES} more` : ''}. ` +
             `Its journal is older than Polly's catalog. Nothing was changed. Restore ${mark.location}/meta from a backup at least as new ` +
-            `as the store, or run \`polly state import\` with an export that includes it; never start Polly on an older journal.`,
+            `as the store, or load an export taken at least as late with \`polly state import FILE --force\` (the store and this root's ` +
+            `meta/ together); never start Polly on an older journal.`,
         });
       }
     }

@@ -531,6 +531,12 @@ export class ClaimLedger {
           attachedAt: attached.record.updatedAt,
         },
       ];
+      // An attachment to this instance that no claim accounted for is this claim's from now on.
+      if (d.foreignAttachments) {
+        const kept = d.foreignAttachments.filter((a) => !sameInstance(a.instanceId, claim.instanceId));
+        if (kept.length > 0) d.foreignAttachments = kept;
+        else delete d.foreignAttachments;
+      }
     });
     await this.intents.resolve(intent.id, [...attached.ops, ...volumeChange.ops]);
     attached.commit();

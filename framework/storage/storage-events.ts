@@ -1,13 +1,13 @@
 /**
- * The storage layer's typed events: every catalog change, every claim transition and every
- * operator act on quarantined data is emitted here after it is done (the API's `/v1/events` and the
- * scheduler listen).
+ * The storage layer's typed events: every catalog change, every claim transition, every backend
+ * attachment Polly's records do not explain, and every operator act on quarantined data or on such
+ * an attachment is emitted here after it is done (the API's `/v1/events` and the scheduler listen).
  */
 import type { QuarantinedEntry } from '../../drivers/storage-driver';
 import { TypedEmitter } from '../mesos/typed-emitter';
 import type { ClaimRecord } from './claim-record';
 import type { RecoveryReport } from './storage-recovery';
-import type { VolumeRecord } from './volume-record';
+import type { ForeignAttachmentRecord, VolumeRecord } from './volume-record';
 
 export interface ClaimEvent {
   claim: ClaimRecord;
@@ -42,10 +42,29 @@ export interface QuarantineRestoredEvent {
   at: string;
 }
 
+/** Recovery found a backend attachment no claim accounts for (published once, when first found). */
+export interface UnexplainedAttachmentEvent {
+  volume: VolumeRecord;
+  attachment: ForeignAttachmentRecord;
+}
+
+/** An operator detached a volume from an instance no claim accounts for: who, why, when. */
+export interface VolumeAuditEvent {
+  volume: VolumeRecord;
+  action: 'detach';
+  instanceId: string;
+  reason: string;
+  /** The API principal that asked ('' when unknown). */
+  by: string;
+  at: string;
+}
+
 export interface StorageEventMap {
   'volume.created': { volume: VolumeRecord };
   'volume.updated': { volume: VolumeRecord };
   'volume.removed': { volume: VolumeRecord };
+  'volume.unexplained-attachment': UnexplainedAttachmentEvent;
+  'volume.audit': VolumeAuditEvent;
   'claim.pending': ClaimEvent;
   'claim.attaching': ClaimEvent;
   'claim.attached': ClaimEvent;

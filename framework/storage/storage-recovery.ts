@@ -8,8 +8,11 @@
  *    No backend volume leaks, no claim disagrees with the backend.
  * 2. One pass compares catalog, claims and backend (one `volumes()` call per service, no per-volume
  *    inspects): managed volumes gone from the backend are marked `missing` (reported, never deleted
- *    silently); claims stuck between states are repaired; backend attachments no live claim
- *    accounts for are detached; volume records' attachment lists are made to match the claims.
+ *    silently); claims stuck between states are repaired; volume records' attachment lists are
+ *    made to match the claims. Backend attachments no live claim accounts for are recorded on the
+ *    volume and reported, never detached (foreign-attachments.ts): with a store restored from an
+ *    older backup, or an attachment made outside Polly, a task may still write through one. Only
+ *    an attach Polly itself made (an attach intent, or a claim's own instance) is ever undone.
  *
  * Nothing is forgotten or failed because a record is missing: a live claim whose volume is missing
  * on its backend, or not in the catalog, stays live and is reported (`claimsOnMissingVolumes`),
@@ -18,10 +21,11 @@
  *
  * Repairs run in the volume's queue slot, so the pass can also run while Polly serves requests.
  */
-import { DriverConflictError, DriverNotFoundError } from '../../drivers/errors';
+import { DriverNotFoundError } from '../../drivers/errors';
 import type { DriverVolume } from '../../drivers/storage-driver';
 import { Logger, silentLogger } from '../mesos/logger';
 import type { ClaimLedger } from './claim-ledger';
+import type { ForeignAttachments } from './foreign-attachments';
 import { isLive } from './claim-record';
 import type { IntentLog, IntentRecord } from './intent-log';
 import type { KeyedSerialQueue } from './keyed-queue';
@@ -33,14 +37,18 @@ import type { StorageEvents } from './storage-events';
 import { errorMessage, sameInstance } from './storage-errors';
 import type { VolumeCatalog } from './volume-catalog';
 import { formatVolumeId } from './volume-id';
-import { statusFor, volumeFromDriver } from './volume-record';
+import { statusFor, volumeFromDriver, type VolumeRecord } from './volume-record';
 
 export interface RecoveryReport {
   intentsFinished: number;
   intentsRolledBack: number;
   /** Intents that could not be settled now (backend unavailable); the next run retries them. */
   intentsLeftOpen: number;
-  orphanAttachmentsDetached: number;
+  /**
+   * Backend attachments no live claim accounts for (made outside Polly, or before a restored store):
+   * recorded on the volume as `foreignAttachments` and reported each pass, never detached.
+   */
+  unexplainedAttachments: number;
   /** Managed volumes the backend no longer has (status `missing`). */
   missingVolumes: number;
   /** Live claims left live although their volume is missing on its backend or not in the catalog (reported each pass). */
@@ -67,6 +75,7 @@ export interface StorageRecoveryOptions {
   registry: ServiceRegistry;
   catalog: VolumeCatalog;
   ledger: ClaimLedger;
+  foreign: ForeignAttachments;
   snapshots: SnapshotBook;
   intents: IntentLog;
   queue: KeyedSerialQueue;
@@ -92,7 +101,7 @@ export class StorageRecovery {
       intentsFinished: 0,
       intentsRolledBack: 0,
       intentsLeftOpen: 0,
-      orphanAttachmentsDetached: 0,
+      unexplainedAttachments: 0,
       missingVolumes: 0,
       claimsOnMissingVolumes: 0,
       claimsRepaired: 0,
@@ -283,7 +292,7 @@ export class StorageRecovery {
         // Most volumes have no live claim: no array is built for them.
         const live = ledger.liveCount(volume.id) === 0 ? NO_CLAIMS : ledger.liveClaims(volume.id);
         report.claimsChecked += live.length;
-        if (!this.needsRepair(volume.status, volume.attachments.length, dv, live)) continue;
+        if (!this.needsRepair(volume, dv, live)) continue;
         repairs.push(queue.run(volume.id, () => this.repairVolume(volume.id, dv, report)));
       }
     }
@@ -312,13 +321,11 @@ export class StorageRecovery {
   }
 
   /** Cheap check (no I/O) whether a volume needs the repair pass at all. */
-  private needsRepair(
-    status: string,
-    recordedAttachments: number,
-    dv: DriverVolume | undefined,
-    live: ReturnType<ClaimLedger['liveClaims']>,
-  ): boolean {
+  private needsRepair(volume: VolumeRecord, dv: DriverVolume | undefined, live: ReturnType<ClaimLedger['liveClaims']>): boolean {
+    const { status } = volume;
+    const recordedAttachments = volume.attachments.length;
     if (!dv) return status !== 'missing' || live.length > 0 || recordedAttachments > 0;
+    if (volume.foreignAttachments !== undefined) return true; // re-checked each pass, until gone
     if (status === 'missing' || status === 'removing') return true;
     if (live.some((c) => c.state !== 'attached')) return true;
     if (dv.attachments.length > 0 || live.length > 0) {
@@ -330,10 +337,9 @@ export class StorageRecovery {
   }
 
   private async repairVolume(volumeId: string, dv: DriverVolume | undefined, report: RecoveryReport): Promise<void> {
-    const { registry, catalog, ledger } = this.options;
+    const { catalog, ledger } = this.options;
     const volume = catalog.find(volumeId);
     if (!volume) return;
-    const driver = registry.get(volume.service).driver;
 
     if (!dv && volume.status !== 'missing') {
       const staged = catalog.stageUpdate(volumeId, (d) => {
@@ -384,20 +390,10 @@ export class StorageRecovery {
     }
 
     if (dv) {
-      const live = ledger.liveClaims(volumeId);
-      for (const attachment of dv.attachments) {
-        const instance = attachment.instanceId.id;
-        if (repaired.has(instance.toLowerCase())) continue;
-        if (live.some((c) => sameInstance(c.instanceId, instance))) continue;
-        try {
-          await retryTransient(() => driver.volumeDetach(dv.id, attachment.instanceId, { force: true }), this.retry);
-          report.orphanAttachmentsDetached++;
-          this.logger.warn('detached an attachment no live claim accounts for', { volumeId, instance });
-          note(report, `volume ${volumeId}: detached from ${instance} (no live claim)`);
-        } catch (err) {
-          if (err instanceof DriverNotFoundError || err instanceof DriverConflictError) continue;
-          this.logger.error('could not detach an orphan attachment', { volumeId, instance, error: errorMessage(err) });
-        }
+      // Never detached here: a task may write through it (foreign-attachments.ts). Reported each pass.
+      for (const a of await this.options.foreign.reconcile(volumeId, dv, repaired)) {
+        report.unexplainedAttachments++;
+        note(report, `volume ${volumeId}: attached to ${a.instanceId.id}, which no claim accounts for; left attached`);
       }
     }
 

@@ -1,18 +1,22 @@
 /**
  * The storage core wired together: service registry (drivers), volume catalog, claim ledger,
- * snapshots, intent log, per-volume queue, backend check, quarantine, recovery and finished-claim
- * retention. `start()` opens the store, loads the catalog and the claims (one prefix scan each),
+ * snapshots, intent log, per-volume queue, backend check, quarantine, foreign attachments, recovery
+ * and finished-claim retention. `start()` opens the store, loads the catalog and the claims (one prefix scan each),
  * cross-checks each backend's mark against the store (refusing a backend older than the store's
  * records before anything is tidied or repaired), initialises the drivers and runs recovery before
  * anything is served, then starts pruning finished claims and recording backend marks; `stop()`
  * lets the operations in flight finish. Each part stays usable (and tested) on its own.
  */
 import { Logger, silentLogger } from '../mesos/logger';
+import { storeUnreadable } from '../state/installation-refused-error';
+import { isLevelReadFailure } from '../state/level-store';
+import { describeStore } from '../state/open-installation';
 import { openStore } from '../state/schema';
 import type { Store } from '../state/store';
 import { BackendCheck } from './backend-check';
 import { ClaimLedger } from './claim-ledger';
 import { ClaimRetention, DEFAULT_CLAIM_RETENTION } from './claim-retention';
+import { ForeignAttachments } from './foreign-attachments';
 import { IntentLog } from './intent-log';
 import { KeyedSerialQueue } from './keyed-queue';
 import { QuarantineBook } from './quarantine-book';
@@ -50,6 +54,7 @@ export class StorageService {
   readonly intents: IntentLog;
   readonly catalog: VolumeCatalog;
   readonly ledger: ClaimLedger;
+  readonly foreignAttachments: ForeignAttachments;
   readonly recovery: StorageRecovery;
   readonly retention: ClaimRetention;
   readonly snapshots: SnapshotBook;
@@ -76,7 +81,14 @@ export class StorageService {
     this.catalog = new VolumeCatalog(common);
     this.ledger = new ClaimLedger({ ...common, catalog: this.catalog });
     this.snapshots = new SnapshotBook(common);
-    this.recovery = new StorageRecovery({ ...common, catalog: this.catalog, ledger: this.ledger, snapshots: this.snapshots });
+    this.foreignAttachments = new ForeignAttachments({ ...common, catalog: this.catalog, ledger: this.ledger });
+    this.recovery = new StorageRecovery({
+      ...common,
+      catalog: this.catalog,
+      ledger: this.ledger,
+      foreign: this.foreignAttachments,
+      snapshots: this.snapshots,
+    });
     this.backends = new BackendCheck({
       store: this.store,
       registry: this.registry,
@@ -102,9 +114,18 @@ export class StorageService {
   /**
    * Opens the store (migrating it if needed), loads state, checks the backends against it (nothing is
    * tidied or repaired on either side when they disagree: BackendMismatchError), starts the drivers
-   * and recovers.
+   * and recovers. A store whose files cannot be read is refused (InstallationRefusedError).
    */
   async start(): Promise<RecoveryReport> {
+    try {
+      return await this.startParts();
+    } catch (err) {
+      // The store opened but its data cannot be read (a damaged table): refused with the way out.
+      throw isLevelReadFailure(err) ? storeUnreadable(describeStore(this.store), err) : err;
+    }
+  }
+
+  private async startParts(): Promise<RecoveryReport> {
     await openStore(this.store, { logger: this.logger });
     // Two independent prefix scans: overlapping them hides part of LevelDB's read latency.
     const [volumes, claims] = await Promise.all([this.catalog.load(), this.ledger.load()]);

@@ -120,6 +120,13 @@ function freeze(record: VolumeRecord): VolumeRecord {
   Object.freeze(record.schedulers);
   for (const a of record.attachments) Object.freeze(a);
   Object.freeze(record.attachments);
+  if (record.foreignAttachments !== undefined) {
+    if (record.foreignAttachments.length === 0) delete record.foreignAttachments;
+    else {
+      for (const a of record.foreignAttachments) Object.freeze(a);
+      Object.freeze(record.foreignAttachments);
+    }
+  }
   return Object.freeze(record);
 }
 
@@ -141,7 +148,7 @@ function shareStrings(record: VolumeRecord): VolumeRecord {
   return record;
 }
 
-/** A mutable deep copy (every field is a primitive, a string map, a string list or the attachments). */
+/** A mutable deep copy (every field is a primitive, a string map, a string list or a list of attachments). */
 function draftOf(record: VolumeRecord): VolumeRecord {
   // By hand: structuredClone serialises and was a visible share of each claim cycle's CPU.
   const draft: Mutable<VolumeRecord> = {
@@ -151,6 +158,7 @@ function draftOf(record: VolumeRecord): VolumeRecord {
     schedulers: [...record.schedulers],
     attachments: record.attachments.map((a) => ({ ...a })),
   };
+  if (record.foreignAttachments) draft.foreignAttachments = record.foreignAttachments.map((a) => ({ ...a }));
   return draft;
 }
 

@@ -24,6 +24,20 @@ export interface VolumeAttachmentRecord {
   attachedAt: string;
 }
 
+/**
+ * An attachment the backend shows that no live claim accounts for: made outside Polly, or before a
+ * store restored from an older backup. A task may be writing through it, so Polly never detaches it
+ * on its own; it is reported, and an operator detaches it explicitly (`polly volume detach`).
+ */
+export interface ForeignAttachmentRecord {
+  instanceId: string;
+  readOnly: boolean;
+  /** When the backend says it was attached, where it says. */
+  attachedAt?: string;
+  /** When Polly first found it. */
+  foundAt: string;
+}
+
 export interface VolumeRecord {
   /** Polly volume ID: `<service>.<encoded driver volume ID>` (volume-id.ts). */
   id: string;
@@ -44,6 +58,8 @@ export interface VolumeRecord {
   /** Registered in Polly (created through it or registered); unmanaged volumes are only listed. */
   managed: boolean;
   attachments: VolumeAttachmentRecord[];
+  /** Backend attachments no claim accounts for (absent when there are none): see ForeignAttachmentRecord. */
+  foreignAttachments?: ForeignAttachmentRecord[];
   profile?: string;
   createdAt: string;
   updatedAt: string;

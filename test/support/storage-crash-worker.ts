@@ -31,8 +31,9 @@ const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.le
 const armedKind = (process.env.POLLY_CRASH_POINT ?? '').split(':')[0];
 
 async function main(): Promise<void> {
-  const { store, storage } = buildCrashStorage(dir);
-  await storage.start();
+  const crash = buildCrashStorage(dir);
+  const { store, storage } = crash;
+  await crash.start();
   const { catalog, ledger } = storage;
   let counter = 0;
 

@@ -1,11 +1,15 @@
 /**
  * `/v1/volumes`: list (filters: service, scheduler, zone, status, name, label=k=v, all=true for
- * unmanaged too), get, create (201 + Location), delete (204), PATCH labels and schedulers.
+ * unmanaged too), get, create (201 + Location), delete (204), PATCH labels and schedulers, and
+ * `POST /v1/volumes/:id/detach {instanceId, reason}` (admin only): detach the volume from an
+ * instance no claim accounts for (a `foreignAttachments` entry), audited as a `volume.audit` event.
  * Scheduler tokens see only volumes offered to them.
  */
 import { Router } from 'express';
+import { ForbiddenError } from '../../errors/forbidden-error';
 import { NotFoundError } from '../../errors/not-found-error';
 import { ValidationError } from '../../errors/validation-error';
+import { checkDetachRequest } from '../../storage/foreign-attachments';
 import type { StorageService } from '../../storage/storage-service';
 import type { VolumeFilter } from '../../storage/volume-catalog';
 import type { VolumeRecord, VolumeStatus } from '../../storage/volume-record';
@@ -101,6 +105,14 @@ export function volumesRoutes(storage: StorageService): Router {
     if (body.revoke && body.revoke.length > 0) await catalog.revoke(id, body.revoke);
     if (body.offer && body.offer.length > 0) await catalog.offer(id, body.offer);
     res.json(volumeView(catalog.get(id)));
+  });
+
+  router.post('/volumes/:id/detach', async (req, res) => {
+    const principal = principalOf(res);
+    if (principal.scope !== 'admin') throw new ForbiddenError('Only admin tokens may detach a volume outside its claims');
+    const { instanceId, reason } = checkDetachRequest(req.body ?? {});
+    const result = await storage.foreignAttachments.detach(String(req.params.id), { instanceId, reason, by: principal.name });
+    res.json({ volume: volumeView(result.volume), detached: result.detached });
   });
 
   return router;

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { exportState, importState } from '../../../framework/cli/state-command';
-import { UsageError } from '../../../framework/cli/cli-errors';
+import { exportState, importState } from '../../../framework/storage/backup/export-lines';
+import { ValidationError } from '../../../framework/errors/validation-error';
 import { LevelStore } from '../../../framework/state/level-store';
 import { ZookeeperStore } from '../../../framework/state/zookeeper/zookeeper-store';
 import { useZooKeeperServer } from '../../support/zookeeper-server';
@@ -41,7 +41,7 @@ describe('polly state export / import', () => {
     await zk.open();
     expect(await importState(zk, PassThrough.from([text]))).toBe(5);
     for (const [k, v] of entries) expect(await zk.get(k)).toEqual(v);
-    await expect(importState(zk, PassThrough.from([text]))).rejects.toBeInstanceOf(UsageError);
+    await expect(importState(zk, PassThrough.from([text]))).rejects.toBeInstanceOf(ValidationError);
     expect(await importState(zk, PassThrough.from([text]), { force: true })).toBe(5);
 
     // And back into an empty LevelDB.

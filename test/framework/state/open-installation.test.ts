@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { exportState, importState } from '../../../framework/cli/state-command';
+import { exportState, importState } from '../../../framework/storage/backup/export-lines';
 import { homeMarkerPath, readHomeMarker } from '../../../framework/state/home-marker';
 import { readInstallation } from '../../../framework/state/installation';
 import { InstallationRefusedError } from '../../../framework/state/installation-refused-error';
@@ -95,6 +95,21 @@ describe('openInstallation (LevelDB)', () => {
     // --init does not paper over it either.
     expect((await refusal(openInstallation(store(), { home, init: true }))).reason).toBe('store-damaged');
     expect(snapshotDir(stateDir)).toEqual(before);
+  });
+
+  it('a table file truncated: refused while reading it, naming the store and the ways out; the table is left as it is', async () => {
+    await firstStart();
+    // Reopened once: LevelDB moves what its log holds into a table file.
+    await store().open();
+    await open[open.length - 1].close();
+    const table = fs.readdirSync(stateDir).find((f) => f.endsWith('.ldb'))!;
+    fs.truncateSync(path.join(stateDir, table), 10);
+    const cut = fs.readFileSync(path.join(stateDir, table));
+    const err = await refusal(openInstallation(store(), { home }));
+    expect(err.reason).toBe('store-damaged');
+    expect(err.message).toContain(`the leveldb store at ${stateDir} cannot be read (IO error: ${path.join(stateDir, table)}`);
+    expect(err.message).toMatch(/Its files were left as they are.*restore the store from a backup.*polly state import FILE/);
+    expect(fs.readFileSync(path.join(stateDir, table))).toEqual(cut);
   });
 
   it('the whole state/ missing while the home marker is there: refused, nothing created', async () => {

@@ -128,7 +128,9 @@ describe('backend check', () => {
     expect(err.message).toContain(
       `the journal of vfs root ${f.vfsRoot()} is older than Polly's records: it is at sequence 4, Polly recorded 5`,
     );
-    expect(err.message).toContain(`Restore ${f.vfsRoot()}/meta from a backup at least as new, or run \`polly state import\``);
+    expect(err.message).toContain(
+      `Restore ${f.vfsRoot()}/meta from a backup at least as new, or load an export taken at least as late with \`polly state import FILE --force\``,
+    );
     expect(err.message).toContain('never start Polly on an older journal');
   });
 

@@ -7,11 +7,19 @@
  *
  * POLLY_CRASH_KILLS sets the number of kills (default 200).
  *
- * A second test damages the vfs journal or the store between kills (journal removed, its last
- * entries cut, an older copy of meta/ restored, the store's backend mark dropped) and checks that
- * every start is either refused with nothing changed (every volume directory and the file in it
- * still there, nothing quarantined) or intact (all the invariants above). POLLY_CRASH_DAMAGES sets
- * the number of damaged starts (default 30).
+ * A second test damages the vfs journal or the store's backend mark between kills (journal removed,
+ * its last entries cut, an older copy of meta/ restored, the mark dropped) and checks that every
+ * start is either refused with nothing changed (every volume directory and the file in it still
+ * there, nothing quarantined) or intact (all the invariants above). POLLY_CRASH_DAMAGES sets the
+ * number of damaged starts (default 30).
+ *
+ * A third damages the LevelDB store itself between kills (its CURRENT file removed, the whole
+ * state/ moved away, a table file truncated) and checks that every start is refused as the
+ * installation check words it, with the store's files unchanged (LevelDB never sees a directory
+ * without CURRENT; nothing is created in place of a missing state/; a damaged table is never
+ * deleted or rewritten) and the vfs data untouched — or intact; and that putting the damaged file
+ * back gives every record back. POLLY_CRASH_STORE_DAMAGES sets the number (default 24). Every start
+ * here goes through the installation check first, as PollyService's does.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -19,17 +27,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { VfsDriver } from '../../../drivers/vfs/vfs-driver';
 import { BackendMismatchError } from '../../../framework/errors/backend-mismatch-error';
+import { InstallationRefusedError } from '../../../framework/state/installation-refused-error';
 import { backendKey } from '../../../framework/state/keys';
 import { isLive } from '../../../framework/storage/claim-record';
 import { CRASH_KINDS, CRASH_STAGES } from '../../../framework/storage/crash-points';
 import { formatVolumeId } from '../../../framework/storage/volume-id';
 import { buildCrashStorage } from '../../support/crash-storage';
+import { snapshotDir } from '../../support/dir-snapshot';
+import type { RecoveryReport } from '../../../framework/storage/storage-recovery';
+import type { StorageService } from '../../../framework/storage/storage-service';
 
 const REPO = path.resolve(__dirname, '../../..');
 const REGISTER = path.join(REPO, 'test/support/register-ts.js');
 const WORKER = path.join(REPO, 'test/support/storage-crash-worker.ts');
 const KILLS = Number(process.env.POLLY_CRASH_KILLS ?? '200');
 const DAMAGES = Number(process.env.POLLY_CRASH_DAMAGES ?? '30');
+const STORE_DAMAGES = Number(process.env.POLLY_CRASH_STORE_DAMAGES ?? '24');
 const LANES = 2;
 const OPS_PER_CHILD = 24;
 
@@ -88,83 +101,110 @@ interface Checked {
 
 /** Opens the dirs in-process, recovers, and checks every invariant; throws on the first violation. */
 async function recoverAndCheck(dir: string, context: string): Promise<Checked> {
-  const { store, storage } = buildCrashStorage(dir);
+  const crash = buildCrashStorage(dir);
+  try {
+    return await checkInvariants(crash.storage, await crash.start(), context);
+  } finally {
+    await crash.storage.stop().catch(() => undefined);
+    await crash.store.close().catch(() => undefined);
+  }
+}
+
+/**
+ * A start over possibly damaged state: `refused` (with the error) when the installation or the
+ * storage core refuses to start, else every invariant is checked (a violation throws).
+ */
+async function startOrRefuse(dir: string, context: string): Promise<{ refused?: unknown }> {
+  const crash = buildCrashStorage(dir);
+  try {
+    let report: RecoveryReport;
+    try {
+      report = await crash.start();
+    } catch (err) {
+      return { refused: err };
+    }
+    await checkInvariants(crash.storage, report, context);
+    return {};
+  } finally {
+    await crash.storage.stop().catch(() => undefined);
+    await crash.store.close().catch(() => undefined);
+  }
+}
+
+/** Every invariant of a started storage core after recovery; throws on the first violation. */
+async function checkInvariants(storage: StorageService, report: RecoveryReport, context: string): Promise<Checked> {
   const fail = (what: string): never => {
     throw new Error(`${context}: ${what}`);
   };
-  try {
-    const report = await storage.start();
-    const { catalog, ledger, intents } = storage;
-    if ((await intents.pending()).length > 0) fail('intents left open after recover()');
-    if (report.intentsLeftOpen > 0) fail('recover() left intents open');
+  const { catalog, ledger, intents } = storage;
+  if ((await intents.pending()).length > 0) fail('intents left open after recover()');
+  if (report.intentsLeftOpen > 0) fail('recover() left intents open');
 
-    const driver = storage.registry.get('local').driver;
-    const backend = await driver.volumes();
-    const backendIds = new Set(backend.map((dv) => formatVolumeId('local', dv.id)));
-    // No leaked backend volume: every vfs volume is managed in the catalog.
-    for (const dv of backend) {
-      const record = catalog.find(formatVolumeId('local', dv.id));
-      if (!record || !record.managed) fail(`backend volume ${dv.id} (${dv.name}) is not in the catalog`);
-    }
-    // No record without its backend volume, and none stuck removing.
-    for (const v of catalog.all()) {
-      if (!backendIds.has(v.id)) fail(`catalog volume ${v.id} has no backend volume`);
-      if (v.status === 'removing' || v.status === 'missing') fail(`catalog volume ${v.id} is ${v.status}`);
-    }
-    let attachments = 0;
-    let claims = 0;
-    for (const dv of backend) {
-      const id = formatVolumeId('local', dv.id);
-      const volume = catalog.get(id);
-      const live = ledger.liveClaims(id);
-      claims += live.length;
-      // No double attachment: a writer excludes everyone.
-      const writers = dv.attachments.filter((a) => a.readOnly !== true);
-      if (writers.length > 1 || (writers.length === 1 && dv.attachments.length > 1)) {
-        fail(`volume ${id} attached ${dv.attachments.map((a) => `${a.instanceId.id}:${a.readOnly ? 'RO' : 'RW'}`).join(',')}`);
-      }
-      if (live.filter((c) => c.mode === 'RW').length > 1 || (live.some((c) => c.mode === 'RW') && live.length > 1)) {
-        fail(`volume ${id} has incompatible live claims`);
-      }
-      for (const c of live) {
-        if (c.state !== 'attached') fail(`claim ${c.id} is ${c.state} after recovery`);
-        const a = dv.attachments.find((x) => x.instanceId.id.toLowerCase() === c.instanceId.toLowerCase());
-        if (!a) fail(`attached claim ${c.id} has no attachment on the backend`);
-        if ((a!.readOnly === true) !== (c.mode === 'RO')) fail(`claim ${c.id} is ${c.mode} but attached readOnly=${a!.readOnly}`);
-      }
-      for (const a of dv.attachments) {
-        attachments++;
-        if (!live.some((c) => c.instanceId.toLowerCase() === a.instanceId.id.toLowerCase())) {
-          fail(`backend attachment of ${id} to ${a.instanceId.id} has no live claim`);
-        }
-      }
-      const recorded = volume.attachments.map((a) => a.claimId).sort();
-      const expected = live.map((c) => c.id).sort();
-      if (JSON.stringify(recorded) !== JSON.stringify(expected))
-        fail(`volume ${id} records attachments ${recorded} but claims are ${expected}`);
-      if (volume.status !== (live.length > 0 ? 'attached' : 'available')) fail(`volume ${id} status ${volume.status}`);
-    }
-    // Live claims only on existing volumes.
-    for (const c of ledger.list({ live: true })) {
-      if (!catalog.find(c.volumeId)) fail(`live claim ${c.id} on unknown volume ${c.volumeId}`);
-      if (!isLive(c)) fail('index returned a finished claim');
-    }
-    // A second pass finds nothing to do.
-    const again = await storage.recovery.recover();
-    const work =
-      again.intentsFinished +
-      again.intentsRolledBack +
-      again.orphanAttachmentsDetached +
-      again.claimsRepaired +
-      again.missingVolumes +
-      again.volumesCorrected;
-    if (work !== 0) fail(`a second recover() still found work: ${JSON.stringify(again)}`);
-    const repairs = report.intentsFinished + report.intentsRolledBack + report.claimsRepaired + report.orphanAttachmentsDetached;
-    return { volumes: backend.length, claims, attachments, repairs };
-  } finally {
-    await storage.stop().catch(() => undefined);
-    await store.close().catch(() => undefined);
+  const driver = storage.registry.get('local').driver;
+  const backend = await driver.volumes();
+  const backendIds = new Set(backend.map((dv) => formatVolumeId('local', dv.id)));
+  // No leaked backend volume: every vfs volume is managed in the catalog.
+  for (const dv of backend) {
+    const record = catalog.find(formatVolumeId('local', dv.id));
+    if (!record || !record.managed) fail(`backend volume ${dv.id} (${dv.name}) is not in the catalog`);
   }
+  // No record without its backend volume, and none stuck removing.
+  for (const v of catalog.all()) {
+    if (!backendIds.has(v.id)) fail(`catalog volume ${v.id} has no backend volume`);
+    if (v.status === 'removing' || v.status === 'missing') fail(`catalog volume ${v.id} is ${v.status}`);
+  }
+  let attachments = 0;
+  let claims = 0;
+  for (const dv of backend) {
+    const id = formatVolumeId('local', dv.id);
+    const volume = catalog.get(id);
+    const live = ledger.liveClaims(id);
+    claims += live.length;
+    // No double attachment: a writer excludes everyone.
+    const writers = dv.attachments.filter((a) => a.readOnly !== true);
+    if (writers.length > 1 || (writers.length === 1 && dv.attachments.length > 1)) {
+      fail(`volume ${id} attached ${dv.attachments.map((a) => `${a.instanceId.id}:${a.readOnly ? 'RO' : 'RW'}`).join(',')}`);
+    }
+    if (live.filter((c) => c.mode === 'RW').length > 1 || (live.some((c) => c.mode === 'RW') && live.length > 1)) {
+      fail(`volume ${id} has incompatible live claims`);
+    }
+    for (const c of live) {
+      if (c.state !== 'attached') fail(`claim ${c.id} is ${c.state} after recovery`);
+      const a = dv.attachments.find((x) => x.instanceId.id.toLowerCase() === c.instanceId.toLowerCase());
+      if (!a) fail(`attached claim ${c.id} has no attachment on the backend`);
+      if ((a!.readOnly === true) !== (c.mode === 'RO')) fail(`claim ${c.id} is ${c.mode} but attached readOnly=${a!.readOnly}`);
+    }
+    for (const a of dv.attachments) {
+      attachments++;
+      if (!live.some((c) => c.instanceId.toLowerCase() === a.instanceId.id.toLowerCase())) {
+        fail(`backend attachment of ${id} to ${a.instanceId.id} has no live claim`);
+      }
+    }
+    const recorded = volume.attachments.map((a) => a.claimId).sort();
+    const expected = live.map((c) => c.id).sort();
+    if (JSON.stringify(recorded) !== JSON.stringify(expected))
+      fail(`volume ${id} records attachments ${recorded} but claims are ${expected}`);
+    if (volume.status !== (live.length > 0 ? 'attached' : 'available')) fail(`volume ${id} status ${volume.status}`);
+  }
+  // Live claims only on existing volumes.
+  for (const c of ledger.list({ live: true })) {
+    if (!catalog.find(c.volumeId)) fail(`live claim ${c.id} on unknown volume ${c.volumeId}`);
+    if (!isLive(c)) fail('index returned a finished claim');
+  }
+  // A second pass finds nothing to do.
+  const again = await storage.recovery.recover();
+  const work =
+    again.intentsFinished +
+    again.intentsRolledBack +
+    again.unexplainedAttachments +
+    again.claimsRepaired +
+    again.missingVolumes +
+    again.volumesCorrected;
+  if (work !== 0) fail(`a second recover() still found work: ${JSON.stringify(again)}`);
+  // Every attachment a crash can leave is Polly's own (under an intent or a claim): none is unexplained.
+  if (report.unexplainedAttachments !== 0) fail(`recover() found attachments no claim accounts for: ${report.actions.join('; ')}`);
+  const repairs = report.intentsFinished + report.intentsRolledBack + report.claimsRepaired;
+  return { volumes: backend.length, claims, attachments, repairs };
 }
 
 test(`SIGKILL at every intent point (${KILLS} kills), then recover(): no leak, no double attachment, all in agreement`, async () => {
@@ -229,9 +269,33 @@ async function dataTree(root: string): Promise<Record<string, string>> {
   return out;
 }
 
+/**
+ * One round of a damage lane: a child run (killed at a random intent point, or finishing), then
+ * recovery and every invariant, then a file in every volume: what a refused start must leave alone.
+ */
+async function damageRound(dir: string, lane: string): Promise<string> {
+  const point = POINTS[Math.floor(Math.random() * POINTS.length)];
+  const seed = Math.floor(Math.random() * 2 ** 31);
+  const result = await runChild(dir, seed, `${point}:${1 + Math.floor(Math.random() * 3)}`);
+  const context = `${lane}, seed ${seed}, ${point}${result.killed ? ' (killed)' : ''}`;
+  await recoverAndCheck(dir, context);
+  const volumes = path.join(dir, 'home', 'vfs', 'local', 'volumes');
+  for (const entry of await fs.readdir(volumes)) {
+    if (/^vfs-\d+$/.test(entry)) await fs.writeFile(path.join(volumes, entry, 'marker.txt'), entry);
+  }
+  return context;
+}
+
+/** Every marker file written by `damageRound` is still there with its content. */
+async function expectMarkers(root: string, before: Record<string, string>): Promise<void> {
+  for (const [rel, content] of Object.entries(before)) {
+    if (rel.endsWith('marker.txt')) expect(await fs.readFile(path.join(root, rel), 'utf8')).toBe(content);
+  }
+}
+
 type Damage = 'remove-journal' | 'truncate-journal' | 'older-meta' | 'drop-mark';
 
-test(`journal or store damaged between kills (${DAMAGES} damaged starts): refused with nothing changed, or intact`, async () => {
+test(`journal or backend mark damaged between kills (${DAMAGES} damaged starts): refused with nothing changed, or intact`, async () => {
   const dir = path.join(base, 'damaged');
   const root = path.join(dir, 'home', 'vfs', 'local');
   const meta = path.join(root, 'meta');
@@ -242,14 +306,7 @@ test(`journal or store damaged between kills (${DAMAGES} damaged starts): refuse
   let trials = 0;
   while (damaged < DAMAGES && trials < DAMAGES * 4) {
     trials++;
-    const point = POINTS[Math.floor(Math.random() * POINTS.length)];
-    const seed = Math.floor(Math.random() * 2 ** 31);
-    const result = await runChild(dir, seed, `${point}:${1 + Math.floor(Math.random() * 3)}`);
-    await recoverAndCheck(dir, `damage lane, seed ${seed}, ${point}${result.killed ? ' (killed)' : ''}`);
-    // A file in every volume, and the journal as it is now: what a refused start must leave alone.
-    for (const entry of await fs.readdir(path.join(root, 'volumes'))) {
-      if (/^vfs-\d+$/.test(entry)) await fs.writeFile(path.join(root, 'volumes', entry, 'marker.txt'), entry);
-    }
+    const round = await damageRound(dir, 'journal damage lane');
     const good = path.join(dir, 'meta-good');
     await fs.rm(good, { recursive: true, force: true });
     await fs.cp(meta, good, { recursive: true });
@@ -280,17 +337,8 @@ test(`journal or store damaged between kills (${DAMAGES} damaged starts): refuse
     }
     damaged++;
     const before = await dataTree(root);
-    const { store, storage } = buildCrashStorage(dir);
-    let refused: unknown;
-    try {
-      await storage.start();
-    } catch (err) {
-      refused = err;
-    } finally {
-      await storage.stop().catch(() => undefined);
-      await store.close().catch(() => undefined);
-    }
-    const context = `damage ${damage} after seed ${seed}`;
+    const context = `damage ${damage} after ${round}`;
+    const { refused } = await startOrRefuse(dir, context);
     if (refused !== undefined) {
       if (!(refused instanceof BackendMismatchError)) throw new Error(`${context}: refused with ${String(refused)}`);
       expect({ context, data: await dataTree(root) }).toEqual({ context, data: before });
@@ -303,19 +351,98 @@ test(`journal or store damaged between kills (${DAMAGES} damaged starts): refuse
     await fs.rm(meta, { recursive: true, force: true });
     await fs.cp(good, meta, { recursive: true });
     await recoverAndCheck(dir, `${context}, after repair`);
-    for (const [rel, content] of Object.entries(before)) {
-      if (rel.endsWith('marker.txt')) expect(await fs.readFile(path.join(root, rel), 'utf8')).toBe(content);
-    }
+    await expectMarkers(root, before);
     // The journal of this round is the older copy for a later one.
     if (Math.random() < 0.5 || !hasOlder) {
       await fs.rm(older, { recursive: true, force: true });
       await fs.cp(good, older, { recursive: true });
     }
   }
-  console.log(`crash test with damage: ${damaged} damaged starts in ${trials} rounds: ${JSON.stringify(outcomes)}`);
+  console.log(`crash test with journal damage: ${damaged} damaged starts in ${trials} rounds: ${JSON.stringify(outcomes)}`);
   expect(damaged).toBe(DAMAGES);
   expect(outcomes['remove-journal: accepted'] ?? 0).toBe(0);
   expect(outcomes['truncate-journal: accepted'] ?? 0).toBe(0);
+}, 600_000);
+
+type StoreDamage = 'remove-current' | 'move-state' | 'truncate-table';
+
+/** The records recovery and the invariants rest on, as the store holds them (read from `dir`'s store). */
+async function storeRecords(dir: string): Promise<Array<[string, unknown]>> {
+  const { store } = buildCrashStorage(dir);
+  await store.open({ createIfMissing: false });
+  try {
+    const out: Array<[string, unknown]> = [];
+    for (const prefix of ['volumes/', 'volume-names/', 'claims/', 'claims-by-volume/', 'intents/', 'meta/installation']) {
+      for await (const entry of store.scan(prefix)) out.push(entry);
+    }
+    return out;
+  } finally {
+    await store.close();
+  }
+}
+
+test(`store damaged between kills (${STORE_DAMAGES} damaged starts): refused with its files unchanged, or intact; never deleted`, async () => {
+  const dir = path.join(base, 'store-damaged');
+  const root = path.join(dir, 'home', 'vfs', 'local');
+  const state = path.join(dir, 'state');
+  await fs.mkdir(dir, { recursive: true });
+  const outcomes: Record<string, number> = {};
+  const order: StoreDamage[] = ['remove-current', 'move-state', 'truncate-table'];
+  for (let i = 0; i < STORE_DAMAGES; i++) {
+    const round = await damageRound(dir, 'store damage lane');
+    // Read once more: LevelDB moves its log into a table at open, so every record is in a table file now.
+    const records = await storeRecords(dir);
+    const damage = order[i % order.length];
+    const context = `damage ${damage} after ${round}`;
+    let restore: () => Promise<void>;
+    let untouched: () => Promise<void>;
+    if (damage === 'remove-current') {
+      const current = await fs.readFile(path.join(state, 'CURRENT'));
+      await fs.rm(path.join(state, 'CURRENT'));
+      const files = snapshotDir(state);
+      // Refused before LevelDB sees the directory: every file exactly as it was.
+      untouched = async () => expect({ context, files: snapshotDir(state) }).toEqual({ context, files });
+      restore = () => fs.writeFile(path.join(state, 'CURRENT'), current);
+    } else if (damage === 'move-state') {
+      const moved = path.join(dir, 'state.moved');
+      await fs.rename(state, moved);
+      const files = snapshotDir(moved);
+      // Nothing is created in its place, and the moved files are as they were.
+      untouched = async () =>
+        expect({ context, state: snapshotDir(state), moved: snapshotDir(moved) }).toEqual({ context, state: undefined, moved: files });
+      restore = () => fs.rename(moved, state);
+    } else {
+      const tables = (await fs.readdir(state)).filter((f) => f.endsWith('.ldb'));
+      const table = path.join(state, tables[Math.floor(Math.random() * tables.length)]);
+      const bytes = await fs.readFile(table);
+      await fs.truncate(table, Math.floor(bytes.length / 2));
+      const cut = await fs.readFile(table);
+      // LevelDB rewrites its log and manifest when it opens; the damaged table is never deleted or rewritten.
+      untouched = async () => expect({ context, table: (await fs.readFile(table)).equals(cut) }).toEqual({ context, table: true });
+      restore = () => fs.writeFile(table, bytes);
+    }
+    const before = await dataTree(root);
+    const { refused } = await startOrRefuse(dir, context);
+    if (refused !== undefined) {
+      if (!(refused instanceof InstallationRefusedError)) throw new Error(`${context}: refused with ${String(refused)}`);
+      expect({ context, reason: refused.reason }).toEqual({ context, reason: damage === 'move-state' ? 'store-missing' : 'store-damaged' });
+      await untouched();
+      expect({ context, data: await dataTree(root) }).toEqual({ context, data: before });
+      outcomes[`${damage}: refused`] = (outcomes[`${damage}: refused`] ?? 0) + 1;
+    } else {
+      // Only a damaged table that start-up never reads may go unnoticed (the invariants held).
+      if (damage !== 'truncate-table') throw new Error(`${context}: a damaged store was accepted`);
+      outcomes[`${damage}: intact`] = (outcomes[`${damage}: intact`] ?? 0) + 1;
+    }
+    // The way out: the damaged file (or directory) put back gives every record back; then every invariant and marker.
+    await restore();
+    expect({ context, records: await storeRecords(dir) }).toEqual({ context, records });
+    await recoverAndCheck(dir, `${context}, after repair`);
+    await expectMarkers(root, before);
+  }
+  console.log(`crash test with store damage: ${STORE_DAMAGES} damaged starts: ${JSON.stringify(outcomes)}`);
+  expect(outcomes['remove-current: refused']).toBeGreaterThan(0);
+  expect(outcomes['move-state: refused']).toBeGreaterThan(0);
 }, 600_000);
 
 /** The sequence of the vfs journal in `metaDir`, read from a copy (its own root, no data). */

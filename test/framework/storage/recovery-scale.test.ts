@@ -52,7 +52,7 @@ test(`recover() with ${VOLUMES} volumes and ${VOLUMES / 2} claims`, async () => 
       volumesChecked: VOLUMES,
       claimsChecked: VOLUMES / 2,
       claimsRepaired: 0,
-      orphanAttachmentsDetached: 0,
+      unexplainedAttachments: 0,
       missingVolumes: 0,
     });
     expect(storage.catalog.size).toBe(VOLUMES);

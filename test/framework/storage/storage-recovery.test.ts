@@ -34,7 +34,7 @@ describe('StorageRecovery', () => {
     expect(report).toMatchObject({
       intentsFinished: 0,
       intentsRolledBack: 0,
-      orphanAttachmentsDetached: 0,
+      unexplainedAttachments: 0,
       missingVolumes: 0,
       claimsRepaired: 0,
       volumesChecked: 1,
@@ -123,7 +123,7 @@ describe('StorageRecovery', () => {
       });
     });
     fx = r.fx;
-    expect(r.report).toMatchObject({ intentsFinished: 1, intentsRolledBack: 1, orphanAttachmentsDetached: 0 });
+    expect(r.report).toMatchObject({ intentsFinished: 1, intentsRolledBack: 1, unexplainedAttachments: 0 });
     expect(fx.storage.ledger.get('c-live').state).toBe('attached');
     expect(fx.storage.catalog.get(volume!.id).attachments.map((a) => a.claimId)).toEqual(['c-live']);
     const backend = await vfs(fx).volumes();
@@ -152,7 +152,7 @@ describe('StorageRecovery', () => {
     expect((await vfs(fx).volumes())[0].attachments).toEqual([]);
   });
 
-  test('reconcile: missing volumes, orphan attachments, vanished attachments, stuck claims', async () => {
+  test('reconcile: missing volumes, unexplained attachments (reported, never detached), vanished attachments, stuck claims', async () => {
     const ids: Record<string, string> = {};
     const r = await afterRestart(async (f) => {
       const { catalog, ledger } = f.storage;
@@ -185,19 +185,28 @@ describe('StorageRecovery', () => {
       await f.store.put(claimKey(pending.id), pending);
     });
     fx = r.fx;
-    expect(r.report).toMatchObject({ missingVolumes: 1, orphanAttachmentsDetached: 1, claimsRepaired: 2 });
+    expect(r.report).toMatchObject({ missingVolumes: 1, unexplainedAttachments: 1, claimsRepaired: 2 });
+    expect(r.report.actions).toContain(`volume ${ids.orphan}: attached to rogue, which no claim accounts for; left attached`);
     const { catalog, ledger } = fx.storage;
     expect(catalog.get(ids.gone).status).toBe('missing');
     expect(await fx.store.get<VolumeRecord>(volumeKey(ids.gone))).toMatchObject({ status: 'missing' });
     const backend = new Map((await vfs(fx).volumes()).map((dv) => [dv.name, dv]));
-    expect(backend.get('orphan')!.attachments).toEqual([]);
+    // Attached behind Polly's back: left attached (a task may write through it), recorded on the volume.
+    expect(backend.get('orphan')!.attachments.map((a) => a.instanceId.id)).toEqual(['rogue']);
+    expect(catalog.get(ids.orphan).foreignAttachments).toEqual([
+      { instanceId: 'rogue', readOnly: false, attachedAt: expect.any(String), foundAt: expect.any(String) },
+    ]);
+    expect((await fx.store.get<VolumeRecord>(volumeKey(ids.orphan)))!.foreignAttachments).toHaveLength(1);
+    expect(catalog.get(ids.orphan).status).toBe('available');
     expect(ledger.get(ids.claim).state).toBe('attached');
     expect(backend.get('vanished')!.attachments.map((a) => a.instanceId.id)).toEqual(['h1']);
     expect(ledger.get('c-pending').state).toBe('failed');
     expect(r.report.actions.length).toBeGreaterThanOrEqual(4);
     // Level-triggered: a second pass only re-reports the missing volume.
+    const foundAt = catalog.get(ids.orphan).foreignAttachments![0].foundAt;
     const again = await fx.storage.recovery.recover();
-    expect(again).toMatchObject({ missingVolumes: 1, orphanAttachmentsDetached: 0, claimsRepaired: 0, intentsFinished: 0 });
+    expect(again).toMatchObject({ missingVolumes: 1, unexplainedAttachments: 1, claimsRepaired: 0, intentsFinished: 0 });
+    expect(catalog.get(ids.orphan).foreignAttachments![0].foundAt).toBe(foundAt);
     // The missing volume cannot be claimed.
     await expect(ledger.claim({ volumeId: ids.gone, agentId: 'a', instanceId: 'h' })).rejects.toThrow(/missing/);
   });

@@ -72,6 +72,42 @@ export function renderVolumeDetail(container, { volume: v, claims, claimsError, 
     empty: 'Not attached.',
   });
 
+  // Attachments the backend shows that no claim accounts for: Polly never detaches them itself.
+  const foreign = v.foreignAttachments?.length
+    ? section(
+        'detail-foreign',
+        'Attached outside any claim',
+        h(
+          'div',
+          {},
+          h(
+            'p',
+            { class: 'muted' },
+            'The backend shows these attachments but no claim accounts for them (made outside Polly, or before a restored ' +
+              'backup). A task may still write through one, so Polly leaves them attached; an operator detaches one with ',
+            code(`polly volume detach ${v.id} --instance ID --reason TEXT`),
+            '.',
+          ),
+          h(
+            'div',
+            { class: 'table-wrap' },
+            dataTable({
+              caption: 'Attached outside any claim',
+              captionHidden: true,
+              columns: [
+                { label: 'Instance', cell: (a) => code(a.instanceId) },
+                { label: 'Mode', cell: (a) => (a.readOnly ? 'RO' : 'RW') },
+                { label: 'Attached', cell: (a) => (a.attachedAt ? formatTime(a.attachedAt) : '—') },
+                { label: 'Found', cell: (a) => formatTime(a.foundAt) },
+              ],
+              rows: v.foreignAttachments,
+              empty: '',
+            }),
+          ),
+        ),
+      )
+    : null;
+
   let claimsContent;
   if (claimsError) claimsContent = h('p', { class: 'form-error' }, `Could not read claims: ${claimsError}`);
   else {
@@ -129,6 +165,7 @@ export function renderVolumeDetail(container, { volume: v, claims, claimsError, 
       h('div', {}, section('detail-schedulers', 'Offered to', schedulers), section('detail-labels', 'Labels', labels)),
     ),
     section('detail-attachments', 'Attachments', h('div', { class: 'table-wrap' }, attachments)),
+    foreign,
     section('detail-claims', 'Claim history', h('div', { class: 'table-wrap' }, claimsContent)),
   );
 }
