@@ -39,6 +39,7 @@ import { driverFactory } from './storage/driver-factory';
 import { ServiceRegistry } from './storage/service-registry';
 import { StorageService } from './storage/storage-service';
 import { RunningLibStorage, startLibStorage } from './api/libstorage/start-libstorage';
+import { RunningCsiController, startCsiController } from './api/csi/start-csi-controller';
 
 export interface PollyServiceOptions {
   config: PollyConfig;
@@ -87,6 +88,8 @@ export interface PollySurfaces {
   stopFeed: () => void;
   /** The libStorage-compatible API, unless `libstorage.enabled` is false. */
   libstorage?: RunningLibStorage;
+  /** The CSI controller (Identity + Controller), unless `csi.enabled` is false. */
+  csi?: RunningCsiController;
 }
 
 export class PollyService {
@@ -112,6 +115,10 @@ export class PollyService {
   }
   get apiUrl(): string {
     return this.surfaces.apiUrl;
+  }
+  /** The CSI controller's endpoints (`unix:///…`), empty when `csi.enabled` is false. */
+  get csiEndpoints(): string[] {
+    return this.surfaces.csi?.endpoints ?? [];
   }
 
   static async start(options: PollyServiceOptions): Promise<PollyService> {
@@ -142,6 +149,7 @@ export class PollyService {
         () => schedulerRef.current?.isSubscribed === true,
         [...schedulerRouters, ...(options.routers ?? [])],
         options.init === true,
+        () => partsRef.current?.agents,
       );
       const metrics = surfaces.metrics;
       const schedulerMetrics: SchedulerMetrics = {
@@ -243,6 +251,7 @@ export class PollyService {
     subscribed: () => boolean,
     routers: MountedRouter[] | undefined,
     init: boolean,
+    agents: () => AgentRegistry | undefined,
   ): Promise<PollySurfaces> {
     const metrics = new PollyMetrics();
     const registry = new ServiceRegistry({
@@ -262,7 +271,20 @@ export class PollyService {
     });
     const journal = new EventJournal(config.api.eventJournalSize);
     const stopFeed = feedStorageEvents(storage.events, journal);
-    await storage.start();
+    // CSI listens before recovery, so a CO's Probe hears "not ready" (not "no plugin") meanwhile.
+    const csi = config.csi.enabled
+      ? await startCsiController(
+          { storage, home: config.home, logger: logger.child?.({ component: 'csi' }) ?? logger, registry: metrics.registry, events: journal, agents },
+          config.csi,
+        )
+      : undefined;
+    try {
+      await storage.start();
+    } catch (err) {
+      await csi?.stop(0);
+      stopFeed();
+      throw err;
+    }
     metrics.attachSources({
       claimsByState: () => {
         const counts: Record<string, number> = {};
@@ -286,6 +308,7 @@ export class PollyService {
     try {
       address = await api.listen({ host: config.api.host, port: config.api.port, tls: certFile && keyFile ? { certFile, keyFile } : undefined });
     } catch (err) {
+      await csi?.stop(0);
       stopFeed();
       await storage.stop().catch(() => undefined);
       throw err;
@@ -294,12 +317,13 @@ export class PollyService {
     try {
       libstorage = await startLibStorage({ storage, logger }, config.libstorage);
     } catch (err) {
+      await csi?.stop(0);
       await api.close(0).catch(() => undefined);
       stopFeed();
       await storage.stop().catch(() => undefined);
       throw err;
     }
-    return { storage, journal, metrics, api, apiUrl: address.url, stopFeed, ...(libstorage ? { libstorage } : {}) };
+    return { storage, journal, metrics, api, apiUrl: address.url, stopFeed, ...(libstorage ? { libstorage } : {}), ...(csi ? { csi } : {}) };
   }
 
   /**
@@ -307,6 +331,7 @@ export class PollyService {
    * finish (each bounded by api.shutdownTimeoutMs).
    */
   private static async stopSurfaces(s: PollySurfaces, config: PollyConfig, logger: Logger): Promise<void> {
+    await s.csi?.stop(config.api.shutdownTimeoutMs);
     await s.libstorage?.stop(config.api.shutdownTimeoutMs);
     await s.api.close(config.api.shutdownTimeoutMs);
     let timer: NodeJS.Timeout | undefined;

@@ -15,14 +15,10 @@ import type { VolumeRecord } from '../../../storage/volume-record';
 import { checkCapabilityShape, isReaderOnly, isSingleNode, Problems, unsupportedCapability } from '../csi-checks';
 import type { AccessModeName, ControllerPublishVolumeRequest, ControllerUnpublishVolumeRequest } from '../csi-messages';
 import type { CsiCallContext } from '../csi-server';
+import { PUBLISH_CONTEXT_CLAIM, PUBLISH_CONTEXT_MODE, PUBLISH_CONTEXT_NODE } from '../publish-context';
 import { assertOffered, ControllerDeps, mustFindVolume } from './controller-deps';
 import type { CsiNode } from './csi-nodes';
 import { isPublication, publicationTaskId } from './csi-views';
-
-/** What NodePublishVolume receives from a publication (the node checks it was published to it). */
-export const PUBLISH_CONTEXT_NODE = 'polly.io/node';
-export const PUBLISH_CONTEXT_MODE = 'polly.io/mode';
-export const PUBLISH_CONTEXT_CLAIM = 'polly.io/claim';
 
 function publishContext(claim: ClaimRecord, nodeId: string): { publish_context: Record<string, string> } {
   return { publish_context: { [PUBLISH_CONTEXT_NODE]: nodeId, [PUBLISH_CONTEXT_MODE]: claim.mode, [PUBLISH_CONTEXT_CLAIM]: claim.id } };
