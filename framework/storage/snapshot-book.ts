@@ -8,6 +8,7 @@
 import { DriverNotFoundError } from '../../drivers/errors';
 import type { DriverSnapshot } from '../../drivers/storage-driver';
 import { UnavailableError } from '../errors/unavailable-error';
+import { crashPoint } from './crash-points';
 import { Logger, silentLogger } from '../mesos/logger';
 import type { IntentLog, IntentRecord } from './intent-log';
 import type { KeyedSerialQueue } from './keyed-queue';
@@ -53,13 +54,16 @@ export class SnapshotBook {
         volumeId: volume.id,
         payload: { driverVolumeId: volume.driverVolumeId, name },
       });
+      crashPoint('snapshot', 'after-intent');
       try {
         const snap = await retryCreate(
           () => driver.volumeSnapshot(volume.driverVolumeId, name),
           () => this.find(volume.service, volume.driverVolumeId, name),
           this.retry,
         );
+        crashPoint('snapshot', 'after-driver');
         await intents.resolve(intent.id);
+        crashPoint('snapshot', 'after-resolve');
         this.logger.info('snapshot created', { volumeId: volume.id, snapshotId: formatVolumeId(volume.service, snap.id), name });
         return snap;
       } catch (err) {
@@ -91,6 +95,7 @@ export class SnapshotBook {
         volumeId: formatVolumeId(service, snap.volumeId),
         payload: { snapshotId },
       });
+      crashPoint('snapshot-remove', 'after-intent');
       try {
         await retryTransient(() => driver.snapshotRemove(snapshotId), this.retry);
       } catch (err) {
@@ -104,7 +109,9 @@ export class SnapshotBook {
         }
         // Gone already (removed by someone else meanwhile): the removal is done.
       }
+      crashPoint('snapshot-remove', 'after-driver');
       await intents.resolve(intent.id);
+      crashPoint('snapshot-remove', 'after-resolve');
       this.logger.info('snapshot removed', { snapshotId: formatVolumeId(service, snapshotId) });
     });
   }

@@ -18,6 +18,7 @@ import { ValidationError } from '../../errors/validation-error';
 import { toGrpcStatus } from '../../errors/to-grpc-status';
 import { PollyError } from '../../errors/polly-error';
 import { Logger, silentLogger } from '../../mesos/logger';
+import { crashPoint } from '../../storage/crash-points';
 import { SCHEDULER_NAME_PATTERN } from '../../storage/volume-record';
 import { CsiEndpoint, formatCsiEndpoint, grpcAddress } from './csi-endpoint';
 import type { CsiRpcHistogram } from './csi-metrics';
@@ -174,9 +175,11 @@ export class CsiServer {
         if (!method) throw new NotImplementedError(`${label} is not implemented by Polly`);
         const caller = this.callerOf(call);
         fields = { scheduler: caller.scheduler, ...safeFields(method, call.request as never) };
+        if (method.mutating) crashPoint('csi', 'received');
         return method.handle(call.request as never, { caller, method: label });
       })().then(
         (response) => {
+          if (method?.mutating) crashPoint('csi', 'replying');
           finish('OK');
           callback(null, response ?? {});
         },
