@@ -128,7 +128,9 @@ export class NodeService {
     const flags = [
       ...new Set([...(capability.mount?.mount_flags ?? []).filter((f) => f !== 'ro' && f !== 'rw'), ...(readOnly ? ['ro'] : [])]),
     ];
-    return this.inFlight.run([`volume/${req.volume_id}`, `target/${target}`], 'NodePublishVolume', async () => {
+    // One call per target; a single-node volume also one call at a time (its one-target check must not race).
+    const keys = isSingleNode(mode) ? [`target/${target}`, `volume/${req.volume_id}`] : [`target/${target}`];
+    return this.inFlight.run(keys, 'NodePublishVolume', async () => {
       const top = await this.mounts.topAt(target);
       if (top) {
         if (!(await sameInode(target, dir))) {
@@ -191,7 +193,7 @@ export class NodeService {
     const target = path.normalize(req.target_path);
     const where = this.options.volumes.locate(req.volume_id);
     const dir = where.kind === 'dir' && (await fs.stat(where.dir).catch(() => undefined)) ? where.dir : undefined;
-    return this.inFlight.run([`volume/${req.volume_id}`, `target/${target}`], 'NodeUnpublishVolume', async () => {
+    return this.inFlight.run([`target/${target}`], 'NodeUnpublishVolume', async () => {
       while (await this.mounts.topAt(target)) {
         if (dir !== undefined && !(await sameInode(target, dir))) {
           throw new PreconditionFailedError(`Target ${target} holds a mount that is not volume ${req.volume_id}; Polly leaves it alone`, {
