@@ -1,5 +1,6 @@
 /**
- * `polly csi controller` and `polly csi node`: Polly's CSI plugin outside `polly start`. The
+ * `polly csi controller` and `polly csi node`: Polly's CSI plugin outside `polly start`; and
+ * `polly csi call`, a CSI client for trying and debugging any CSI plugin's sockets. The
  * controller (Identity + Controller) opens Polly's state and storage itself, so it never runs beside
  * a `polly start` on the same home; the node service (Identity + Node) runs as root on every host
  * that mounts volumes. Endpoints follow CSI conventions: `--endpoint unix:///path.sock`, else
@@ -8,9 +9,11 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { Command } from 'commander';
-import { parseCsiEndpoint } from '../api/csi/csi-endpoint';
-import { startCsiController } from '../api/csi/start-csi-controller';
-import { startCsiNode } from '../api/csi/start-csi-node';
+import { csiClient } from '../api/csi/csi-client';
+import { CsiEndpoint, parseCsiEndpoint } from '../api/csi/csi-endpoint';
+import { controllerSocketPath, startCsiController } from '../api/csi/start-csi-controller';
+import { nodeSocketPath, startCsiNode } from '../api/csi/start-csi-node';
+import { grpcCodeName } from '../errors/to-grpc-status';
 import { instrumentDriverFactory } from '../api/metrics/instrumented-driver';
 import { PollyMetrics } from '../api/metrics/polly-metrics';
 import { ConfigError, loadConfig } from '../config/config-loader';
@@ -82,6 +85,60 @@ export function registerCsiCommand(program: Command): void {
       }
       await runNode(config, flags);
     });
+
+  csi
+    .command('call <method> [request]')
+    .description(
+      'call one CSI method and print its reply as JSON, e.g. `polly csi call Controller/CreateVolume \'{"name":"v1",...}\'` ' +
+        "(request: JSON in the proto's field names, default {}; - reads it from stdin)",
+    )
+    .option('-c, --config <file>', 'YAML configuration file, for the default endpoint')
+    .option('--home <dir>', 'state directory, for the default endpoint')
+    .option(
+      '--endpoint <endpoint>',
+      'the plugin socket (env CSI_ENDPOINT; default: the configured controller socket, or the node socket for Node/ methods)',
+    )
+    .action(async (method: string, request: string | undefined, flags: CommonFlags) => {
+      await callMethod(method, request, flags);
+    });
+}
+
+const SERVICES = { Identity: 'identity', Controller: 'controller', Node: 'node' } as const;
+
+/** `polly csi call`: one RPC, the reply as JSON on stdout, a refusal as one line `CODE: message` (exit 1). */
+async function callMethod(method: string, requestText: string | undefined, flags: CommonFlags): Promise<void> {
+  const [serviceName, rpc] = method.includes('/') ? method.split('/', 2) : ['', method];
+  const client = (() => {
+    let endpoint: CsiEndpoint | undefined = endpointOf(flags);
+    if (!endpoint) {
+      const config = loadConfig({ file: flags.config, overrides: { home: flags.home } });
+      endpoint = parseCsiEndpoint(serviceName === 'Node' ? nodeSocketPath(config) : controllerSocketPath(config.csi, config.home));
+    }
+    return csiClient(endpoint);
+  })();
+  try {
+    const services = serviceName ? [serviceName] : Object.keys(SERVICES);
+    const found = services.find((s) => s in SERVICES && rpc in client[SERVICES[s as keyof typeof SERVICES]]);
+    if (!found)
+      throw new UsageError(`Unknown CSI method ${JSON.stringify(method)} (e.g. Identity/Probe, Controller/CreateVolume, Node/NodeGetInfo)`);
+    const text = requestText === '-' ? fs.readFileSync(0, 'utf8') : (requestText ?? '{}');
+    let request: Record<string, unknown>;
+    try {
+      request = JSON.parse(text) as Record<string, unknown>;
+    } catch (err) {
+      throw new UsageError(`The request is not JSON: ${(err as Error).message}`);
+    }
+    try {
+      const reply = await client[SERVICES[found as keyof typeof SERVICES]][rpc](request);
+      process.stdout.write(JSON.stringify(reply, null, 2) + '\n');
+    } catch (err) {
+      const e = err as { code?: number; details?: string };
+      if (typeof e.code !== 'number') throw err;
+      throw new Error(`${grpcCodeName(e.code)}: ${e.details ?? ''}`);
+    }
+  } finally {
+    client.close();
+  }
 }
 
 function overridesOf(flags: CommonFlags): Record<string, unknown> {

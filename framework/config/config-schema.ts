@@ -142,6 +142,12 @@ const CsiConfigSchema = Type.Object(
         zone: Type.String({ maxLength: 63, pattern: '^([A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?)?$', default: '' }),
         /** The node service's unix socket; empty: `<home>/csi/node.sock` (CSI_ENDPOINT or --endpoint win). */
         socket: Type.String({ default: '' }),
+        /**
+         * Mount only volumes whose publish context (from Polly's ControllerPublishVolume) names this node.
+         * Off for a CO that calls the node service alone (Mesos' volume/csi isolator): Polly claimed the
+         * volume for the agent itself, and the isolator passes no publish context.
+         */
+        requirePublishContext: Type.Boolean({ default: true }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -69,6 +69,7 @@ export async function startCsiNode(
     nodeId,
     ...(zone ? { zone } : {}),
     maxVolumesPerNode: maxVolumesPerNode(config),
+    requirePublishContext: config.csi.node.requirePublishContext,
     volumes: new NodeVolumes(config.services, config.home),
   });
   server.addService(

@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
+import { loadConfig } from '../../../framework/config/config-loader';
 import { CsiClient, csiClient, MOUNT_SNW } from '../../support/csi-client';
 import { mountsUnder, unmountAll } from '../../support/csi-fixture';
 import { runCli } from './run-cli';
@@ -120,6 +121,19 @@ describe('polly csi', () => {
     await c.controller.ControllerUnpublishVolume({ volume_id: volume.volume_id, node_id: 'host-1' });
     await c.controller.DeleteVolume({ volume_id: volume.volume_id });
 
+    // `polly csi call`: one method, the reply as JSON; a refusal is one line with its code, exit 1.
+    const called = await runCli(['csi', 'call', '--endpoint', `unix://${controllerSocket}`, 'Identity/GetPluginInfo']);
+    expect(called.code).toBe(0);
+    expect(JSON.parse(called.stdout)).toMatchObject({ name: 'polly.csi.storage', manifest: { role: 'controller' } });
+    const refused = await runCli(['csi', 'call', 'ControllerGetVolume', '{"volume_id":"local.vfs-000404"}'], {
+      CSI_ENDPOINT: `unix://${controllerSocket}`,
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe('polly: NOT_FOUND: Volume "local.vfs-000404" does not exist\n');
+    const unknown = await runCli(['csi', 'call', '--endpoint', `unix://${controllerSocket}`, 'Controller/Frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^polly: Unknown CSI method "Controller\/Frobnicate"/);
+
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).toContain('polly_csi_rpc_duration_seconds_count{service="controller",method="DeleteVolume",code="OK"} 1');
     expect(metrics).toContain('polly_driver_call_duration_seconds');
@@ -154,5 +168,40 @@ describe('polly csi', () => {
       '--endpoint <endpoint> where to serve CSI: unix:///path/to/csi.sock (env CSI_ENDPOINT)',
     );
     expect(help.stdout).toMatch(/--node-id <id>/);
+  });
+
+  it('ships deploy examples that agree with the defaults: plugin name, commands, sockets', () => {
+    const plugin = loadConfig({ env: {}, file: '/dev/null' }).csi.pluginName;
+    const docs = YAML.parseAllDocuments(fs.readFileSync(path.join(ROOT, 'deploy/csi/kubernetes/polly-csi.yaml'), 'utf8')).map((d) =>
+      d.toJSON(),
+    );
+    const byKind = (kind: string) => docs.find((d) => d.kind === kind);
+    expect(byKind('CSIDriver').metadata.name).toBe(plugin);
+    expect(byKind('CSIDriver').spec.attachRequired).toBe(true);
+    expect(byKind('StorageClass').provisioner).toBe(plugin);
+    expect(byKind('VolumeSnapshotClass').driver).toBe(plugin);
+    const configMapFile = path.join(dir, 'k8s.yml');
+    fs.writeFileSync(configMapFile, byKind('ConfigMap').data['config.yml']);
+    expect(loadConfig({ env: {}, file: configMapFile }).csi).toMatchObject({ scheduler: 'kubernetes', socket: '/csi/csi.sock' });
+    expect(byKind('DaemonSet').spec.template.spec.containers[0].args.slice(0, 2)).toEqual(['csi', 'node']);
+    expect(byKind('Deployment').spec.template.spec.containers[0].args.slice(0, 2)).toEqual(['csi', 'controller']);
+    const nodeUnit = fs.readFileSync(path.join(ROOT, 'deploy/csi/polly-csi-node.service'), 'utf8');
+    expect(nodeUnit).toMatch(
+      /^ExecStart=.*polly\.js csi node --config \/etc\/polly\/config\.yml --endpoint unix:\/\/\/run\/polly-csi\/node\.sock$/m,
+    );
+    expect(nodeUnit).toMatch(/^User=root$/m);
+    expect(fs.readFileSync(path.join(ROOT, 'deploy/csi/polly-csi-controller.service'), 'utf8')).toMatch(
+      /^ExecStart=.*polly\.js csi controller /m,
+    );
+    const mesos = JSON.parse(fs.readFileSync(path.join(ROOT, 'deploy/csi/mesos/polly.json'), 'utf8'));
+    expect(mesos).toMatchObject({ type: plugin, endpoints: [{ csi_service: 'NODE_SERVICE', endpoint: '/run/polly-csi/node.sock' }] });
+    for (const [file, type] of [
+      ['polly-csi-node.nomad.hcl', 'node'],
+      ['polly-csi-controller.nomad.hcl', 'controller'],
+    ]) {
+      expect(fs.readFileSync(path.join(ROOT, 'deploy/csi/nomad', file), 'utf8')).toMatch(
+        new RegExp(`csi_plugin \\{[^}]*id\\s+= "polly"[^}]*type\\s+= "${type}"`),
+      );
+    }
   });
 });

@@ -2,7 +2,8 @@
  * The CSI Node service of `polly csi node`: publishing a volume on this host is a bind mount of the
  * volume's directory (found from the volume ID and Polly's configuration, never from the request)
  * at the target path, read-only when asked. It only mounts what Polly's controller published to
- * this node (the publish context names the node), creates the target directory and removes it
+ * this node (the publish context names the node; a CO that calls only the node service, like Mesos'
+ * volume/csi isolator, runs with `csi.node.requirePublishContext: false`), creates the target directory and removes it
  * again on unpublish, and never deletes data: a target that is not empty after unmounting is left
  * alone and reported. No staging (a bind mount needs none), no expansion.
  */
@@ -28,6 +29,8 @@ export interface NodeServiceOptions {
   zone?: string;
   /** 0: no limit known. */
   maxVolumesPerNode: number;
+  /** Refuse a publish without Polly's publish context (default true; see `csi.node.requirePublishContext`). */
+  requirePublishContext?: boolean;
   volumes: NodeVolumes;
   mounts?: MountTable;
 }
@@ -104,13 +107,14 @@ export class NodeService {
     if (unsupported) throw ValidationError.field('volume_capability', `NodePublishVolume: volume_capability: ${unsupported}`);
     const target = path.normalize(req.target_path);
     const publishedTo = req.publish_context[PUBLISH_CONTEXT_NODE];
-    if (publishedTo === undefined) {
+    if (publishedTo === undefined && this.options.requirePublishContext !== false) {
       throw new PreconditionFailedError(
-        `Volume ${req.volume_id} was not published by Polly's controller (the publish context names no node): call ControllerPublishVolume for node ${this.options.nodeId} first`,
+        `Volume ${req.volume_id} was not published by Polly's controller (the publish context names no node): ` +
+          `call ControllerPublishVolume for node ${this.options.nodeId} first (a CO that calls only the node service needs csi.node.requirePublishContext: false)`,
         { volumeId: req.volume_id },
       );
     }
-    if (publishedTo !== this.options.nodeId) {
+    if (publishedTo !== undefined && publishedTo !== this.options.nodeId) {
       throw new PreconditionFailedError(
         `Volume ${req.volume_id} is published to node ${publishedTo}, not to this node (${this.options.nodeId}): publish it to ${this.options.nodeId} first`,
         { volumeId: req.volume_id, nodeId: publishedTo },

@@ -218,3 +218,44 @@ describe('CSI node service (real bind mounts)', () => {
     expect((await codeOf(node.client.node.NodeGetVolumeStats({ volume_path: target }))).code).toBe('INVALID_ARGUMENT');
   });
 });
+
+describe('CSI node service for a CO that calls only the node service (Mesos volume/csi)', () => {
+  let f: CsiFixture;
+
+  beforeEach(async () => {
+    f = await makeCsiFixture({
+      overrides: { 'csi.node.requirePublishContext': false, 'csi.nodes': [{ id: 'agent-1' }, { id: 'agent-2' }] },
+    });
+  });
+
+  afterEach(async () => {
+    await f.dispose();
+  });
+
+  it('mounts without a publish context, still refuses one naming another node', async () => {
+    const node = await f.startNode('agent-1');
+    const { volume } = await f.client.controller.CreateVolume({ name: 'mesos-vol', volume_capabilities: [MOUNT_SNW] });
+    const target = path.join(f.targetDir('task'), 'volume');
+    await node.client.node.NodePublishVolume({ volume_id: volume.volume_id, target_path: target, volume_capability: MOUNT_SNW });
+    expect(mountsUnder(f.dir)).toEqual([target]);
+    await node.client.node.NodeUnpublishVolume({ volume_id: volume.volume_id, target_path: target });
+    const { publish_context } = await f.client.controller.ControllerPublishVolume({
+      volume_id: volume.volume_id,
+      node_id: 'agent-2',
+      volume_capability: MOUNT_SNW,
+    });
+    expect(
+      (
+        await codeOf(
+          node.client.node.NodePublishVolume({
+            volume_id: volume.volume_id,
+            target_path: target,
+            volume_capability: MOUNT_SNW,
+            publish_context,
+          }),
+        )
+      ).code,
+    ).toBe('FAILED_PRECONDITION');
+    expect(mountsUnder(f.dir)).toEqual([]);
+  });
+});
