@@ -6,6 +6,7 @@
 import path from 'node:path';
 import type { Registry } from 'prom-client';
 import type { CsiConfig } from '../../config/config-schema';
+import { ValidationError } from '../../errors/validation-error';
 import { Logger, silentLogger } from '../../mesos/logger';
 import type { AgentRegistry } from '../../scheduler/agent-registry';
 import type { StorageService } from '../../storage/storage-service';
@@ -41,6 +42,17 @@ export function controllerSocketPath(config: Pick<CsiConfig, 'socket'>, home: st
   return config.socket ? path.resolve(home, config.socket) : path.join(home, 'csi', 'controller.sock');
 }
 
+/** The configured socket; a path the kernel cannot bind says how to choose another (or go without CSI). */
+export function controllerEndpoint(config: CsiConfig, home: string): CsiEndpoint {
+  try {
+    return parseCsiEndpoint(controllerSocketPath(config, home), 'csi.socket');
+  } catch (err) {
+    throw new ValidationError(`${(err as Error).message}; set csi.socket to a shorter path, or csi.enabled: false to serve no CSI`, {
+      field: 'csi.socket',
+    });
+  }
+}
+
 export async function startCsiController(deps: CsiControllerDeps, config: CsiConfig): Promise<RunningCsiController> {
   const logger = deps.logger ?? silentLogger;
   const services = csiServices();
@@ -57,7 +69,7 @@ export async function startCsiController(deps: CsiControllerDeps, config: CsiCon
     agents: deps.agents,
     notReady,
   });
-  const endpoints: CsiEndpoint[] = [deps.endpoint ?? parseCsiEndpoint(controllerSocketPath(config, deps.home), 'csi.socket')];
+  const endpoints: CsiEndpoint[] = [deps.endpoint ?? controllerEndpoint(config, deps.home)];
   if (config.tcp) endpoints.push({ kind: 'tcp', host: config.tcp.host, port: config.tcp.port });
   const servers: CsiServer[] = [];
   try {

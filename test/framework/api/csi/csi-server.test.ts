@@ -11,6 +11,8 @@ import { parseCsiEndpoint } from '../../../../framework/api/csi/csi-endpoint';
 import { csiServices } from '../../../../framework/api/csi/csi-proto';
 import { CsiServer } from '../../../../framework/api/csi/csi-server';
 import { identityMethods } from '../../../../framework/api/csi/identity-service';
+import { controllerEndpoint } from '../../../../framework/api/csi/start-csi-controller';
+import { loadConfig } from '../../../../framework/config/config-loader';
 import { codeOf, csiClient, MOUNT_SNW } from '../../../support/csi-client';
 import { CsiFixture, makeCsiFixture } from '../../../support/csi-fixture';
 
@@ -203,6 +205,15 @@ describe('CSI listener', () => {
       expect.objectContaining({ method: 'Controller/ControllerPublishVolume', code: 'OK', volumeId: volume.volume_id, nodeId: 'n1' }),
     ]);
     expect(JSON.stringify(calls)).not.toContain('secret');
+  });
+
+  it('refuses a home whose default socket path is too long to bind, saying how to choose another', () => {
+    const home = `/tmp/${'h'.repeat(100)}`;
+    const config = loadConfig({ env: {}, file: '/dev/null', overrides: { home } }).csi;
+    expect(() => controllerEndpoint(config, home)).toThrow(
+      /csi.socket ".*controller.sock" is longer than the 107 bytes .*; set csi.socket to a shorter path, or csi.enabled: false to serve no CSI/,
+    );
+    expect(controllerEndpoint({ ...config, socket: '/run/polly/csi.sock' }, home)).toEqual({ kind: 'unix', path: '/run/polly/csi.sock' });
   });
 
   it('parses CSI endpoints and says what is wrong with a bad one', () => {
