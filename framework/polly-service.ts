@@ -45,6 +45,7 @@ import { ServiceRegistry } from './storage/service-registry';
 import { StorageService } from './storage/storage-service';
 import { RunningLibStorage, startLibStorage } from './api/libstorage/start-libstorage';
 import type { PreemptPolicy } from './api/libstorage/libstorage-backend';
+import { RunningCsiController, startCsiController } from './api/csi/start-csi-controller';
 
 export interface PollyServiceOptions {
   config: PollyConfig;
@@ -93,6 +94,8 @@ export interface PollySurfaces {
   stopFeed: () => void;
   /** The libStorage-compatible API, unless `libstorage.enabled` is false. */
   libstorage?: RunningLibStorage;
+  /** The CSI controller (Identity + Controller), unless `csi.enabled` is false. */
+  csi?: RunningCsiController;
 }
 
 export class PollyService {
@@ -123,6 +126,10 @@ export class PollyService {
   /** The libStorage API's URL (`http://localhost` for a unix socket); undefined when it is disabled. */
   get libstorageUrl(): string | undefined {
     return this.surfaces.libstorage?.address.url;
+  }
+  /** The CSI controller's endpoints (`unix:///…`), empty when `csi.enabled` is false. */
+  get csiEndpoints(): string[] {
+    return this.surfaces.csi?.endpoints ?? [];
   }
 
   static async start(options: PollyServiceOptions): Promise<PollyService> {
@@ -161,7 +168,7 @@ export class PollyService {
         logger,
         () => schedulerRef.current?.isSubscribed === true,
         [...schedulerRouters, ...(options.routers ?? [])],
-        { metrics, storeWrites, init: options.init === true, preempt },
+        { metrics, storeWrites, init: options.init === true, preempt, agents: () => partsRef.current?.agents },
       );
       const schedulerMetrics: SchedulerMetrics = {
         offersReceived: (n) => metrics.offersReceived.inc(n),
@@ -294,7 +301,14 @@ export class PollyService {
       storeWrites,
       init,
       preempt,
-    }: { metrics: PollyMetrics; storeWrites: StoreWriteMonitor; init: boolean; preempt: PreemptPolicy },
+      agents,
+    }: {
+      metrics: PollyMetrics;
+      storeWrites: StoreWriteMonitor;
+      init: boolean;
+      preempt: PreemptPolicy;
+      agents: () => AgentRegistry | undefined;
+    },
   ): Promise<PollySurfaces> {
     const registry = new ServiceRegistry({
       services: config.services,
@@ -313,7 +327,20 @@ export class PollyService {
     });
     const journal = new EventJournal(config.api.eventJournalSize);
     const stopFeed = feedStorageEvents(storage.events, journal);
-    await storage.start();
+    // CSI listens before recovery, so a CO's Probe hears "not ready" (not "no plugin") meanwhile.
+    const csi = config.csi.enabled
+      ? await startCsiController(
+          { storage, home: config.home, logger: logger.child?.({ component: 'csi' }) ?? logger, registry: metrics.registry, events: journal, agents },
+          config.csi,
+        )
+      : undefined;
+    try {
+      await storage.start();
+    } catch (err) {
+      await csi?.stop(0);
+      stopFeed();
+      throw err;
+    }
     metrics.attachSources({
       claimsByState: () => {
         const counts: Record<string, number> = {};
@@ -345,6 +372,7 @@ export class PollyService {
     try {
       address = await api.listen({ host: config.api.host, port: config.api.port, tls: certFile && keyFile ? { certFile, keyFile } : undefined });
     } catch (err) {
+      await csi?.stop(0);
       stopFeed();
       await storage.stop().catch(() => undefined);
       throw err;
@@ -353,12 +381,13 @@ export class PollyService {
     try {
       libstorage = await startLibStorage({ storage, apiAuth: auth, logger, preempt }, config.libstorage);
     } catch (err) {
+      await csi?.stop(0);
       await api.close(0).catch(() => undefined);
       stopFeed();
       await storage.stop().catch(() => undefined);
       throw err;
     }
-    return { storage, journal, metrics, api, apiUrl: address.url, stopFeed, ...(libstorage ? { libstorage } : {}) };
+    return { storage, journal, metrics, api, apiUrl: address.url, stopFeed, ...(libstorage ? { libstorage } : {}), ...(csi ? { csi } : {}) };
   }
 
   /**
@@ -366,6 +395,7 @@ export class PollyService {
    * finish (each bounded by api.shutdownTimeoutMs).
    */
   private static async stopSurfaces(s: PollySurfaces, config: PollyConfig, logger: Logger): Promise<void> {
+    await s.csi?.stop(config.api.shutdownTimeoutMs);
     await s.libstorage?.stop(config.api.shutdownTimeoutMs);
     await s.api.close(config.api.shutdownTimeoutMs);
     let timer: NodeJS.Timeout | undefined;

@@ -2,11 +2,12 @@
 // Copyright The Polly Authors. Licensed under the Apache License, Version 2.0.
 //
 // Generates static protobufjs code and typings for Polly's Mesos v1 protos:
-//   proto/**/*.proto -> framework/mesos/generated/mesos.js (+ mesos.d.ts)
+//   proto/mesos/**/*.proto -> framework/mesos/generated/mesos.js (+ mesos.d.ts)
+// (proto/csi/ is not generated: the CSI server loads it at run time with @grpc/proto-loader.)
 //
 // Equivalent shell commands:
 //   pbjs -t static-module -w commonjs --keep-case --force-number -p proto \
-//        -o framework/mesos/generated/mesos.js <all .proto files under proto/>
+//        -o framework/mesos/generated/mesos.js <all .proto files under proto/mesos/>
 //   pbts -o framework/mesos/generated/mesos.d.ts framework/mesos/generated/mesos.js
 'use strict';
 
@@ -16,6 +17,7 @@ const { pbjs, pbts } = require('protobufjs-cli');
 
 const root = path.resolve(__dirname, '..');
 const protoRoot = path.join(root, 'proto');
+const mesosProtos = path.join(protoRoot, 'mesos');
 const outDir = path.join(root, 'framework', 'mesos', 'generated');
 const outJs = path.join(outDir, 'mesos.js');
 const outDts = path.join(outDir, 'mesos.d.ts');
@@ -65,8 +67,8 @@ function forceNumbers(js) {
 
 async function main() {
   const started = Date.now();
-  const protos = findProtos(protoRoot);
-  if (protos.length === 0) throw new Error(`no .proto files under ${protoRoot}`);
+  const protos = findProtos(mesosProtos);
+  if (protos.length === 0) throw new Error(`no .proto files under ${mesosProtos}`);
   fs.mkdirSync(outDir, { recursive: true });
   // Up to date already? (pbts is slow; skip unless a .proto or this script changed.)
   if (!process.argv.includes('--force') && fs.existsSync(outJs) && fs.existsSync(outDts)) {

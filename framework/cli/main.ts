@@ -11,6 +11,7 @@ import { UsageError } from './cli-errors';
 import { registerClaimCommand } from './claim-command';
 import { registerClusterCommands } from './cluster-commands';
 import { registerConfigCommand } from './config-command';
+import { registerCsiCommand } from './csi-command';
 import { registerEventsCommand } from './events-command';
 import { registerVolumeCommand } from './volume-command';
 import { registerStateCommand } from './state-command';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerClusterCommands(program);
   registerEventsCommand(program);
   registerStateCommand(program);
+  registerCsiCommand(program);
   configure(program);
   return program;
 }

@@ -127,6 +127,10 @@ export function referencedFileProblems(config: PollyConfig): string[] {
     checkServerTls('libstorage.tls', config.libstorage.tls, problems);
     checkSecretFile('libstorage.jwt.secretFile', config.libstorage.jwt?.secretFile, problems);
   }
+  if (config.csi.tcp) {
+    checkServerTls('csi.tcp', config.csi.tcp, problems);
+    checkCaFile('csi.tcp.caFile', config.csi.tcp.caFile, problems);
+  }
   // services[].libstorage names no file today: its token is inline and its server is reached without client TLS.
   return problems;
 }

@@ -105,6 +105,68 @@ const LibStorageConfigSchema = Type.Object(
 );
 
 export type LibStorageConfig = Static<typeof LibStorageConfigSchema>;
+
+/** A CSI node ID (NodeGetInfo's node_id): printable, at most 128 characters (the CSI size limit). */
+const CsiNodeId = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._:@-]*$' });
+/** A zone name as it appears in a CSI topology segment. */
+const CsiZone = Type.String({ minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$' });
+
+/**
+ * Polly as a CSI plugin: Identity + Controller inside `polly start` (or `polly csi controller`),
+ * Identity + Node in `polly csi node` on each host.
+ */
+const CsiConfigSchema = Type.Object(
+  {
+    /** Serve the CSI controller inside `polly start` (on the leader only, under HA). */
+    enabled: Type.Boolean({ default: true }),
+    /** The plugin name (GetPluginInfo): Kubernetes' CSIDriver name, Nomad's plugin driver name. */
+    pluginName: Type.String({ pattern: '^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$', default: 'polly.csi.storage' }),
+    /** The controller's unix socket (mode 0600, in a 0700 directory); empty: `<home>/csi/controller.sock`. */
+    socket: Type.String({ default: '' }),
+    /** The scheduler every caller on the unix socket acts as: CSI volumes are offered to it and it publishes only volumes offered to it. */
+    scheduler: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,254}$', default: 'csi' }),
+    /** A TCP listener besides the socket; callers must present a TLS client certificate whose common name is their scheduler name. */
+    tcp: Type.Optional(
+      Type.Object(
+        {
+          host: Type.String({ minLength: 1, default: '127.0.0.1' }),
+          port: { ...Port, default: 7982 },
+          certFile: Type.String({ minLength: 1 }),
+          keyFile: Type.String({ minLength: 1 }),
+          /** CA certificates (PEM) that sign the schedulers' client certificates. */
+          caFile: Type.String({ minLength: 1 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** CSI nodes that are not Mesos agents Polly knows (by hostname), with their zone. */
+    nodes: Type.Array(Type.Object({ id: CsiNodeId, zone: Type.Optional(CsiZone) }, { additionalProperties: false }), { default: [] }),
+    /** Accept any node ID in ControllerPublishVolume (an unknown one is claimed for the agent ID `csi-node:<id>`). */
+    acceptUnknownNodes: Type.Boolean({ default: false }),
+    /** `polly csi node` on this host. */
+    node: Type.Object(
+      {
+        /** This host's node ID; empty: the host name (what Mesos agents are known by). */
+        id: Type.String({ maxLength: 128, pattern: '^([A-Za-z0-9][A-Za-z0-9._:@-]*)?$', default: '' }),
+        /** This host's zone (NodeGetInfo's topology); empty: none. */
+        zone: Type.String({ maxLength: 63, pattern: '^([A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?)?$', default: '' }),
+        /** The node service's unix socket; empty: `<home>/csi/node.sock` (CSI_ENDPOINT or --endpoint win). */
+        socket: Type.String({ default: '' }),
+        /**
+         * Mount only volumes whose publish context (from Polly's ControllerPublishVolume) names this node.
+         * Off for a CO that calls the node service alone (Mesos' volume/csi isolator): Polly claimed the
+         * volume for the agent itself, and the isolator passes no publish context.
+         */
+        requirePublishContext: Type.Boolean({ default: true }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { default: {}, additionalProperties: false },
+);
+
+export type CsiConfig = Static<typeof CsiConfigSchema>;
+
 export type LibStorageServiceConfig = Static<typeof LibStorageServiceConfigSchema>;
 
 /** A storage service: a named backend = driver + its config + profiles. */
@@ -247,6 +309,7 @@ export const ConfigSchema = Type.Object(
       { default: {}, additionalProperties: false },
     ),
     libstorage: LibStorageConfigSchema,
+    csi: CsiConfigSchema,
     /**
      * Where Polly's state lives. `leveldb` (default): embedded under `home`, one Polly process.
      * `zookeeper`: in the ensemble at `servers`, shared by several Polly instances that elect a

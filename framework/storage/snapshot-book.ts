@@ -9,6 +9,7 @@ import { DriverNotFoundError } from '../../drivers/errors';
 import type { DriverSnapshot } from '../../drivers/storage-driver';
 import { NotImplementedError } from '../errors/not-implemented-error';
 import { UnavailableError } from '../errors/unavailable-error';
+import { crashPoint } from './crash-points';
 import { Logger, silentLogger } from '../mesos/logger';
 import type { IntentLog, IntentRecord } from './intent-log';
 import type { KeyedSerialQueue } from './keyed-queue';
@@ -83,13 +84,16 @@ export class SnapshotBook {
         volumeId,
         payload: { driverVolumeId, name },
       });
+      crashPoint('snapshot', 'after-intent');
       try {
         const snap = await retryCreate(
           () => make(name),
           () => this.find(service, driverVolumeId, name),
           this.retry,
         );
+        crashPoint('snapshot', 'after-driver');
         await intents.resolve(intent.id);
+        crashPoint('snapshot', 'after-resolve');
         this.logger.info('snapshot created', { volumeId, snapshotId: formatVolumeId(service, snap.id), name });
         return snap;
       } catch (err) {
@@ -121,6 +125,7 @@ export class SnapshotBook {
         volumeId: formatVolumeId(service, snap.volumeId),
         payload: { snapshotId },
       });
+      crashPoint('snapshot-remove', 'after-intent');
       try {
         await retryTransient(() => driver.snapshotRemove(snapshotId), this.retry);
       } catch (err) {
@@ -134,7 +139,9 @@ export class SnapshotBook {
         }
         // Gone already (removed by someone else meanwhile): the removal is done.
       }
+      crashPoint('snapshot-remove', 'after-driver');
       await intents.resolve(intent.id);
+      crashPoint('snapshot-remove', 'after-resolve');
       this.logger.info('snapshot removed', { snapshotId: formatVolumeId(service, snapshotId) });
     });
   }
