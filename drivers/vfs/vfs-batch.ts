@@ -1,8 +1,9 @@
 /**
  * What one group commit of the vfs driver decides (group-commit.ts runs it under the root lock):
- * each create, attach and detach request in submission order, against the state as the earlier
- * requests of the batch left it, so two creates of one name have one winner and an attach then a
- * detach of one volume both apply. No I/O: the driver writes the records and makes the directories.
+ * each create, attach, detach and remove request in submission order, against the state as the
+ * earlier requests of the batch left it, so two creates of one name have one winner, an attach then
+ * a detach of one volume both apply, and nothing applies to a volume after its removal. No I/O: the
+ * driver writes the records, makes new volumes' directories and deletes removed ones'.
  */
 import { throwIfAborted } from '../abort';
 import type { DriverLogger } from '../driver-logger';
@@ -20,17 +21,36 @@ export type VolumeAttrs = Pick<VfsVolumeRecord, 'size' | 'type' | 'iops' | 'avai
 export type Mutation =
   | { kind: 'create'; name: string; attrs: VolumeAttrs }
   | { kind: 'attach'; volumeId: string; instanceId: InstanceId; readOnly: boolean; force: boolean }
-  | { kind: 'detach'; volumeId: string; instanceId: InstanceId };
+  | { kind: 'detach'; volumeId: string; instanceId: InstanceId }
+  | { kind: 'remove'; volumeId: string; force: boolean };
 
 export type Outcome =
-  { ok: true; value: DriverVolume | { volume: DriverVolume }; log?: () => void; dir?: string } | { ok: false; error: unknown };
+  | {
+      ok: true;
+      value: DriverVolume | { volume: DriverVolume } | undefined;
+      log?: () => void;
+      /** A new volume's directory, to make once the batch is committed. */
+      dir?: string;
+      /** A removed volume's directory, to delete once the batch is committed. */
+      removedDir?: string;
+    }
+  | { ok: false; error: unknown };
 
 /** What a batch decided against the current state: each request's outcome and the records to write. */
 export interface BatchDecision {
   outcomes: Outcome[];
   created: VfsVolumeRecord[];
   changed: Map<string, VfsVolumeRecord>;
+  /** IDs of volumes removed by the batch (their records are not written, their removals are). */
+  removed: string[];
 }
+
+const OPERATION: Record<Mutation['kind'], string> = {
+  create: 'volumeCreate',
+  attach: 'volumeAttach',
+  detach: 'volumeDetach',
+  remove: 'volumeRemove',
+};
 
 export interface BatchContext {
   layout: VfsLayout;
@@ -42,16 +62,17 @@ export function decideBatch(batch: ReadonlyArray<Queued<Mutation>>, state: VfsSt
   const current = new Map<string, VfsVolumeRecord>();
   const changed = new Map<string, VfsVolumeRecord>();
   const created: VfsVolumeRecord[] = [];
+  const removed: string[] = [];
   const taken = new Map<string, string>();
   let next = state.next.volume;
   const recordOf = (id: string): VfsVolumeRecord => {
-    const r = current.get(id) ?? state.volumes.get(id);
+    const r = removed.includes(id) ? undefined : (current.get(id) ?? state.volumes.get(id));
     if (!r) throw new DriverNotFoundError(`volume ${id} not found`, { volumeId: id });
     return r;
   };
   const outcomes: Outcome[] = batch.map(({ request: r, signal }) => {
     try {
-      throwIfAborted(signal, r.kind === 'create' ? 'volumeCreate' : r.kind === 'attach' ? 'volumeAttach' : 'volumeDetach');
+      throwIfAborted(signal, OPERATION[r.kind]);
       if (r.kind === 'create') {
         const nk = nameKey(r.name);
         assertNameFree(r.name, taken.get(nk) ?? state.nameHolder(r.name));
@@ -67,6 +88,24 @@ export function decideBatch(batch: ReadonlyArray<Queued<Mutation>>, state: VfsSt
         };
       }
       const before = recordOf(r.volumeId);
+      if (r.kind === 'remove') {
+        if (before.attachments.length > 0 && !r.force) {
+          throw new DriverConflictError(`volume ${r.volumeId} is attached; detach it first or remove with force`, {
+            volumeId: r.volumeId,
+            instances: before.attachments.map((a) => a.instanceId.id),
+          });
+        }
+        // Only volumes committed before this batch can be named, so the removal replaces any change to it here.
+        changed.delete(r.volumeId);
+        removed.push(r.volumeId);
+        const forced = before.attachments.length > 0;
+        return {
+          ok: true,
+          value: undefined,
+          removedDir: r.volumeId,
+          log: () => logger.info('vfs volume removed', { volumeId: r.volumeId, forced }),
+        };
+      }
       const after = r.kind === 'attach' ? attached(before, r, context) : detached(before, r.instanceId);
       if (after === before) {
         return { ok: true, value: r.kind === 'attach' ? { volume: toDriverVolume(before) } : toDriverVolume(before) };
@@ -91,7 +130,7 @@ export function decideBatch(batch: ReadonlyArray<Queued<Mutation>>, state: VfsSt
       return { ok: false, error };
     }
   });
-  return { outcomes, created, changed };
+  return { outcomes, created, changed, removed };
 }
 
 /** `record` with `r`'s attachment (the same object when it is already attached in that mode). */

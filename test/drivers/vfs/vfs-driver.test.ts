@@ -505,6 +505,30 @@ describe('VfsDriver cancellation and concurrency', () => {
     expect(new Set(ok.map((r) => r.value.id)).size).toBe(ok.length);
   });
 
+  it('decides removes in one batch with the requests around them, in order', async () => {
+    const [a, b, c] = await Promise.all(['ra', 'rb', 'rc'].map((n) => driver.volumeCreate(n, {})));
+    await driver.volumeAttach(b!.id, A);
+    await fs.writeFile(path.join(root, 'volumes', a!.id, 'data.txt'), 'gone with the volume');
+    // Submitted together, these queue behind one another and are decided as one batch.
+    const results = await Promise.allSettled([
+      driver.volumeAttach(a!.id, B),
+      driver.volumeRemove(a!.id, { force: true }), // after the attach: forced, so it goes
+      driver.volumeAttach(a!.id, C), // after the removal: the volume is gone
+      driver.volumeRemove(b!.id), // attached: refused
+      driver.volumeRemove(c!.id),
+      driver.volumeRemove(c!.id), // already removed in this batch
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected', 'fulfilled', 'rejected']);
+    expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(DriverNotFoundError);
+    expect((results[3] as PromiseRejectedResult).reason).toBeInstanceOf(DriverConflictError);
+    expect((results[5] as PromiseRejectedResult).reason).toBeInstanceOf(DriverNotFoundError);
+    expect((await driver.volumes()).map((v) => v.id)).toEqual([b!.id]);
+    const left = await settledTree();
+    expect(Object.keys(left).filter((p) => p.startsWith('volumes/') && !p.startsWith('volumes/.'))).toEqual([`volumes/${b!.id}`]);
+    // A new driver on the root reads the same: the removals were committed with the batch.
+    expect((await new VfsDriver({ root }).volumes()).map((v) => v.id)).toEqual([b!.id]);
+  });
+
   it('breaks a stale lock left by a dead process on this host', async () => {
     await fs.writeFile(
       path.join(root, '.lock'),
