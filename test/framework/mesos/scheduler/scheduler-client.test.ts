@@ -267,7 +267,8 @@ describe('SchedulerClient', () => {
     const withUuid = updates().filter((s) => s.uuid && s.uuid.length > 0);
     expect(withUuid.length).toBeGreaterThanOrEqual(2);
     expect(new Set(acks)).toEqual(new Set(withUuid.map((s) => Buffer.from(s.uuid!).toString('hex'))));
-    expect(acks.length).toBe(new Set(acks).size); // each exactly once: the agent did not resend
+    // One ACK per update delivered with a uuid: a resend that crossed our ACK (a loaded machine) is acknowledged too.
+    expect(acks.length).toBe(withUuid.length);
 
     // A reconciliation answer comes from the master, without uuid, and is not acknowledged.
     const before = acks.length;
