@@ -203,14 +203,16 @@ export class VfsDriver implements StorageDriver {
       this.journal.update(async (state) => {
         const before = state.installation?.id;
         if (before === installationId) return { entries: [], result: undefined };
-        this.logger.warn(
-          before === undefined ? 'vfs root bound to a Polly installation' : 'vfs root rebound to another Polly installation',
-          {
+        // A first binding is routine (a new root, or one from before bindings); a rebinding is worth a warning.
+        if (before === undefined)
+          this.logger.info('vfs root bound to a Polly installation', { root: this.layout.root, installation: installationId });
+        else {
+          this.logger.warn('vfs root rebound to another Polly installation', {
             root: this.layout.root,
             installation: installationId,
-            ...(before !== undefined ? { previousInstallation: before } : {}),
-          },
-        );
+            previousInstallation: before,
+          });
+        }
         return { entries: [{ installation: { id: installationId, boundAt: new Date().toISOString() } }], result: undefined };
       }),
     );
@@ -564,7 +566,8 @@ export class VfsDriver implements StorageDriver {
         // A removed volume's data goes once its removal is committed (a crash before that leaves a
         // directory without a record, which the next start quarantines).
         if (o.dir) entry.resolve(this.makeVolumeDir(o.dir).then(() => o.value));
-        else if (o.removedDir) entry.resolve(fs.rm(this.layout.volumeDir(o.removedDir), { recursive: true, force: true }).then(() => o.value));
+        else if (o.removedDir)
+          entry.resolve(fs.rm(this.layout.volumeDir(o.removedDir), { recursive: true, force: true }).then(() => o.value));
         else entry.resolve(o.value);
       }
     });
