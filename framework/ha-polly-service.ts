@@ -13,6 +13,12 @@
  * Losing the lead stops the leader's work at once: the store's writes are fenced on the election
  * node (they fail as soon as the node is gone), the Mesos stream is closed immediately, then the
  * service drains and the instance queues up again as a standby.
+ *
+ * Handing over: a stopping leader (SIGTERM) stops its API, drains its requests and driver calls,
+ * closes its Mesos stream and finishes its writes, and only then resigns (removes its election
+ * node): the next candidate leads at once. A leader that dies is replaced when its heartbeat stands
+ * still (state.leaderTimeoutMs after its last beat), or when its session expires if it died before
+ * its first beat.
  */
 import express from 'express';
 import http from 'node:http';
@@ -101,7 +107,13 @@ export class HaPollyService extends TypedEmitter<HaEvents> {
       await openInstallation(store, { home: config.home, init: options.init, logger });
       await ha.startStandby(config.api.port);
       ha.advertised = config.state.advertiseUrl || ha.apiUrl;
-      const election = new LeaderElection({ session, path: joinPath(root, LEADER_DIR), url: ha.advertised, logger });
+      const election = new LeaderElection({
+        session,
+        path: joinPath(root, LEADER_DIR),
+        url: ha.advertised,
+        heartbeat: { intervalMs: config.state.leaderHeartbeatMs, timeoutMs: config.state.leaderTimeoutMs },
+        logger,
+      });
       ha.election = election;
       election.on('elected', () => ha.queue(() => ha.becomeLeader()));
       election.on('deposed', ({ reason }) => ha.onDeposed(reason));
@@ -149,7 +161,13 @@ export class HaPollyService extends TypedEmitter<HaEvents> {
     try {
       const init = this.init;
       this.init = false;
-      this.service = await PollyService.start({ ...this.options, config, store: this.store, init });
+      this.service = await PollyService.start({
+        ...this.options,
+        config,
+        store: this.store,
+        init,
+        onFatal: (reason) => this.onServiceFatal(reason),
+      });
     } catch (err) {
       this.logger.error('could not start as leader; stepping back', { error: (err as Error).message });
       await this.store.open().catch(() => undefined);
@@ -164,7 +182,26 @@ export class HaPollyService extends TypedEmitter<HaEvents> {
       return;
     }
     this.currentRole = 'leader';
+    // Started: from now on the next in line replaces this instance as soon as its heartbeat stops.
+    election.startHeartbeat();
     this.emit('leading');
+  }
+
+  /**
+   * Mesos ended this instance's subscription for good. "Framework failed over" means another
+   * scheduler subscribed with the framework ID — in HA, the instance that now leads (it read the ID
+   * from the shared store): this one was replaced while it could not tell (paused, or cut off from
+   * ZooKeeper). It steps down and queues up again, as when deposed, instead of exiting.
+   */
+  private onServiceFatal(reason: string): void {
+    if (!/failed over/i.test(reason)) {
+      this.options.onFatal?.(reason);
+      return;
+    }
+    this.logger.warn('Mesos gave the framework to another instance: stepping down', { reason });
+    void this.election
+      ?.abdicate()
+      .catch((err: unknown) => this.logger.warn('could not re-join the election', { error: (err as Error).message }));
   }
 
   private onDeposed(reason: string): void {
@@ -178,13 +215,19 @@ export class HaPollyService extends TypedEmitter<HaEvents> {
       if (!running) return;
       this.currentRole = 'stopping';
       this.logger.warn('lost the lead: stopping the scheduler and storage', { reason });
-      await running.stop().catch((err: unknown) => this.logger.warn('error while stopping the deposed service', { error: (err as Error).message }));
+      await running
+        .stop()
+        .catch((err: unknown) => this.logger.warn('error while stopping the deposed service', { error: (err as Error).message }));
       if (this.stopped) return;
       // Serve as a standby at once: ZooKeeper may be unreachable (often why we were deposed), and
       // the store cannot reopen until it is back; becomeLeader opens it again in any case.
       await this.startStandby(this.port);
       this.currentRole = 'standby';
-      await this.store.open().catch((err: unknown) => this.logger.warn('state store not reopened yet; will be on the next election', { error: (err as Error).message }));
+      await this.store
+        .open()
+        .catch((err: unknown) =>
+          this.logger.warn('state store not reopened yet; will be on the next election', { error: (err as Error).message }),
+        );
     });
   }
 

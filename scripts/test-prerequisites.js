@@ -34,14 +34,22 @@ function aptInstall(packages) {
   return spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { stdio: 'inherit', env }).status === 0;
 }
 
-function ensurePrerequisites() {
-  const missing = requirements.filter((r) => !r.present());
-  if (missing.length === 0) return;
-  const packages = missing.flatMap((r) => r.debianPackages);
-  if (!aptInstall(packages) || missing.some((r) => !r.present())) {
-    for (const r of missing) console.error(`test prerequisite missing: ${r.name} (${r.hint})`);
-    process.exit(1);
-  }
+/**
+ * Installs what is missing of the named requirements (all when none are named) where it can;
+ * returns what is still missing, each as `name (hint)`.
+ */
+function ensureRequirements(names) {
+  const missing = requirements.filter((r) => (names === undefined || names.includes(r.name)) && !r.present());
+  if (missing.length === 0) return [];
+  aptInstall(missing.flatMap((r) => r.debianPackages));
+  return missing.filter((r) => !r.present()).map((r) => `${r.name} (${r.hint})`);
 }
 
-module.exports = { ensurePrerequisites, aptInstall };
+function ensurePrerequisites() {
+  const missing = ensureRequirements();
+  if (missing.length === 0) return;
+  for (const m of missing) console.error(`test prerequisite missing: ${m}`);
+  process.exit(1);
+}
+
+module.exports = { ensurePrerequisites, ensureRequirements, aptInstall };

@@ -122,8 +122,22 @@ export function loadConfig(options: LoadConfigOptions = {}): PollyConfig {
     throw new ConfigError(`Invalid configuration: ${messages.join('; ')}`, messages);
   }
   const config = doc as PollyConfig;
+  const related = relatedProblems(config);
+  if (related.length > 0) throw new ConfigError(`Invalid configuration: ${related.join('; ')}`, related);
   config.home = expandHome(config.home);
   return config;
+}
+
+/** Keys valid alone but not together. */
+function relatedProblems(config: PollyConfig): string[] {
+  const problems: string[] = [];
+  const { leaderTimeoutMs, leaderHeartbeatMs } = config.state;
+  if (leaderTimeoutMs > 0 && leaderTimeoutMs < 3 * leaderHeartbeatMs) {
+    problems.push(
+      `state.leaderTimeoutMs (${leaderTimeoutMs}) must be 0 or at least 3 times state.leaderHeartbeatMs (${leaderHeartbeatMs}): a live leader would be replaced between two heartbeats`,
+    );
+  }
+  return problems;
 }
 
 /** All configuration keys with their environment variable names (for docs and `config show`). */

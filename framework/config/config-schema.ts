@@ -322,7 +322,18 @@ export const ConfigSchema = Type.Object(
         servers: Type.String({ default: '' }),
         /** The znode under which Polly keeps its state and its leader election. */
         path: Type.String({ pattern: '^/[^\\u0000-\\u001f]+$', default: '/polly' }),
+        /**
+         * The ZooKeeper session: a leader cut off from ZooKeeper for 2/3 of it steps down, and a
+         * leader that dies before its first heartbeat is replaced when it expires.
+         */
         sessionTimeoutMs: Type.Integer({ minimum: 1000, maximum: 120000, default: 10000 }),
+        /** How often the leader rewrites its heartbeat in ZooKeeper. */
+        leaderHeartbeatMs: Type.Integer({ minimum: 100, maximum: 60000, default: 500 }),
+        /**
+         * A standby replaces (fences out) a leader whose heartbeat has not changed for this long;
+         * 0 = only when the leader's ZooKeeper session expires. At least 3 heartbeats.
+         */
+        leaderTimeoutMs: Type.Integer({ minimum: 0, maximum: 600000, default: 3000 }),
         /** The API URL other instances redirect mutations to while this one leads; empty means the bound API URL. */
         advertiseUrl: Type.String({ default: '' }),
         /**

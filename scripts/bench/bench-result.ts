@@ -1,8 +1,11 @@
 /** What every benchmark reports: one row of the table and of scripts/bench/results.json. */
 export interface BenchResult {
   name: string;
-  value: number;
+  /** Absent when the row was skipped. */
+  value?: number;
   unit: string;
+  /** Why the row was not measured (e.g. a service it needs is not installed). */
+  skipped?: string;
   /** The peer measured in the same run, if any. */
   peer?: string;
   peerValue?: number;

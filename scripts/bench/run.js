@@ -37,14 +37,18 @@ for (const file of benches) {
 
 const fmt = (v) => (v === undefined ? '' : typeof v === 'number' ? (Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : String(v)) : String(v));
 const rows = [['benchmark', 'value', 'unit', 'peer', 'peer value', 'ratio']].concat(
-  results.map((r) => [r.name, fmt(r.value), r.unit, r.peer || '', fmt(r.peerValue), r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`]),
+  results.map((r) =>
+    r.skipped !== undefined
+      ? [r.name, 'skipped', r.unit, '', '', '']
+      : [r.name, fmt(r.value), r.unit, r.peer || '', fmt(r.peerValue), r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`],
+  ),
 );
 const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
 for (const [n, row] of rows.entries()) {
   console.log(row.map((c, i) => (i === 1 || i === 4 || i === 5 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  '));
   if (n === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 }
-for (const r of results.filter((r) => r.note)) console.log(`  ${r.name}: ${r.note}`);
+for (const r of results.filter((r) => r.note || r.skipped)) console.log(`  ${r.name}: ${r.skipped !== undefined ? `skipped: ${r.skipped}` : r.note}`);
 fs.writeFileSync(path.join(__dirname, 'results.json'), JSON.stringify(results, null, 2) + '\n');
 console.log(`\nwrote scripts/bench/results.json (${results.length} results)`);
 process.exit(failed ? 1 : 0);

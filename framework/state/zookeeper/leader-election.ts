@@ -13,14 +13,21 @@
  * has been disconnected for `stepDownAfterMs` (default 2/3 of the session timeout), before the
  * server can expire it and elect someone else. Writes to the store are fenced on the election node
  * as well, so a late leader's writes fail rather than race (see ZookeeperStore.setFence).
+ *
+ * A dead leader's node lives until ZooKeeper expires its session; with a heartbeat configured, the
+ * candidate next in line removes it as soon as the leader's heartbeat stands still (see
+ * LeaderHeartbeat), and a leader that stops cleanly removes its own (stop()): the next one leads at once.
  */
 import zookeeper, { Event } from 'node-zookeeper-client';
 import type { Logger } from '../../mesos/logger';
 import { silentLogger } from '../../mesos/logger';
 import { TypedEmitter } from '../../mesos/typed-emitter';
+import { LeaderHeartbeat } from './leader-heartbeat';
 import { isZkCode, ZK_CODES, ZkSession } from './zk-session';
 
 const PREFIX = 'candidate_';
+/** The leader's heartbeat znode, beside the candidates (not one of them: no PREFIX). */
+const HEARTBEAT = 'heartbeat';
 
 export interface LeaderElectionOptions {
   session: ZkSession;
@@ -29,6 +36,12 @@ export interface LeaderElectionOptions {
   /** This candidate's advertised API URL (what standbys redirect to). */
   url: string;
   stepDownAfterMs?: number;
+  /**
+   * The leader's heartbeat (leader-heartbeat.ts): the candidate next in line takes over a leader
+   * whose heartbeat stood still for `timeoutMs` (0: only when its session expires). Beats start with
+   * `startHeartbeat()`, once the leader's service runs.
+   */
+  heartbeat?: { intervalMs: number; timeoutMs: number };
   logger?: Logger;
 }
 
@@ -52,11 +65,20 @@ export class LeaderElection extends TypedEmitter<ElectionEvents> {
   private checking: Promise<void> = Promise.resolve();
   private stepDownTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  private readonly heartbeat: LeaderHeartbeat | undefined;
 
   constructor(private readonly options: LeaderElectionOptions) {
     super();
     this.session = options.session;
     this.logger = options.logger ?? silentLogger;
+    if (options.heartbeat) {
+      this.heartbeat = new LeaderHeartbeat({
+        session: this.session,
+        path: `${options.path}/${HEARTBEAT}`,
+        ...options.heartbeat,
+        logger: this.logger,
+      });
+    }
   }
 
   get isLeader(): boolean {
@@ -82,10 +104,16 @@ export class LeaderElection extends TypedEmitter<ElectionEvents> {
     await this.join();
   }
 
+  /** While leading: beat, so that the next in line can tell this leader is alive (see LeaderHeartbeat). */
+  startHeartbeat(): void {
+    if (this.leading && this.node) this.heartbeat?.startBeating(this.node);
+  }
+
   /** Leaves the election (a leader steps down first). */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.heartbeat?.stop();
     this.session.off('connected', this.onConnected);
     this.session.off('disconnected', this.onDisconnected);
     this.session.off('expired', this.onExpired);
@@ -110,7 +138,11 @@ export class LeaderElection extends TypedEmitter<ElectionEvents> {
 
   private async join(): Promise<void> {
     await this.session.mkdirp(this.options.path);
-    this.node = await this.session.create(`${this.options.path}/${PREFIX}`, Buffer.from(this.options.url), zookeeper.CreateMode.EPHEMERAL_SEQUENTIAL);
+    this.node = await this.session.create(
+      `${this.options.path}/${PREFIX}`,
+      Buffer.from(this.options.url),
+      zookeeper.CreateMode.EPHEMERAL_SEQUENTIAL,
+    );
     this.logger.info('joined the leader election', { node: this.node, url: this.options.url });
     this.check();
   }
@@ -140,7 +172,9 @@ export class LeaderElection extends TypedEmitter<ElectionEvents> {
   private async evaluate(): Promise<void> {
     const mine = this.node!;
     const myName = mine.slice(mine.lastIndexOf('/') + 1);
-    const children = ((await this.session.getChildren(this.options.path)) ?? []).filter((c) => c.startsWith(PREFIX)).sort((a, b) => seq(a) - seq(b));
+    const children = ((await this.session.getChildren(this.options.path)) ?? [])
+      .filter((c) => c.startsWith(PREFIX))
+      .sort((a, b) => seq(a) - seq(b));
     const index = children.indexOf(myName);
     if (index < 0) {
       // Our node is gone (session replaced, or removed by an operator): we are not a candidate.
@@ -155,6 +189,8 @@ export class LeaderElection extends TypedEmitter<ElectionEvents> {
     const leaderData = await this.session.getData(`${this.options.path}/${leaderName}`, index === 0 ? undefined : this.onEvent);
     if (!leaderData) return this.check(); // gone meanwhile: look again
     this.setLeaderUrl(leaderData.data.toString('utf8'));
+    if (index === 1) this.heartbeat?.watchLeader(`${this.options.path}/${leaderName}`);
+    else this.heartbeat?.stopWatching();
     if (index === 0) {
       // Told if our own node is removed (by an operator, say): then we lead no more.
       await this.session.exists(mine, this.onEvent);
@@ -181,6 +217,7 @@ export class LeaderElection extends TypedEmitter<ElectionEvents> {
   private depose(reason: string): void {
     if (!this.leading) return;
     this.leading = false;
+    this.heartbeat?.stopBeating();
     this.logger.warn('no longer the leader', { reason, node: this.node });
     this.emit('deposed', { reason });
   }
@@ -191,7 +228,8 @@ export class LeaderElection extends TypedEmitter<ElectionEvents> {
       // The old session's node is gone with it: queue up again.
       this.depose('ZooKeeper session expired');
       this.node = undefined;
-      if (this.running) void this.join().catch((err: unknown) => this.logger.warn('could not re-join the election', { error: (err as Error).message }));
+      if (this.running)
+        void this.join().catch((err: unknown) => this.logger.warn('could not re-join the election', { error: (err as Error).message }));
     } else this.check();
   };
 

@@ -16,7 +16,7 @@ import type { Logger } from '../../mesos/logger';
 import type { StoreChange, StoreListener } from '../store';
 import type { ZkSession } from './zk-session';
 import { childKey, decodeSegment, joinPath, prefixToBase } from './znode-paths';
-import type { NodeHeader } from './zookeeper-store';
+import { type NodeHeader, parseHeader } from './node-header';
 
 export interface ZkTreeWatcherOptions {
   session: ZkSession;
@@ -28,11 +28,6 @@ export interface ZkTreeWatcherOptions {
 }
 
 const EVENT = { CREATED: 1, DELETED: 2, DATA_CHANGED: 3, CHILDREN_CHANGED: 4 } as const;
-
-function parse(data: Buffer | undefined): NodeHeader | undefined {
-  if (!data || data.length === 0) return undefined;
-  return JSON.parse(data.toString('utf8')) as NodeHeader;
-}
 
 export class ZkTreeWatcher {
   private readonly base: { dir: string; dirKey: string; partial: string };
@@ -92,7 +87,10 @@ export class ZkTreeWatcher {
         // Typically a connection loss: the watches of a live session come back by themselves,
         // but this read (and its re-arm) is lost — catch up at the next connection.
         this.dirty = true;
-        this.options.logger.warn('state store watch could not re-read ZooKeeper; will resync', { prefix: this.options.prefix, error: (err as Error).message });
+        this.options.logger.warn('state store watch could not re-read ZooKeeper; will resync', {
+          prefix: this.options.prefix,
+          error: (err as Error).message,
+        });
       }
     });
   }
@@ -149,7 +147,7 @@ export class ZkTreeWatcher {
 
   private async readNode(path: string, key: string, deliver: boolean): Promise<void> {
     const node = await this.options.session.getData(path, this.onEvent);
-    const header = parse(node?.data);
+    const header = parseHeader(node?.data);
     const token = header ? `${header.v}:${header.w}` : undefined;
     if (token === this.known.get(key)) return;
     if (!header) {
@@ -182,7 +180,11 @@ export class ZkTreeWatcher {
     if (!change.key.startsWith(this.options.prefix)) return;
     try {
       // Each listener its own copy: one that mutates the value cannot affect another.
-      this.options.listener({ key: change.key, value: change.value === undefined ? undefined : structuredClone(change.value), version: change.version });
+      this.options.listener({
+        key: change.key,
+        value: change.value === undefined ? undefined : structuredClone(change.value),
+        version: change.version,
+      });
     } catch (err) {
       this.options.logger.warn('state store watcher threw; ignored', { key: change.key, error: (err as Error).message });
     }

@@ -48,6 +48,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ file: write('log:\n  level: chatty\n'), env: {} })).toThrow(ConfigError);
   });
 
+  it('refuses a leader timeout shorter than three heartbeats, naming both keys', () => {
+    const file = write('state:\n  backend: zookeeper\n  leaderHeartbeatMs: 1000\n  leaderTimeoutMs: 2000\n');
+    expect(() => loadConfig({ file, env: {} })).toThrow(/state\.leaderTimeoutMs \(2000\) must be 0 or at least 3 times state\.leaderHeartbeatMs \(1000\)/);
+    expect(loadConfig({ file, env: { POLLY_STATE_LEADER_TIMEOUT_MS: '0' } }).state.leaderTimeoutMs).toBe(0);
+    expect(loadConfig({ file: write(''), env: {} }).state).toMatchObject({ sessionTimeoutMs: 10000, leaderHeartbeatMs: 500, leaderTimeoutMs: 3000 });
+  });
+
   it('rejects unreadable and malformed files with one clear line', () => {
     expect(() => loadConfig({ file: path.join(dir, 'missing.yml'), env: {} })).toThrow(/Cannot read config file .*ENOENT/);
     expect(() => loadConfig({ file: write('master: [unclosed\n'), env: {} })).toThrow(/not valid YAML/);
