@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { collect, CliContext, contextOf, parsePairs, positiveInt } from './cli-context';
-import { ApiError, UsageError, WaitTimeoutError } from './cli-errors';
+import { ApiError, UsageError, WaitBlockedError, WaitTimeoutError } from './cli-errors';
 import { Column, details, render, table } from './output';
 
 export interface AppTaskView {
@@ -23,7 +23,7 @@ export interface AppView {
   instances: number;
   cmd?: string;
   tasks: AppTaskView[];
-  waiting?: Array<{ instance: number; reason: string }>;
+  waiting?: Array<{ instance: number; reason: string; operatorAction?: boolean }>;
 }
 
 const RUNNING = new Set(['TASK_RUNNING', 'RUNNING', 'running']);
@@ -145,6 +145,11 @@ async function waitRunning(ctx: CliContext, id: string, timeoutMs: number): Prom
     if (line !== lastLine) ctx.note(line);
     lastLine = line;
     if (running(app) >= app.instances) return app;
+    // Nothing will change without an operator: say what, instead of waiting out the timeout.
+    const blocked = (app.waiting ?? []).filter((w) => w.operatorAction);
+    if (blocked.length > 0) {
+      throw new WaitBlockedError(`${app.id} cannot start until an operator acts: ${blocked.map((w) => `#${w.instance}: ${w.reason}`).join('; ')}`);
+    }
     if (Date.now() > deadline)
       throw new WaitTimeoutError(`${app.id} did not reach ${app.instances} running instance(s) in ${Math.round(timeoutMs / 1000)} s`);
     await new Promise((r) => setTimeout(r, 500));
@@ -253,11 +258,24 @@ export function registerAppCommand(program: Command): void {
 
   app
     .command('kill <id>')
-    .description("kill the app's tasks (they are relaunched per the app's policy)")
-    .action(async (id: string, _flags: unknown, cmd: Command) => {
+    .description("kill the app's tasks: they are relaunched (after their backoff); --scale also sets instances to 0")
+    .option('--scale', 'also scale the app to 0 instances, so nothing is relaunched')
+    .action(async (id: string, flags: { scale?: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd);
-      const res = await ctx.client.post<unknown>(`${appPath(id)}/kill`);
-      ctx.out(render(ctx.format, res ?? { killed: id }, () => `killed tasks of ${id}\n`));
+      const res = await ctx.client.post<unknown>(`${appPath(id)}/kill${flags.scale ? '?scale=true' : ''}`);
+      ctx.out(render(ctx.format, res ?? { killed: id }, () => `killed tasks of ${id}${flags.scale ? ' (scaled to 0)' : ''}\n`));
+    });
+
+  app
+    .command('restart <id>')
+    .description('restart the app: every task is replaced (see the README for how volumes are handed over)')
+    .option('-w, --wait', 'wait until every instance is running again')
+    .option('--timeout <seconds>', 'with --wait: give up after this long', '300')
+    .action(async (id: string, flags: { wait?: boolean; timeout?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      let a = await ctx.client.post<AppView>(`${appPath(id)}/restart`);
+      if (flags.wait) a = await waitRunning(ctx, id, positiveInt(flags.timeout ?? '300', '--timeout') * 1000);
+      ctx.out(render(ctx.format, a, () => appDetails(a)));
     });
 
   app

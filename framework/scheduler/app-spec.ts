@@ -80,6 +80,8 @@ export const AppSpecSchema = Type.Object(
       ),
     ),
     backoffSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })),
+    backoffFactor: Type.Optional(Type.Number({ minimum: 1, maximum: 100 })),
+    maxLaunchDelaySeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 86400 })),
   },
   { additionalProperties: false },
 );
@@ -136,6 +138,17 @@ export function volumeNameFor(volume: Pick<AppVolumeSpec, 'external'>, instance:
   return volume.external.name.split(INSTANCE_PLACEHOLDER).join(String(instance));
 }
 
+/** Why `instances` instances of the app cannot run (several sharing one RW volume), or undefined. */
+export function instancesProblem(spec: AppSpec, instances: number): { field: string; message: string } | undefined {
+  if (instances <= 1) return undefined;
+  for (const [i, volume] of (spec.container?.volumes ?? []).entries()) {
+    if (volume.mode !== 'RW' || volume.external.name.includes(INSTANCE_PLACEHOLDER)) continue;
+    const where = `container.volumes[${i}].external.name`;
+    return { field: where, message: `${where}: ${instances} instances cannot share one RW volume; use ${INSTANCE_PLACEHOLDER} in the name` };
+  }
+  return undefined;
+}
+
 /** Validates and normalises a Marathon app body. Never mutates `body`. */
 export function parseAppSpec(body: unknown): AppSpec {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('The app definition must be a JSON object');
@@ -168,13 +181,9 @@ export function parseAppSpec(body: unknown): AppSpec {
     if (segments.includes('..')) throw ValidationError.field(`${where}.containerPath`, `${where}.containerPath must not contain ".."`);
     if (seenPaths.has(volume.containerPath)) throw ValidationError.field(`${where}.containerPath`, `${where}.containerPath is used twice`);
     seenPaths.add(volume.containerPath);
-    if (volume.mode === 'RW' && spec.instances > 1 && !volume.external.name.includes(INSTANCE_PLACEHOLDER)) {
-      throw ValidationError.field(
-        `${where}.external.name`,
-        `${where}.external.name: ${spec.instances} instances cannot share one RW volume; use ${INSTANCE_PLACEHOLDER} in the name`,
-      );
-    }
   }
+  const shared = instancesProblem(spec, spec.instances);
+  if (shared) throw ValidationError.field(shared.field, shared.message);
   for (const [i, c] of (spec.constraints ?? []).entries()) {
     const problem = constraintProblem(c);
     if (problem) throw ValidationError.field(`constraints[${i}]`, `constraints[${i}]: ${problem}`);

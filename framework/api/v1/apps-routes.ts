@@ -42,8 +42,11 @@ export function appsRoutes(scheduler: SchedulerApi): Router {
     res.json(await scheduler.restartApp(appId(req)));
   });
 
+  // Kills the app's tasks; they are relaunched. `?scale=true` also sets instances to 0 (Marathon's
+  // `DELETE /v2/apps/{id}/tasks?scale=true`).
   router.post('/apps/*id/kill', async (req, res) => {
-    res.json(await scheduler.killApp(appId(req)));
+    const scale = queryBoolean(req.query as Record<string, unknown>, 'scale');
+    res.json(await scheduler.killApp(appId(req), { scale }));
   });
 
   router.get('/apps/*id', (req, res) => {

@@ -30,7 +30,7 @@ describe('Hello Polly', () => {
     expect(first.volumes[0]).toMatchObject({ name: 'hellopersistence', volumeId: volume.id, mode: 'RW', containerPath: 'mystore' });
     expect(storage.ledger.list({ volumeId: volume.id, live: true })).toHaveLength(1);
 
-    await api().killApp('temp01');
+    await api().killApp('temp01', { scale: true });
     await waitFor(() => storage.ledger.list({ volumeId: volume.id, live: true }).length === 0, 20000);
     await api().deleteApp('temp01');
     await waitFor(() => api().apps().length === 0, 20000);
