@@ -3,13 +3,15 @@
  * local cluster: POST /v1/apps then DELETE after 0–150 ms, many times. The app goes without a second
  * DELETE, and once it is gone no task of it runs anywhere and none of its claims is live — also when
  * the delete lands between the claim and the ACCEPT, or right after the ACCEPT. The same holds for a
- * scale-down to 0 while instances launch.
+ * scale-down to 0 while instances launch, and for a delete that a Polly restart interrupts.
  */
 import { mesos } from '../../../framework/mesos/generated/mesos';
 import { silentLogger } from '../../../framework/mesos/logger';
 import { PollyService } from '../../../framework/polly-service';
 import { waitFor } from '../../support/mesos-http';
 import { LocalPollyFixture, startLocalPollyFixture } from '../../support/local-polly';
+import type { MesosDriver } from '../../../framework/scheduler/app-launcher';
+import { E2E, startE2E } from './scheduler-fixture';
 
 jest.setTimeout(180000);
 
@@ -108,3 +110,71 @@ describe('deleting or scaling down an app while it launches', () => {
     }
   });
 });
+
+describe('deleting an app across a Polly restart', () => {
+  let e: E2E | undefined;
+
+  afterEach(async () => {
+    await e?.stop();
+    e = undefined;
+  });
+
+  it('finishes a delete whose launch was interrupted by a restart, with no second DELETE', async () => {
+    // The first Polly claims the volume and "crashes" before its ACCEPT reaches Mesos.
+    let lost = 0;
+    e = await startE2E({
+      wrapDriver: (d: MesosDriver): MesosDriver => ({
+        get frameworkId() {
+          return d.frameworkId;
+        },
+        accept: async () => {
+          lost++;
+        },
+        decline: (ids, f) => d.decline(ids, f),
+        revive: () => d.revive(),
+        suppress: () => d.suppress(),
+        kill: () => Promise.resolve(),
+        reconcile: () => Promise.resolve(),
+      }),
+    });
+    const { storage } = e.storage;
+    await e.polly.api.createApp(scratchVolumeApp('interrupted'));
+    await waitFor(() => lost > 0, 20000);
+    expect(e.polly.tracker.liveTasks().map((t) => t.state)).toEqual(['LAUNCHING']);
+    await e.polly.api.deleteApp('interrupted');
+    expect(e.polly.api.app('interrupted').state).toBe('deleting');
+    expect(storage.ledger.list({ live: true })).toHaveLength(1);
+
+    await e.restartPolly();
+    await waitFor(() => e!.polly.api.apps().length === 0, 20000);
+    expect(storage.ledger.list({ live: true })).toEqual([]);
+  });
+
+  it('kills a task whose ACCEPT went through just before the restart, then forgets the app', async () => {
+    e = await startE2E();
+    const { storage } = e.storage;
+    await e.polly.api.createApp(scratchVolumeApp('accepted'));
+    await waitFor(() => e!.polly.tracker.liveTasks()[0]?.state === 'TASK_RUNNING', 20000);
+    // The delete is recorded, then Polly stops before Mesos answers the kill.
+    await e.polly.tracker.saveApp({ ...e.polly.tracker.app('accepted')!, state: 'deleting', spec: { ...e.polly.tracker.app('accepted')!.spec, instances: 0 } });
+    await e.restartPolly();
+    await waitFor(() => e!.polly.api.apps().length === 0, 20000);
+    expect(storage.ledger.list({ live: true })).toEqual([]);
+    const frameworkId = e.polly.scheduler.frameworkId;
+    const running = e.cluster
+      .agents()
+      .flatMap((a) => a.tasks())
+      .filter((t) => t.frameworkId === frameworkId && t.task.state === mesos.v1.TaskState.TASK_RUNNING);
+    expect(running).toEqual([]);
+  });
+});
+
+function scratchVolumeApp(id: string): Record<string, unknown> {
+  return {
+    id,
+    cmd: 'sleep 1000',
+    cpus: 0.1,
+    mem: 32,
+    container: { type: 'MESOS', volumes: [{ containerPath: 'data', mode: 'RW', external: { name: id, provider: 'polly', options: { service: 'local' } } }] },
+  };
+}
