@@ -188,6 +188,8 @@ export class PollyService {
         pendingRefuseSeconds: config.scheduler.pendingRefuseSeconds,
         unreachableTimeoutSeconds: config.scheduler.unreachableTimeoutSeconds,
         unknownTaskTimeoutSeconds: config.scheduler.unknownTaskTimeoutSeconds,
+        volumeDrivers: config.scheduler.volumeDrivers,
+        roles: config.mesos.roles,
       });
       const stopSchedulerFeed = feedSchedulerEvents(launcher.events, surfaces.journal);
       surfaces.stopFeed = chain(surfaces.stopFeed, stopSchedulerFeed);

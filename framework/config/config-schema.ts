@@ -181,6 +181,15 @@ export const ConfigSchema = Type.Object(
         unknownTaskTimeoutSeconds: Type.Number({ minimum: 1, maximum: 7 * 86400, default: 300 }),
         /** Refuse filter (seconds) for offers declined while instances are waiting. */
         pendingRefuseSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 1 }),
+        /**
+         * Docker volume driver names (a Marathon app's `dvdi/driver`, `volume-driver` parameter or
+         * `DVDI_VOLUME_DRIVER`) → the storage service whose volumes they are. A driver not listed is
+         * served by a service with that `dockerVolumeDriver`, or refused (422).
+         */
+        volumeDrivers: Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._/:-]{0,127}$' }), Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}$' }), {
+          default: { rexray: 'local' },
+          maxProperties: 256,
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

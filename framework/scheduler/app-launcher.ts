@@ -19,7 +19,7 @@ import type { mesos } from '../mesos/generated/mesos';
 import { Logger, silentLogger } from '../mesos/logger';
 import type { StorageService } from '../storage/storage-service';
 import type { AgentRegistry } from './agent-registry';
-import { checkAppId, instancesProblem, MAX_INSTANCES, parseAppSpec } from './app-spec';
+import { checkAppId, instancesProblem, MAX_INSTANCES, parseAppDefinition } from './app-spec';
 import { AppVolumes } from './app-volumes';
 import { taskView, taskWaitReason, waitingView, type AppView, type TaskView } from './app-views';
 import { wantedInstances, wantsInstance, type AppRecord, type InstanceTracker } from './instance-tracker';
@@ -54,6 +54,10 @@ export interface AppLauncherOptions {
   /** How long a task may be unaccounted for by Mesos before it is reported stranded; default 300 s. */
   unknownTaskTimeoutSeconds?: number;
   matcher?: OfferMatcherOptions;
+  /** Docker volume driver name → storage service, for Marathon dvdi volumes (`scheduler.volumeDrivers`). */
+  volumeDrivers?: Record<string, string>;
+  /** The roles Polly subscribes with (`mesos.roles`); default `polly`. */
+  roles?: string[];
 }
 
 export interface KillOptions {
@@ -72,6 +76,7 @@ export class AppLauncher {
   private readonly reconciler: TaskReconciler;
   private readonly queue: LaunchQueue;
   private readonly volumes: AppVolumes;
+  private readonly roles: string[];
   private timer: NodeJS.Timeout | undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
   private backoffDue: number | undefined;
@@ -86,7 +91,8 @@ export class AppLauncher {
     this.logger = options.logger ?? silentLogger;
     this.unreachableTimeoutMs = (options.unreachableTimeoutSeconds ?? 60) * 1000;
     this.unknownTaskTimeoutMs = (options.unknownTaskTimeoutSeconds ?? 300) * 1000;
-    this.volumes = new AppVolumes(options.storage.registry);
+    this.volumes = new AppVolumes(options.storage.registry, options.volumeDrivers ?? { rexray: 'local' });
+    this.roles = options.roles ?? ['polly'];
     this.queue = new LaunchQueue(this.tracker, this.volumes);
     this.ctx = {
       storage: options.storage,
@@ -170,10 +176,9 @@ export class AppLauncher {
   // ---- apps ----------------------------------------------------------------------------------
 
   async createApp(body: unknown): Promise<AppView> {
-    const spec = parseAppSpec(body);
-    this.volumes.check(spec);
+    const { spec, warnings } = parseAppDefinition(body, this.volumes.context(this.roles));
     const now = new Date().toISOString();
-    const app: AppRecord = { spec, state: 'active', reservations: {}, createdAt: now, updatedAt: now };
+    const app: AppRecord = { spec, state: 'active', reservations: {}, warnings, version: now, createdAt: now, updatedAt: now };
     const existing = this.tracker.app(spec.id);
     if (existing) {
       const deleting = existing.state === 'deleting' ? ` (being deleted: polly app get ${spec.id} shows what it waits for)` : '';
@@ -181,6 +186,7 @@ export class AppLauncher {
     }
     if (!(await this.tracker.createApp(app))) throw new ConflictError(`App ${spec.id} already exists`, { appId: spec.id });
     this.logger.info('app created', { appId: spec.id, instances: spec.instances });
+    if (warnings.length > 0) this.logger.warn('app accepted with fields Polly does not honour', { appId: spec.id, warnings });
     this.queue.refresh(spec.id);
     await this.wantOffers();
     return this.appView(spec.id);
@@ -278,6 +284,7 @@ export class AppLauncher {
     return {
       ...app.spec,
       state: app.state,
+      warnings: app.warnings ?? [],
       tasks: this.tracker
         .tasksOf(app.spec.id)
         .sort((a, b) => b.createdAt.localeCompare(a.createdAt))

@@ -51,6 +51,8 @@ export function waitingView(instance: number, reason: string): WaitingView {
 
 export interface AppView extends AppSpec {
   state: AppRecord['state'];
+  /** Fields accepted but not (fully) honoured, each naming its field. */
+  warnings: string[];
   tasks: TaskView[];
   waiting: WaitingView[];
   reservations: AppRecord['reservations'];

@@ -28,6 +28,10 @@ export interface AppRecord {
    * kept higher numbers). Numbers are stable: per-instance volume names are rendered from them.
    */
   slots?: number[];
+  /** What Polly accepted without honouring, when the definition was accepted. */
+  warnings?: string[];
+  /** The definition's version (ISO time it was accepted); a task launched from an older one is replaced on update. */
+  version?: string;
   createdAt: string;
   updatedAt: string;
 }

@@ -16,7 +16,7 @@ import { mesos } from '../mesos/generated/mesos';
 import type { ClaimRecord } from '../storage/claim-record';
 import type { VolumeRecord } from '../storage/volume-record';
 import type { AgentRecord } from './agent-registry';
-import type { AppSpec } from './app-spec';
+import type { AppSpec, VolumeCreateSpec } from './app-spec';
 import { Placement, satisfiesAll } from './constraints';
 
 export const RESERVATION_LABEL_APP = 'polly_app';
@@ -28,6 +28,8 @@ export interface WantedVolume {
   service: string;
   containerPath: string;
   mode: 'RW' | 'RO';
+  /** How to create it when it does not exist yet. */
+  create?: VolumeCreateSpec;
 }
 
 export interface PendingInstance {

@@ -282,9 +282,9 @@ export class TaskLauncher {
       recorded = true;
       const mounts: VolumeMount[] = [];
       const volumes: TaskVolumeRecord[] = [];
-      for (const wanted of task.volumes) {
+      for (const [i, wanted] of task.volumes.entries()) {
         this.checkGoing(attempt);
-        const volume = await this.ensureVolume(wanted, instance.spec, agent);
+        const volume = await this.ensureVolume(instance.volumes[i], instance.spec, agent);
         this.checkGoing(attempt);
         const claim = await ctx.storage.ledger.claim({
           volumeId: volume.id,
@@ -347,18 +347,23 @@ export class TaskLauncher {
 
   private async ensureVolume(wanted: WantedVolume, spec: AppSpec, agent: AgentRecord): Promise<VolumeRecord> {
     const { storage } = this.ctx;
+    if (!storage.registry.has(wanted.service)) {
+      throw new ConflictError(`volume ${wanted.name} is on storage service ${JSON.stringify(wanted.service)}, which is not configured`);
+    }
     const existing = storage.catalog.findByName(wanted.service, wanted.name);
     if (existing) return existing;
-    const external = spec.container?.volumes.find((v) => v.containerPath === wanted.containerPath)?.external;
-    const options = external?.options ?? {};
+    const create = wanted.create ?? {};
     try {
       return await storage.catalog.create({
         service: wanted.service,
         name: wanted.name,
-        size: external?.size,
-        type: options.type,
-        iops: options.iops === undefined ? undefined : Number(options.iops),
-        profile: options.profile,
+        size: create.size,
+        type: create.type,
+        iops: create.iops,
+        fsType: create.fsType,
+        encrypted: create.encrypted,
+        profile: create.profile,
+        fields: create.fields,
         availabilityZone: agent.zone,
         scheduler: this.ctx.scheduler,
         labels: { polly_app: spec.id },

@@ -1,7 +1,7 @@
 import type { ClaimRecord } from '../../../framework/storage/claim-record';
 import type { VolumeRecord } from '../../../framework/storage/volume-record';
 import { AgentRegistry } from '../../../framework/scheduler/agent-registry';
-import { parseAppSpec } from '../../../framework/scheduler/app-spec';
+import { managedVolumes, parseAppSpec } from '../../../framework/scheduler/app-spec';
 import { MatchEnvironment, OfferMatcher, PendingInstance, reservationOwner } from '../../../framework/scheduler/offer-matcher';
 import { offer } from './offer-fixtures';
 
@@ -33,7 +33,7 @@ function pending(body: Record<string, unknown>, instance = 0, extra: Partial<Pen
     appId: spec.id,
     instance,
     spec,
-    volumes: (spec.container?.volumes ?? []).map((v) => ({ name: v.external.name.replace('{{instance}}', String(instance)), service: 'local', containerPath: v.containerPath, mode: v.mode })),
+    volumes: managedVolumes(spec).map((v) => ({ name: v.external.name.replace('{{instance}}', String(instance)), service: 'local', containerPath: v.containerPath, mode: v.mode })),
     ...extra,
   };
 }

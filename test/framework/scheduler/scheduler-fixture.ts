@@ -172,7 +172,7 @@ export function volumeApp(id: string, cmd: string, volume: string, extra: Record
     instances: 1,
     container: {
       type: 'MESOS',
-      volumes: [{ containerPath: 'mystore', mode: 'RW', external: { name: volume, provider: 'dvdi', options: { 'dvdi/driver': 'polly' } } }],
+      volumes: [{ containerPath: 'mystore', mode: 'RW', external: { name: volume, provider: 'dvdi', options: { 'dvdi/driver': 'rexray' } } }],
     },
     ...extra,
   };

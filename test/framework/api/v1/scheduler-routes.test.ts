@@ -44,7 +44,7 @@ function fakeScheduler(): SchedulerApi & { calls: string[] } {
     app: (id) => get(id),
     createApp: async (body) => {
       const spec = parseAppSpec(body);
-      const view: AppView = { ...spec, state: 'active', tasks: [], waiting: [], reservations: {}, createdAt: '', updatedAt: '' };
+      const view: AppView = { ...spec, state: 'active', warnings: [], tasks: [], waiting: [], reservations: {}, createdAt: '', updatedAt: '' };
       apps.set(spec.id, view);
       return view;
     },
