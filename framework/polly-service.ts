@@ -205,6 +205,7 @@ export class PollyService {
           agents: localAgents(config.local.agents),
           heartbeatIntervalSeconds: config.local.heartbeatIntervalSeconds,
           allocationIntervalMs: config.local.allocationIntervalMs,
+          imageTasks: config.local.imageTasks,
           logger: logger.child?.({ component: 'local-cluster' }) ?? logger,
         });
         logger.info('local Mesos cluster started (development and test use only)', {

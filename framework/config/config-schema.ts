@@ -187,7 +187,7 @@ export const ConfigSchema = Type.Object(
          * served by a service with that `dockerVolumeDriver`, or refused (422).
          */
         volumeDrivers: Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._/:-]{0,127}$' }), Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}$' }), {
-          default: { rexray: 'local' },
+          default: { rexray: 'local', polly: 'local' },
           maxProperties: 256,
         }),
       },
@@ -235,6 +235,12 @@ export const ConfigSchema = Type.Object(
         agents: Type.Integer({ minimum: 1, maximum: 64, default: 3 }),
         heartbeatIntervalSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 15 }),
         allocationIntervalMs: Type.Integer({ minimum: 10, maximum: 600000, default: 1000 }),
+        /**
+         * Tasks with a Docker or UCR image or a container network. The local agents have no container
+         * engine: `fail` them as a real agent without one does (default), or `host`: run their command
+         * on the host, without the image or any isolation (development only).
+         */
+        imageTasks: Type.Union([Type.Literal('fail'), Type.Literal('host')], { default: 'fail' }),
       },
       { default: {}, additionalProperties: false },
     ),

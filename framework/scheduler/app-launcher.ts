@@ -91,7 +91,7 @@ export class AppLauncher {
     this.logger = options.logger ?? silentLogger;
     this.unreachableTimeoutMs = (options.unreachableTimeoutSeconds ?? 60) * 1000;
     this.unknownTaskTimeoutMs = (options.unknownTaskTimeoutSeconds ?? 300) * 1000;
-    this.volumes = new AppVolumes(options.storage.registry, options.volumeDrivers ?? { rexray: 'local' });
+    this.volumes = new AppVolumes(options.storage.registry, options.volumeDrivers ?? { rexray: 'local', polly: 'local' });
     this.roles = options.roles ?? ['polly'];
     this.queue = new LaunchQueue(this.tracker, this.volumes);
     this.ctx = {

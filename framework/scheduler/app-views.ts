@@ -28,6 +28,10 @@ export interface TaskView {
   healthy?: boolean;
   /** When Mesos first reported it running. */
   startedAt?: string;
+  /** The host ports it got. */
+  ports?: number[];
+  /** The app definition version it runs. */
+  version?: string;
   /** Mesos has not accounted for the task for longer than scheduler.unknownTaskTimeoutSeconds. */
   stranded?: StrandedView;
   updatedAt: string;
@@ -97,6 +101,8 @@ export function taskView(t: TaskRecord, stranded?: StrandedView): TaskView {
   if (t.message !== undefined) view.message = t.message;
   if (t.healthy !== undefined) view.healthy = t.healthy;
   if (t.startedAt !== undefined) view.startedAt = t.startedAt;
+  if (t.ports !== undefined) view.ports = t.ports;
+  if (t.version !== undefined) view.version = t.version;
   if (stranded) view.stranded = stranded;
   return view;
 }

@@ -62,6 +62,10 @@ export interface TaskRecord {
   healthy?: boolean;
   /** When Mesos first reported it TASK_RUNNING. */
   startedAt?: string;
+  /** The app definition's version it was launched from. */
+  version?: string;
+  /** The host ports it got (PORT0..n that have one). */
+  ports?: number[];
   /** Terminal in Mesos' eyes, claims released: history only. */
   terminal: boolean;
   /** A kill was asked for (restart, scale down, kill, delete): do not relaunch from this task's end. */

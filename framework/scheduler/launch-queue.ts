@@ -71,6 +71,7 @@ export class LaunchQueue {
     const reservation = app.reservations[String(i)];
     if (app.spec.residency !== undefined && reservation) instance.reservedAgentId = reservation.agentId;
     if (previous) instance.previousTaskId = previous.id;
+    if (app.version !== undefined) instance.version = app.version;
     return instance;
   }
 

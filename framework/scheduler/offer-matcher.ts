@@ -18,6 +18,7 @@ import type { VolumeRecord } from '../storage/volume-record';
 import type { AgentRecord } from './agent-registry';
 import type { AppSpec, VolumeCreateSpec } from './app-spec';
 import { Placement, satisfiesAll } from './constraints';
+import { needsHostPorts, portPieceOf, portRequests, portsFit, takePorts, type PortPiece } from './port-assignment';
 
 export const RESERVATION_LABEL_APP = 'polly_app';
 export const RESERVATION_LABEL_INSTANCE = 'polly_instance';
@@ -43,6 +44,8 @@ export interface PendingInstance {
   reservedAgentId?: string;
   /** The task this instance ran last (its own old claims do not block it while they are released). */
   previousTaskId?: string;
+  /** The app definition's version the task is launched from. */
+  version?: string;
 }
 
 /** What the matcher asks of the rest of Polly; every call must be O(1)-ish. */
@@ -91,12 +94,35 @@ interface Slot {
   hasOwned: boolean;
   /** The place() call that last rejected this slot: a slot is tried at most once per instance. */
   rejectedBy: number;
+  /** The offer's `ports` resources (most offers have one). */
+  portResources: mesos.v1.IResource[] | undefined;
+  /** What is left of them in this round, built when an instance first needs ports here. */
+  portPieces: PortPiece[] | undefined;
+}
+
+/** Which offered resources an app takes (acceptedResourceRoles): all, only unreserved, or only reserved for the role. */
+type RoleFilter = 'any' | 'unreserved' | 'reserved';
+
+function roleFilterOf(spec: AppSpec, role: string): RoleFilter {
+  const accepted = spec.acceptedResourceRoles;
+  if (!accepted || accepted.length === 0) return 'any';
+  const unreserved = accepted.includes('*');
+  const reserved = accepted.includes(role);
+  return unreserved && reserved ? 'any' : unreserved ? 'unreserved' : 'reserved';
+}
+
+function allowed(resource: mesos.v1.IResource, owner: string | undefined, filter: RoleFilter): boolean {
+  if (filter === 'any' || owner !== undefined) return true;
+  const reserved = (resource.reservations?.length ?? 0) > 0;
+  return filter === 'reserved' ? reserved : !reserved;
 }
 
 export interface Launch {
   offer: mesos.v1.IOffer;
   agent: AgentRecord;
   instance: PendingInstance;
+  /** The host port of each of the app's port requests (undefined where it asked for none). */
+  hostPorts: Array<number | undefined>;
   /** The task's resources, with reservations as the offer had them (or as RESERVE makes them). */
   resources: mesos.v1.IResource[];
   /** Residency on a fresh agent: reserve these (unreserved) resources first. */
@@ -140,8 +166,13 @@ export function reservationOwner(resource: mesos.v1.IResource): string | undefin
 }
 
 function usable(resource: mesos.v1.IResource, role: string): boolean {
+  if (resource.type === mesos.v1.Value.Type.RANGES && resource.name === 'ports') return usableReservation(resource, role);
   if (resource.type !== mesos.v1.Value.Type.SCALAR || !resource.scalar) return false;
   if (resource.disk && (resource.disk.persistence || resource.disk.source || resource.disk.volume)) return false;
+  return usableReservation(resource, role);
+}
+
+function usableReservation(resource: mesos.v1.IResource, role: string): boolean {
   if (resource.revocable || resource.shared) return false;
   const reservations = resource.reservations ?? [];
   if (reservations.length === 0) return resource.role === undefined || resource.role === null || resource.role === '*' || resource.role === role;
@@ -157,8 +188,13 @@ function slotOf(offer: mesos.v1.IOffer, agent: AgentRecord): Slot {
   const free: Record<Scalar, number> = { cpus: 0, mem: 0, disk: 0 };
   let hasOwned = false;
   const role = offer.allocation_info?.role ?? '*';
+  let portResources: mesos.v1.IResource[] | undefined;
   for (const r of offer.resources ?? []) {
     const name = r.name;
+    if (name === 'ports') {
+      if (usable(r, role)) (portResources ??= []).push(r);
+      continue;
+    }
     if (!isScalar(name) || !usable(r, role)) continue;
     const owner = reservationOwner(r);
     const value = r.scalar!.value;
@@ -166,7 +202,33 @@ function slotOf(offer: mesos.v1.IOffer, agent: AgentRecord): Slot {
     if (owner === undefined) free[name] += value;
     else hasOwned = true;
   }
-  return { offer, agent, pieces, launched: 0, plannedService: undefined, plannedCount: 0, plannedMore: undefined, exhausted: false, free, hasOwned, rejectedBy: 0 };
+  return {
+    offer,
+    agent,
+    pieces,
+    launched: 0,
+    plannedService: undefined,
+    plannedCount: 0,
+    plannedMore: undefined,
+    exhausted: false,
+    free,
+    hasOwned,
+    rejectedBy: 0,
+    portResources,
+    portPieces: undefined,
+  };
+}
+
+function portPiecesOf(slot: Slot): PortPiece[] {
+  if (!slot.portPieces) slot.portPieces = (slot.portResources ?? []).map((r) => portPieceOf(r, reservationOwner(r)));
+  return slot.portPieces;
+}
+
+/** The port pieces an instance may take from: its filter's, and only unreserved ones when it reserves afresh. */
+function portPiecesFor(slot: Slot, owner: string | undefined, filter: RoleFilter, unreservedOnly: boolean): PortPiece[] {
+  const all = portPiecesOf(slot);
+  if (filter === 'any' && !unreservedOnly) return all;
+  return all.filter((p) => (p.owner !== undefined && p.owner === owner) || (allowed(p.resource, undefined, filter) && (!unreservedOnly || (p.resource.reservations?.length ?? 0) === 0)));
 }
 
 function plannedOn(slot: Slot, service: string): number {
@@ -184,22 +246,40 @@ function plan(slot: Slot, service: string, count: number): void {
  * How much of `name` the instance `owner` may use on the slot. `owner` only matters on slots with
  * labelled reservations; elsewhere it may be left undefined.
  */
-function available(slot: Slot, name: Scalar, owner: string | undefined): number {
-  if (!slot.hasOwned || owner === undefined) return slot.free[name];
+function available(slot: Slot, name: Scalar, owner: string | undefined, filter: RoleFilter = 'any'): number {
+  if (filter === 'any' && (!slot.hasOwned || owner === undefined)) return slot.free[name];
   let sum = 0;
-  for (const p of slot.pieces) if (p.name === name && (p.owner === undefined || p.owner === owner)) sum += p.left;
+  for (const p of slot.pieces) {
+    if (p.name !== name || !(p.owner === undefined || p.owner === owner)) continue;
+    if (p.owner === undefined && !allowed(p.resource, undefined, filter)) continue;
+    sum += p.left;
+  }
   return sum;
 }
 
-/** Whether the instance's resources fit what is left of the slot. */
+/** Whether the instance's resources fit what is left of the slot (its role, scalars and host ports). */
 function fitsResources(slot: Slot, spec: AppSpec, owner: string | undefined): boolean {
-  return available(slot, 'cpus', owner) + EPSILON >= spec.cpus && available(slot, 'mem', owner) + EPSILON >= spec.mem && available(slot, 'disk', owner) + EPSILON >= spec.disk;
+  if (spec.role !== undefined && (slot.offer.allocation_info?.role ?? '*') !== spec.role) return false;
+  const filter = spec.acceptedResourceRoles ? roleFilterOf(spec, slot.offer.allocation_info?.role ?? '*') : 'any';
+  if (
+    !(
+      available(slot, 'cpus', owner, filter) + EPSILON >= spec.cpus &&
+      available(slot, 'mem', owner, filter) + EPSILON >= spec.mem &&
+      available(slot, 'disk', owner, filter) + EPSILON >= spec.disk
+    )
+  ) {
+    return false;
+  }
+  if (!needsHostPorts(spec)) return true;
+  const reservingAfresh = spec.residency !== undefined && !hasOwnLeft(slot, owner);
+  return portsFit(portPiecesFor(slot, owner, filter, reservingAfresh), portRequests(spec), owner);
 }
 
 /** Takes what it can of `need` from one piece into `out`; returns what is still needed. */
-function takeFrom(slot: Slot, p: Piece, name: Scalar, need: number, owner: string | undefined, unreservedOnly: boolean, out: mesos.v1.IResource[]): number {
+function takeFrom(slot: Slot, p: Piece, name: Scalar, need: number, owner: string | undefined, unreservedOnly: boolean, out: mesos.v1.IResource[], filter: RoleFilter = 'any'): number {
   if (need <= EPSILON || p.name !== name) return need;
   if (p.owner !== undefined && p.owner !== owner) return need;
+  if (p.owner === undefined && !allowed(p.resource, undefined, filter)) return need;
   if (unreservedOnly && (p.resource.reservations?.length ?? 0) > 0) return need;
   const used = Math.min(p.left, need);
   if (used <= EPSILON) return need;
@@ -216,14 +296,14 @@ function takeFrom(slot: Slot, p: Piece, name: Scalar, need: number, owner: strin
  * Takes `amount` of `name` from the slot into `out`, own reservation first, then what anyone may use
  * (each group in offer order). `owner` only matters on slots with labelled reservations.
  */
-function take(slot: Slot, name: Scalar, amount: number, owner: string | undefined, unreservedOnly: boolean, out: mesos.v1.IResource[]): void {
+function take(slot: Slot, name: Scalar, amount: number, owner: string | undefined, unreservedOnly: boolean, out: mesos.v1.IResource[], filter: RoleFilter = 'any'): void {
   const { pieces } = slot;
   let need = amount;
   if (slot.hasOwned) {
-    for (const p of pieces) if (p.owner === owner) need = takeFrom(slot, p, name, need, owner, unreservedOnly, out);
-    for (const p of pieces) if (p.owner !== owner) need = takeFrom(slot, p, name, need, owner, unreservedOnly, out);
+    for (const p of pieces) if (p.owner === owner) need = takeFrom(slot, p, name, need, owner, unreservedOnly, out, filter);
+    for (const p of pieces) if (p.owner !== owner) need = takeFrom(slot, p, name, need, owner, unreservedOnly, out, filter);
   } else {
-    for (const p of pieces) need = takeFrom(slot, p, name, need, owner, unreservedOnly, out);
+    for (const p of pieces) need = takeFrom(slot, p, name, need, owner, unreservedOnly, out, filter);
   }
 }
 
@@ -519,35 +599,48 @@ export class OfferMatcher {
     const { spec } = instance;
     const residency = spec.residency !== undefined;
     const hasOwn = hasOwnLeft(slot, owner);
+    const filter = spec.acceptedResourceRoles ? roleFilterOf(spec, slot.offer.allocation_info?.role ?? '*') : 'any';
     const resources: mesos.v1.IResource[] = [];
     const reserve: mesos.v1.IResource[] = [];
+    const reserveAll = (taken: mesos.v1.IResource[]): void => {
+      // Reserve unreserved resources for this instance, then launch on the reservation.
+      for (const r of taken) {
+        const reservation: mesos.v1.Resource.IReservationInfo = {
+          type: DYNAMIC,
+          role: slot.offer.allocation_info?.role ?? '*',
+          labels: {
+            labels: [
+              { key: RESERVATION_LABEL_APP, value: instance.appId },
+              { key: RESERVATION_LABEL_INSTANCE, value: String(instance.instance) },
+            ],
+          },
+        };
+        const reserved = { ...r, reservations: [...(r.reservations ?? []), reservation] };
+        reserve.push(reserved);
+        resources.push(reserved);
+      }
+    };
     for (const name of SCALARS) {
       const want = spec[name];
       if (want <= 0) continue;
       if (residency && !hasOwn) {
-        // Reserve unreserved resources for this instance, then launch on the reservation.
         const taken: mesos.v1.IResource[] = [];
-        take(slot, name, want, owner, true, taken);
-        for (const r of taken) {
-          const reservation: mesos.v1.Resource.IReservationInfo = {
-            type: DYNAMIC,
-            role: slot.offer.allocation_info?.role ?? '*',
-            labels: {
-              labels: [
-                { key: RESERVATION_LABEL_APP, value: instance.appId },
-                { key: RESERVATION_LABEL_INSTANCE, value: String(instance.instance) },
-              ],
-            },
-          };
-          const reserved = { ...r, reservations: [...(r.reservations ?? []), reservation] };
-          reserve.push(reserved);
-          resources.push(reserved);
-        }
+        take(slot, name, want, owner, true, taken, filter);
+        reserveAll(taken);
       } else {
-        take(slot, name, want, owner, false, resources);
+        take(slot, name, want, owner, false, resources, filter);
       }
     }
-    const launch: Launch = { offer: slot.offer, agent: slot.agent, instance, resources };
+    let hostPorts: Array<number | undefined> = [];
+    const requests = portRequests(spec);
+    if (needsHostPorts(spec)) {
+      const fresh = residency && !hasOwn;
+      const ports = takePorts(portPiecesFor(slot, owner, filter, fresh), requests, owner);
+      hostPorts = ports.hostPorts;
+      if (fresh) reserveAll(ports.resources);
+      else resources.push(...ports.resources);
+    } else hostPorts = requests.map(() => undefined);
+    const launch: Launch = { offer: slot.offer, agent: slot.agent, instance, resources, hostPorts };
     if (reserve.length > 0) launch.reserve = reserve;
     return launch;
   }

@@ -274,6 +274,9 @@ export class TaskLauncher {
       updatedAt: now,
     };
     if (agent.zone !== undefined) task.zone = agent.zone;
+    if (instance.version !== undefined) task.version = instance.version;
+    const ports = launch.hostPorts.filter((p): p is number => p !== undefined);
+    if (ports.length > 0) task.ports = ports;
     let recorded = false;
     try {
       this.checkGoing(attempt);
@@ -307,10 +310,13 @@ export class TaskLauncher {
       const taskInfo = buildTaskInfo({
         taskId,
         agentId: agent.agentId,
+        hostname: agent.hostname,
         appId: instance.appId,
         instance: instance.instance,
         spec: instance.spec,
+        version: instance.version,
         resources: launch.resources,
+        hostPorts: launch.hostPorts,
         mounts,
       });
       return { launch, attempt, task: ctx.tracker.task(taskId) ?? task, taskInfo };

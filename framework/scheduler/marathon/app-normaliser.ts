@@ -40,10 +40,10 @@ export interface AppDefinitionContext {
   roles: string[];
 }
 
-/** A laptop's defaults: one vfs service `local`, REX-Ray volumes on it, role `polly`. */
+/** A laptop's defaults: one vfs service `local`, REX-Ray's and Polly's Docker volume drivers on it, role `polly`. */
 export const DEFAULT_DEFINITION_CONTEXT: AppDefinitionContext = {
   services: [{ name: 'local', driver: 'vfs', profiles: ['default'] }],
-  volumeDrivers: { rexray: 'local' },
+  volumeDrivers: { rexray: 'local', polly: 'local' },
   roles: ['polly'],
 };
 

@@ -15,8 +15,13 @@
  * Deliberate differences from a real agent (there is no containerizer here):
  * - volumes are symlinks in the sandbox, absolute container paths are re-rooted under the sandbox
  *   and read-only mode is not enforced (see sandbox.ts);
- * - no fetcher (`CommandInfo.uris` are ignored), no user switching, no custom executors
- *   (a task with its own ExecutorInfo fails with REASON_CONTAINER_LAUNCH_FAILED);
+ * - no container engine: a task with a Docker or UCR image or a container network fails with
+ *   REASON_CONTAINER_LAUNCH_FAILED, as on an agent without those containerizers, unless the cluster
+ *   runs such commands on the host (`imageTasks: host`; container-support.ts);
+ * - the fetcher copies `CommandInfo.uris` into the sandbox without a cache (fetcher.ts); users are
+ *   switched only when the agent runs as root (task-user.ts); health checks are run by the command
+ *   executor (health-checker.ts); no custom executors (a task with its own ExecutorInfo fails with
+ *   REASON_CONTAINER_LAUNCH_FAILED);
  * - tasks get a minimal environment (task-environment.ts);
  * - crash() / restart() within one agent object keep task state in memory; a new object recovers
  *   from the checkpoint (recover());
@@ -33,7 +38,9 @@ import type { AgentSpec } from '../agent-spec';
 import { AgentCheckpoint, type RecoveredTask, type TaskPlacement } from './agent-checkpoint';
 import { recoveredExecutor, recoveredRecord, recoveryOutcome } from './agent-recovery';
 import { CheckpointedResources } from './checkpointed-resources';
+import { uncontainable, type ImageTaskPolicy } from './container-support';
 import { ContainerLaunchError } from './errors';
+import { fetchUris } from './fetcher';
 import { stopLeftovers } from './leftover-processes';
 import { createExecutorSandbox, createNestedSandbox, executorRunDir, linkVolumes } from './sandbox';
 import { StatusUpdateManager, type RetryInterval } from './status-update-manager';
@@ -41,6 +48,7 @@ import { taskEnvironment } from './task-environment';
 import { taskKey, taskView, type ExecutorRecord, type TaskRecord } from './task-record';
 import { DEFAULT_KILL_GRACE_PERIOD_MS, TaskRunner } from './task-runner';
 import { buildTaskStatus, isTerminalState, type StatusFields } from './task-status';
+import { taskUser, type TaskUser } from './task-user';
 import { resolveTaskVolumes, type DockerVolumeResolver } from './task-volumes';
 
 const TaskState = mesos.v1.TaskState;
@@ -59,6 +67,8 @@ export interface SimulatedAgentOptions {
   shutdownDrainMs?: number;
   /** Recovery: how long leftover processes get between SIGTERM and SIGKILL (default: the kill grace period). */
   leftoverGraceMs?: number;
+  /** Tasks with an image or a container network: `fail` them (default, as an agent without a container engine) or run their command on the `host`. */
+  imageTasks?: ImageTaskPolicy;
   logger?: Logger;
 }
 
@@ -372,6 +382,27 @@ export class SimulatedAgent implements SimulatedAgentApi {
 
   // ---- launching -------------------------------------------------------------------------------
 
+  /** A task the agent cannot contain fails (said in the log either way), unless such tasks run on the host. */
+  private containerFailure(task: mesos.v1.ITaskInfo): Error | undefined {
+    const what = uncontainable(task);
+    if (what === undefined) return undefined;
+    const taskId = task.task_id.value;
+    if (this.options.imageTasks === 'host') {
+      this.logger.warn('running the command of a task the local agent cannot contain on the host (local.imageTasks: host): no image, no isolation', {
+        agentId: this.agentId,
+        taskId,
+        container: what,
+      });
+      return undefined;
+    }
+    this.logger.warn('failing a task the local agent cannot contain (it has no container engine; local.imageTasks: host runs it on the host)', {
+      agentId: this.agentId,
+      taskId,
+      container: what,
+    });
+    return new ContainerLaunchError(`${what} (the local cluster has no container engine; set local.imageTasks: host to run the command on the host)`);
+  }
+
   private launchCommandTask(frameworkId: string, task: mesos.v1.ITaskInfo): void {
     const taskId = task.task_id.value;
     if (this.taskRecords.has(taskKey(frameworkId, taskId))) {
@@ -384,15 +415,22 @@ export class SimulatedAgent implements SimulatedAgentApi {
     let failure: Error | undefined;
     if (task.executor) failure = new ContainerLaunchError('Custom executors are not supported by the local agent');
     else if (!task.command) failure = new ContainerLaunchError('Task has no command');
+    else failure = this.containerFailure(task);
+    if (!failure && this.options.imageTasks === 'host' && uncontainable(task) && !task.command?.value && (task.command?.arguments ?? []).length > 0) {
+      // Run on the host, the image's entrypoint is unknown: the first argument is the executable.
+      task = { ...task, command: { ...task.command, value: task.command!.arguments![0] } };
+    }
     this.startTask(frameworkId, task, executor, {
       sandbox,
       containerId: { value: executor.containerId },
       hasExecutor: false,
       placement: { agentId: this.agentId, frameworkId, executorId: executor.executorId, containerId: executor.containerId, taskId },
-      prepare: async () => {
+      prepare: async (user) => {
         if (failure) throw failure;
         await executor.ready;
         await this.mapVolumes(task, sandbox);
+        const uris = task.command?.uris ?? [];
+        if (uris.length > 0) await fetchUris(uris, sandbox, user);
       },
     });
   }
@@ -438,13 +476,19 @@ export class SimulatedAgent implements SimulatedAgentApi {
       group?: Set<string>;
       groupIds?: string[];
       placement: TaskPlacement;
-      prepare(): Promise<void>;
+      prepare(user?: TaskUser): Promise<void>;
     },
   ): void {
     const taskId = task.task_id.value;
     const key = taskKey(frameworkId, taskId);
     let env: Record<string, string> = {};
     let envError: Error | undefined;
+    let user: TaskUser | undefined;
+    try {
+      user = taskUser(task.command?.user);
+    } catch (err) {
+      envError = err as Error;
+    }
     try {
       env = taskEnvironment(task, {
         agentId: this.agentId,
@@ -487,8 +531,11 @@ export class SimulatedAgent implements SimulatedAgentApi {
       pidFile,
       prepare: async () => {
         if (envError) throw envError;
-        await launch.prepare();
+        await launch.prepare(user);
+        if (user) await chownTree(launch.sandbox, user);
       },
+      healthCheck: task.health_check,
+      user: user ? { uid: user.uid, gid: user.gid } : undefined,
       killPolicy: task.kill_policy,
       defaultGracePeriodMs: this.killGracePeriodMs,
       sendKillingState: hasCapability(framework, Capability.TASK_KILLING_STATE),
@@ -641,6 +688,18 @@ export class SimulatedAgent implements SimulatedAgentApi {
     if (outcome === 'forget') this.forget(record);
     else if (outcome !== 'keep') this.report(record, outcome.end);
   }
+}
+
+/** A task running as another user owns its sandbox, as the agent chowns it (`--switch_user`). */
+async function chownTree(dir: string, user: TaskUser): Promise<void> {
+  const { promises: fsp } = await import('node:fs');
+  const walk = async (p: string): Promise<void> => {
+    await fsp.lchown(p, user.uid, user.gid);
+    const stat = await fsp.lstat(p);
+    if (!stat.isDirectory()) return;
+    for (const entry of await fsp.readdir(p)) await walk(path.join(p, entry));
+  };
+  await walk(dir);
 }
 
 function hasCapability(framework: mesos.v1.IFrameworkInfo | undefined, type: mesos.v1.FrameworkInfo.Capability.Type): boolean {

@@ -309,7 +309,7 @@ describe('every storage style becomes a managed volume', () => {
     expect(shared.problems[0].field).toBe('container.volumes[0].external.name');
   });
 
-  it('the default context maps only rexray, onto local', () => {
+  it('the default context maps rexray and polly onto local', () => {
     expect(managedVolumes(parseAppSpec({ ...base, env: { DVDI_VOLUME_NAME: 'v' } }, DEFAULT_DEFINITION_CONTEXT))[0].service).toBe('local');
   });
 });
