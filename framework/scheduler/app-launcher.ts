@@ -19,10 +19,12 @@ import type { mesos } from '../mesos/generated/mesos';
 import { Logger, silentLogger } from '../mesos/logger';
 import type { StorageService } from '../storage/storage-service';
 import type { AgentRegistry } from './agent-registry';
-import { checkAppId, instancesProblem, MAX_INSTANCES, parseAppDefinition } from './app-spec';
+import { AppRollout } from './app-rollout';
+import { checkAppId, instancesProblem, MAX_INSTANCES, normaliseAppId, parseAppDefinition, type AppSpec } from './app-spec';
 import { AppVolumes } from './app-volumes';
 import { taskView, taskWaitReason, waitingView, type AppView, type TaskView } from './app-views';
 import { wantedInstances, wantsInstance, type AppRecord, type InstanceTracker } from './instance-tracker';
+import { scaledSlots } from './instance-slots';
 import { LaunchAttempts } from './launch-attempts';
 import { LaunchQueue } from './launch-queue';
 import type { LauncherContext, LauncherStats, MesosDriver } from './launcher-context';
@@ -74,6 +76,9 @@ export class AppLauncher {
   private readonly lifecycle: TaskLifecycle;
   private readonly launcher: TaskLauncher;
   private readonly reconciler: TaskReconciler;
+  private readonly rollout: AppRollout;
+  /** Rollout passes per app, one at a time. */
+  private readonly rolloutChains = new Map<string, Promise<void>>();
   private readonly queue: LaunchQueue;
   private readonly volumes: AppVolumes;
   private readonly roles: string[];
@@ -115,6 +120,8 @@ export class AppLauncher {
       matcher: options.matcher,
     });
     this.reconciler = new TaskReconciler(this.ctx, this.lifecycle, this.unreachableTimeoutMs);
+    this.rollout = new AppRollout(this.ctx, this.lifecycle);
+    this.lifecycle.onChange = (appId) => this.rolloutStep(appId);
     const onError = (err: Error): void => this.logger.error('handling a released claim failed', { error: err.message });
     const storage = options.storage;
     storage.events.on('claim.released', ({ claim }) => {
@@ -199,13 +206,53 @@ export class AppLauncher {
     const app = this.activeApp(id);
     const problem = instancesProblem(app.spec, instances);
     if (problem) throw ValidationError.field(problem.field, problem.message);
-    const scaled: AppRecord = { ...app, spec: { ...app.spec, instances }, updatedAt: new Date().toISOString() };
-    delete scaled.slots;
+    await this.saveScaled(app, app.spec, instances);
+    return this.appView(app.spec.id);
+  }
+
+  /** Saves the app with `spec` and `instances` (which instances stay: killSelection), stopping those no longer wanted. */
+  private async saveScaled(app: AppRecord, spec: AppSpec, instances: number, extra: Partial<AppRecord> = {}): Promise<AppRecord> {
+    const scaled: AppRecord = { ...app, ...extra, spec: { ...spec, instances }, updatedAt: new Date().toISOString() };
+    const slots = scaledSlots({ ...app, spec: { ...app.spec, killSelection: spec.killSelection } }, this.tracker, instances);
+    if (slots) scaled.slots = slots;
+    else delete scaled.slots;
     await this.tracker.saveApp(scaled);
     await this.stopUnwanted(scaled, `scaled to ${instances}`);
     this.queue.refresh(app.spec.id);
     await this.wantOffers();
-    return this.appView(app.spec.id);
+    return scaled;
+  }
+
+  /**
+   * `PUT /v1/apps/{id}`: replaces the definition (a whole Marathon app, as POST takes it) and rolls the
+   * instances onto it (app-rollout.ts); creates the app when there is none. A definition that differs
+   * only in `instances` scales. Returns the app and whether it was created.
+   */
+  async updateApp(id: string, body: unknown): Promise<{ app: AppView; created: boolean }> {
+    const appId = checkAppId(id);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw ValidationError.field('(body)', 'The app definition must be a JSON object');
+    const given = (body as { id?: unknown }).id;
+    if (given !== undefined && given !== null && (typeof given !== 'string' || normaliseAppId(given) !== appId)) {
+      throw ValidationError.field('id', `id ${JSON.stringify(String(given).slice(0, 100))} is not the app's ID /${appId} (the path names the app)`);
+    }
+    const definition = { ...(body as Record<string, unknown>), id: `/${appId}` };
+    const existing = this.tracker.app(appId);
+    if (!existing) return { app: await this.createApp(definition), created: true };
+    const app = this.activeApp(appId);
+    const { spec, warnings } = parseAppDefinition(definition, this.volumes.context(this.roles));
+    if (sameDefinition(app.spec, spec)) {
+      if (spec.instances !== app.spec.instances) await this.scaleApp(appId, spec.instances);
+      return { app: this.appView(appId), created: false };
+    }
+    const version = new Date().toISOString();
+    this.logger.info('app definition replaced: rolling its instances onto it', { appId, version, instances: spec.instances });
+    if (warnings.length > 0) this.logger.warn('app accepted with fields Polly does not honour', { appId, warnings });
+    // Launches from the old definition stop before their ACCEPT; their instances launch from the new one.
+    this.ctx.attempts.cancel(appId, 'the app definition was replaced');
+    this.queue.backoff.resetApp(appId);
+    await this.saveScaled(app, spec, spec.instances, { warnings, version });
+    await this.rolloutStep(appId);
+    return { app: this.appView(appId), created: false };
   }
 
   /** Kills the app's tasks: they are relaunched (after their backoff), unless `scale` sets instances to 0. */
@@ -216,11 +263,14 @@ export class AppLauncher {
     return this.appView(app.spec.id);
   }
 
-  /** Kills each task; the instances relaunch at once (in place for residency). */
+  /** Replaces every task, as an update to the same definition does: a rollout per upgradeStrategy. */
   async restartApp(id: string): Promise<AppView> {
     const app = this.activeApp(id);
+    const version = new Date().toISOString();
     this.queue.backoff.resetApp(app.spec.id);
-    for (const task of this.tracker.allLiveTasksOf(app.spec.id)) await this.lifecycle.killTask(task, task.retiring === true);
+    await this.tracker.saveApp({ ...app, version, updatedAt: version });
+    this.logger.info('app restart: rolling its instances', { appId: app.spec.id, version });
+    await this.rolloutStep(app.spec.id);
     return this.appView(app.spec.id);
   }
 
@@ -345,9 +395,29 @@ export class AppLauncher {
     this.backoffTimer.unref();
   }
 
+  /** One rollout pass for the app, after any pass under way. */
+  private rolloutStep(appId: string): Promise<void> {
+    const previous = this.rolloutChains.get(appId) ?? Promise.resolve();
+    const next = previous
+      .then(() => (this.stopped ? undefined : this.rollout.step(appId)))
+      .catch((err: Error) => this.logger.error('rolling update step failed', { appId, error: err.message }));
+    this.rolloutChains.set(appId, next);
+    void next.finally(() => {
+      if (this.rolloutChains.get(appId) === next) this.rolloutChains.delete(appId);
+    });
+    return next;
+  }
+
   private async tick(): Promise<void> {
     if (this.queue.promoteDue().length > 0) await this.wantOffers(true);
     this.scheduleBackoffWakeup();
+    await this.lifecycle.applyUnreachableStrategy();
+    for (const app of this.tracker.appList()) if (this.rollout.inProgress(app.spec.id)) await this.rolloutStep(app.spec.id);
     await this.reconciler.tick();
   }
+}
+
+/** Whether two specs differ only in `instances` (or not at all). */
+function sameDefinition(a: AppSpec, b: AppSpec): boolean {
+  return JSON.stringify({ ...a, instances: 0 }) === JSON.stringify({ ...b, instances: 0 });
 }

@@ -71,8 +71,8 @@ export interface TaskRecord {
   /** A kill was asked for (restart, scale down, kill, delete): do not relaunch from this task's end. */
   killRequested?: boolean;
   /**
-   * Replaced: the instance has (or is getting) a newer task, so this one is not its current task
-   * any more and is killed whenever Mesos reports it alive (rolling updates, unreachable tasks given up).
+   * Replaced: the instance has (or is getting) a newer task, so this one is not its current task any
+   * more; it is killed once the new one is healthy (rolling updates, unreachable tasks given up).
    */
   retiring?: boolean;
   createdAt: string;

@@ -18,6 +18,8 @@ export interface SchedulerApi {
   app(id: string): AppView;
   createApp(spec: unknown): Promise<AppView>;
   scaleApp(id: string, instances: unknown): Promise<AppView>;
+  /** Replaces the definition and rolls the instances onto it; creates the app when there is none. */
+  updateApp(id: string, body: unknown): Promise<{ app: AppView; created: boolean }>;
   /** Kills the app's tasks; they are relaunched unless `scale` (then instances become 0). */
   killApp(id: string, options?: KillOptions): Promise<AppView>;
   restartApp(id: string): Promise<AppView>;
@@ -71,6 +73,10 @@ export class SchedulerFacade implements SchedulerApi, TaskOperatorApi {
 
   scaleApp(id: string, instances: unknown): Promise<AppView> {
     return this.parts.launcher.scaleApp(id, instances);
+  }
+
+  updateApp(id: string, body: unknown): Promise<{ app: AppView; created: boolean }> {
+    return this.parts.launcher.updateApp(id, body);
   }
 
   killApp(id: string, options?: KillOptions): Promise<AppView> {

@@ -29,6 +29,9 @@ function hasField(message: object, field: string): boolean {
   return Object.prototype.hasOwnProperty.call(message, field);
 }
 
+/** The state of an unreachable task Polly gave up on (unreachableStrategy.expungeAfterSeconds); killed if it turns up. */
+export const EXPUNGED = 'EXPUNGED';
+
 export interface FinishOptions {
   /** Who ended it (an operator's resolve); Polly's own otherwise. */
   by?: string;
@@ -42,6 +45,10 @@ export class TaskLifecycle {
   private readonly finishing = new Set<string>();
   /** When each unreachable/unknown task was last asked about. */
   readonly unreachableSince = new Map<string, number>();
+  /** When each unreachable task was first reported so (for unreachableStrategy). */
+  private readonly unreachableAt = new Map<string, number>();
+  /** Called when a task changed in a way a rollout cares about (state, health, end). */
+  onChange: (appId: string) => void = () => undefined;
 
   constructor(
     private readonly ctx: LauncherContext,
@@ -83,11 +90,13 @@ export class TaskLifecycle {
     const healthy = hasField(status, 'healthy') ? Boolean(status.healthy) : undefined;
     if (state === TaskState.TASK_UNREACHABLE || state === TaskState.TASK_UNKNOWN) {
       if (!this.unreachableSince.has(taskId)) this.unreachableSince.set(taskId, Date.now());
+      if (state === TaskState.TASK_UNREACHABLE && !this.unreachableAt.has(taskId)) this.unreachableAt.set(taskId, Date.now());
       if (task.state !== name) await this.patch(task.id, { state: name, message: status.message || undefined });
       ctx.logger.warn('task unreachable: its volumes stay held until Mesos confirms it is gone', { taskId, agentId: task.agentId, state: name });
       return;
     }
     this.unreachableSince.delete(taskId);
+    this.unreachableAt.delete(taskId);
     if (!isTerminalTaskState(state)) {
       const message = status.message || undefined;
       const changed = task.state !== name || (message !== undefined && task.message !== message) || (healthy !== undefined && task.healthy !== healthy);
@@ -97,6 +106,7 @@ export class TaskLifecycle {
         if (healthy !== undefined) patch.healthy = healthy;
         if (state === TaskState.TASK_RUNNING && task.startedAt === undefined) patch.startedAt = new Date().toISOString();
         await this.patch(task.id, patch);
+        this.onChange(task.appId);
       }
       if (ALIVE.has(state) && this.mustNotRun(ctx.tracker.task(taskId) ?? task)) {
         ctx.logger.info('a task that must not run is alive; killing it', { taskId, appId: task.appId, agentId: task.agentId, state: name });
@@ -123,9 +133,9 @@ export class TaskLifecycle {
     this.fenceIfGone(failure.agentId);
   }
 
-  /** Whether the task must be killed when it is alive: asked to, replaced, or its app does not want it. */
+  /** Whether the task must be killed when it is alive: asked to, or its app does not want its instance. */
   mustNotRun(task: TaskRecord): boolean {
-    if (task.killRequested || task.retiring) return true;
+    if (task.killRequested) return true;
     const app = this.ctx.tracker.app(task.appId);
     return !app || !wantsInstance(app, task.instance);
   }
@@ -150,6 +160,11 @@ export class TaskLifecycle {
     await this.sendKill(ctx.tracker.task(task.id) ?? task);
   }
 
+  /** The instance gets a new task while this one keeps running (a start-first replacement, an unreachable task given up). */
+  async retire(task: TaskRecord): Promise<void> {
+    await this.patch(task.id, { retiring: true });
+  }
+
   async sendKill(task: TaskRecord): Promise<void> {
     try {
       await this.ctx.driver()?.kill(task.id, task.agentId);
@@ -163,15 +178,16 @@ export class TaskLifecycle {
    * (after its backoff when it failed). RESOLVED (an operator's word) force-releases like fencing,
    * audited as `by`. Returns the claim IDs.
    */
-  async finishTask(task: TaskRecord, state: number | typeof RESOLVED, message: string | undefined, options: FinishOptions = {}): Promise<string[]> {
+  async finishTask(task: TaskRecord, state: number | typeof RESOLVED | typeof EXPUNGED, message: string | undefined, options: FinishOptions = {}): Promise<string[]> {
     const { ctx } = this;
     if (this.finishing.has(task.id)) return [];
     this.finishing.add(task.id);
     this.unreachableSince.delete(task.id);
+    this.unreachableAt.delete(task.id);
     this.resolver.stranded.heard(task.id);
     const by = options.by ?? POLLY_ACTOR;
-    const name = state === RESOLVED ? RESOLVED : (TaskState[state] ?? String(state));
-    const fence = state === RESOLVED || FENCING.has(state);
+    const name = typeof state === 'string' ? state : (TaskState[state] ?? String(state));
+    const fence = state === RESOLVED || (typeof state === 'number' && FENCING.has(state));
     const reason = `task ${task.id} ${name}${message ? `: ${message}` : ''}`;
     const claims = ctx.storage.ledger.list({ taskId: task.id, live: true });
     let ended: TaskRecord | undefined;
@@ -198,11 +214,48 @@ export class TaskLifecycle {
     ctx.queue.refresh(task.appId);
     await this.maybeForget(task.appId);
     if (ctx.queue.size > 0) await ctx.wantOffers();
+    this.onChange(task.appId);
     return claims.map((c) => c.id);
   }
 
+  /**
+   * unreachableStrategy, for instances that hold no volume (a volume never moves while its holder may
+   * still write): after inactiveAfterSeconds the instance gets a new task (the unreachable one is
+   * retired, and killed if it comes back); after expungeAfterSeconds Polly forgets it (EXPUNGED).
+   */
+  async applyUnreachableStrategy(now = Date.now()): Promise<void> {
+    const { ctx } = this;
+    for (const [taskId, since] of [...this.unreachableAt]) {
+      const task = ctx.tracker.task(taskId);
+      const app = task ? ctx.tracker.app(task.appId) : undefined;
+      if (!task || task.terminal || !app) {
+        this.unreachableAt.delete(taskId);
+        continue;
+      }
+      const strategy = app.spec.unreachableStrategy;
+      if (strategy === undefined || strategy === 'disabled' || app.spec.residency !== undefined) continue;
+      if (task.volumes.length > 0 || ctx.storage.ledger.list({ taskId, live: true }).length > 0) continue;
+      const elapsed = now - since;
+      if (!task.retiring && elapsed >= strategy.inactiveAfterSeconds * 1000) {
+        ctx.logger.warn('unreachable task given up (unreachableStrategy): its instance gets a new task; it is killed if it comes back', {
+          taskId,
+          appId: task.appId,
+          instance: task.instance,
+          agentId: task.agentId,
+        });
+        await this.retire(task);
+        ctx.queue.refresh(task.appId);
+        await ctx.wantOffers();
+      }
+      const latest = ctx.tracker.task(taskId);
+      if (latest?.retiring && elapsed >= strategy.expungeAfterSeconds * 1000) {
+        await this.finishTask(latest, EXPUNGED, `unreachable for ${Math.round(elapsed / 1000)} s (unreachableStrategy.expungeAfterSeconds)`);
+      }
+    }
+  }
+
   /** A failing instance backs off before its next launch; the log says so, with the delay. */
-  private countFailure(task: TaskRecord, state: number | typeof RESOLVED, healthy: boolean | undefined, message: string | undefined): void {
+  private countFailure(task: TaskRecord, state: number | string, healthy: boolean | undefined, message: string | undefined): void {
     if (typeof state !== 'number' || task.killRequested || task.retiring) return;
     const killedUnhealthy = state === TaskState.TASK_KILLED && healthy === false;
     if (!FAILURES.has(state) && !killedUnhealthy) return;

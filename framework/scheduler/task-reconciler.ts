@@ -81,6 +81,7 @@ export class TaskReconciler {
       updatedAt: now,
     };
     if (agent?.zone !== undefined) task.zone = agent.zone;
+    if (app.version !== undefined) task.version = app.version;
     await ctx.tracker.saveTask(task);
     ctx.logger.warn('adopted a task Polly had no record of', { taskId, appId: app.spec.id, instance: parsed.instance, agentId });
     ctx.queue.refresh(app.spec.id);

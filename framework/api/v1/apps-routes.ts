@@ -1,7 +1,8 @@
 /**
- * `/v1/apps` (Marathon-style app definitions run by Polly) and `/v1/tasks`. App IDs may be group
- * paths (`a/b`), so the ID is a wildcard; the action suffixes (`/tasks`, `/restart`, `/kill`) are
- * routed first.
+ * `/v1/apps` (Marathon app definitions run by Polly) and `/v1/tasks`. App IDs may be group paths
+ * (`a/b`), so the ID is a wildcard; the action suffixes (`/tasks`, `/restart`, `/kill`) are routed
+ * first. POST creates (201), PUT replaces a definition and rolls the instances (200; 201 when it
+ * created the app), PATCH scales; each answers with the app, its `warnings` included.
  */
 import { Request, Router } from 'express';
 import { NotFoundError } from '../../errors/not-found-error';
@@ -51,6 +52,12 @@ export function appsRoutes(scheduler: SchedulerApi): Router {
 
   router.get('/apps/*id', (req, res) => {
     res.json(scheduler.app(appId(req)));
+  });
+
+  router.put('/apps/*id', async (req, res) => {
+    const { app, created } = await scheduler.updateApp(appId(req), req.body);
+    if (created) res.status(201).location(`/v1/apps/${app.id}`);
+    res.json(app);
   });
 
   router.patch('/apps/*id', async (req, res) => {

@@ -48,6 +48,14 @@ function fakeScheduler(): SchedulerApi & { calls: string[] } {
       apps.set(spec.id, view);
       return view;
     },
+    updateApp: async (id, body) => {
+      calls.push(`update ${id}`);
+      const created = !apps.has(id.replace(/^\//, ''));
+      const spec = parseAppSpec({ ...(body as object), id });
+      const view: AppView = { ...spec, state: 'active', warnings: [], tasks: [], waiting: [], reservations: {}, createdAt: '', updatedAt: '' };
+      apps.set(spec.id, view);
+      return { app: view, created };
+    },
     scaleApp: async (id, n) => {
       calls.push(`scale ${id} ${String(n)}`);
       return get(id);
