@@ -14,6 +14,7 @@ export interface AppTaskView {
   state: string;
   healthy?: boolean;
   version?: string;
+  ports?: number[];
   stranded?: { since: string; reason: string };
   agentId?: string;
   hostname?: string;
@@ -76,7 +77,9 @@ const APP_COLUMNS: Array<Column<AppView>> = [
 const TASK_COLUMNS: Array<Column<AppTaskView>> = [
   { header: 'TASK', value: (t) => t.id },
   { header: 'STATE', value: (t) => t.state },
+  { header: 'HEALTH', value: (t) => (t.healthy === undefined ? undefined : t.healthy ? 'healthy' : 'unhealthy') },
   { header: 'HOST', value: (t) => t.hostname },
+  { header: 'PORTS', value: (t) => (t.ports ?? []).map(String) },
   { header: 'ZONE', value: (t) => t.zone },
   { header: 'AGENT', value: (t) => t.agentId },
   {
@@ -182,7 +185,8 @@ async function waitRunning(ctx: CliContext, id: string, timeoutMs: number): Prom
   for (;;) {
     const app = await ctx.client.get<AppView>(appPath(id));
     const old = outdated(app);
-    const line = `${app.id}: ${running(app)}/${app.instances} running${old > 0 ? `, ${old} from an older definition` : ''}${(app.waiting ?? []).length ? ` (waiting: ${app.waiting!.map((w) => w.reason).join('; ')})` : ''}`;
+    const reasons = (app.waiting ?? []).map((w) => w.reason.replace(/^waiting: /, ''));
+    const line = `${app.id}: ${running(app)}/${app.instances} running${old > 0 ? `, ${old} from an older definition` : ''}${reasons.length ? ` (waiting: ${reasons.join('; ')})` : ''}`;
     if (line !== lastLine) ctx.note(line);
     lastLine = line;
     if (running(app) >= app.instances && old === 0) return app;
