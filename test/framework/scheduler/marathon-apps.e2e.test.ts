@@ -259,7 +259,7 @@ describe('realistic Marathon apps, end to end on the local cluster', () => {
 
     // --wait gives up at once when only an operator can unblock the app.
     await call('POST', '/v1/volumes', { service: 'local', name: 'not-for-polly', size: 1, schedulers: ['marathon'] });
-    const blocked = { ...fixture('marathon-dvdi-external.json'), id: '/blocked' };
+    const blocked: Json = { ...fixture('marathon-dvdi-external.json'), id: '/blocked' };
     (((blocked.container as Json).volumes as Json[])[0].external as Json).name = 'not-for-polly';
     fs.writeFileSync(file, JSON.stringify(blocked));
     r = await runCli(['app', 'run', file, '--wait', '--timeout', '300'], env);

@@ -6,6 +6,8 @@
  * other task, without the image's filesystem or network (a development shortcut, logged).
  */
 import { mesos } from '../../generated/mesos';
+import type { Logger } from '../../logger';
+import { ContainerLaunchError } from './errors';
 
 /** `fail` (a real agent without a container engine) or `host` (run the command on the host anyway). */
 export type ImageTaskPolicy = 'fail' | 'host';
@@ -29,4 +31,25 @@ export function uncontainable(task: mesos.v1.ITaskInfo): string | undefined {
   if (networks.length > 0) return `container network ${networks.join(', ')}: the agent has no network isolator (network/cni)`;
   if (container.docker?.network === DockerNetwork.BRIDGE || container.docker?.network === DockerNetwork.USER) return 'a Docker network: the agent has no Docker';
   return undefined;
+}
+
+/** The launch failure for a task the agent cannot contain (said in the log either way); undefined when it runs. */
+export function containerFailure(task: mesos.v1.ITaskInfo, policy: ImageTaskPolicy, logger: Logger, agentId: string): Error | undefined {
+  const what = uncontainable(task);
+  if (what === undefined) return undefined;
+  const taskId = task.task_id.value;
+  if (policy === 'host') {
+    logger.warn('running the command of a task the local agent cannot contain on the host (local.imageTasks: host): no image, no isolation', {
+      agentId,
+      taskId,
+      container: what,
+    });
+    return undefined;
+  }
+  logger.warn('failing a task the local agent cannot contain (it has no container engine; local.imageTasks: host runs it on the host)', {
+    agentId,
+    taskId,
+    container: what,
+  });
+  return new ContainerLaunchError(`${what} (the local cluster has no container engine; set local.imageTasks: host to run the command on the host)`);
 }

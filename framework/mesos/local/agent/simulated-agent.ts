@@ -38,7 +38,7 @@ import type { AgentSpec } from '../agent-spec';
 import { AgentCheckpoint, type RecoveredTask, type TaskPlacement } from './agent-checkpoint';
 import { recoveredExecutor, recoveredRecord, recoveryOutcome } from './agent-recovery';
 import { CheckpointedResources } from './checkpointed-resources';
-import { uncontainable, type ImageTaskPolicy } from './container-support';
+import { containerFailure, uncontainable, type ImageTaskPolicy } from './container-support';
 import { ContainerLaunchError } from './errors';
 import { fetchUris } from './fetcher';
 import { stopLeftovers } from './leftover-processes';
@@ -48,7 +48,7 @@ import { taskEnvironment } from './task-environment';
 import { taskKey, taskView, type ExecutorRecord, type TaskRecord } from './task-record';
 import { DEFAULT_KILL_GRACE_PERIOD_MS, TaskRunner } from './task-runner';
 import { buildTaskStatus, isTerminalState, type StatusFields } from './task-status';
-import { taskUser, type TaskUser } from './task-user';
+import { chownTree, taskUser, type TaskUser } from './task-user';
 import { resolveTaskVolumes, type DockerVolumeResolver } from './task-volumes';
 
 const TaskState = mesos.v1.TaskState;
@@ -382,27 +382,6 @@ export class SimulatedAgent implements SimulatedAgentApi {
 
   // ---- launching -------------------------------------------------------------------------------
 
-  /** A task the agent cannot contain fails (said in the log either way), unless such tasks run on the host. */
-  private containerFailure(task: mesos.v1.ITaskInfo): Error | undefined {
-    const what = uncontainable(task);
-    if (what === undefined) return undefined;
-    const taskId = task.task_id.value;
-    if (this.options.imageTasks === 'host') {
-      this.logger.warn('running the command of a task the local agent cannot contain on the host (local.imageTasks: host): no image, no isolation', {
-        agentId: this.agentId,
-        taskId,
-        container: what,
-      });
-      return undefined;
-    }
-    this.logger.warn('failing a task the local agent cannot contain (it has no container engine; local.imageTasks: host runs it on the host)', {
-      agentId: this.agentId,
-      taskId,
-      container: what,
-    });
-    return new ContainerLaunchError(`${what} (the local cluster has no container engine; set local.imageTasks: host to run the command on the host)`);
-  }
-
   private launchCommandTask(frameworkId: string, task: mesos.v1.ITaskInfo): void {
     const taskId = task.task_id.value;
     if (this.taskRecords.has(taskKey(frameworkId, taskId))) {
@@ -415,7 +394,7 @@ export class SimulatedAgent implements SimulatedAgentApi {
     let failure: Error | undefined;
     if (task.executor) failure = new ContainerLaunchError('Custom executors are not supported by the local agent');
     else if (!task.command) failure = new ContainerLaunchError('Task has no command');
-    else failure = this.containerFailure(task);
+    else failure = containerFailure(task, this.options.imageTasks ?? 'fail', this.logger, this.agentId);
     if (!failure && this.options.imageTasks === 'host' && uncontainable(task) && !task.command?.value && (task.command?.arguments ?? []).length > 0) {
       // Run on the host, the image's entrypoint is unknown: the first argument is the executable.
       task = { ...task, command: { ...task.command, value: task.command!.arguments![0] } };
@@ -688,18 +667,6 @@ export class SimulatedAgent implements SimulatedAgentApi {
     if (outcome === 'forget') this.forget(record);
     else if (outcome !== 'keep') this.report(record, outcome.end);
   }
-}
-
-/** A task running as another user owns its sandbox, as the agent chowns it (`--switch_user`). */
-async function chownTree(dir: string, user: TaskUser): Promise<void> {
-  const { promises: fsp } = await import('node:fs');
-  const walk = async (p: string): Promise<void> => {
-    await fsp.lchown(p, user.uid, user.gid);
-    const stat = await fsp.lstat(p);
-    if (!stat.isDirectory()) return;
-    for (const entry of await fsp.readdir(p)) await walk(path.join(p, entry));
-  };
-  await walk(dir);
 }
 
 function hasCapability(framework: mesos.v1.IFrameworkInfo | undefined, type: mesos.v1.FrameworkInfo.Capability.Type): boolean {

@@ -5,6 +5,7 @@
  * switch to it.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as os from 'node:os';
 import { ContainerLaunchError } from './errors';
 
@@ -41,4 +42,12 @@ export function taskUser(user: string | null | undefined): TaskUser | undefined 
     throw new ContainerLaunchError(`Failed to switch to user '${user}': the agent runs as ${me.username}, not root`);
   }
   return entry;
+}
+
+/** A task running as another user owns its sandbox, as the agent chowns it; volume links are not followed. */
+export async function chownTree(dir: string, user: TaskUser): Promise<void> {
+  await fs.promises.lchown(dir, user.uid, user.gid);
+  const stat = await fs.promises.lstat(dir);
+  if (!stat.isDirectory()) return;
+  for (const entry of await fs.promises.readdir(dir)) await chownTree(path.join(dir, entry), user);
 }

@@ -105,9 +105,21 @@ test('when the leader has exited, only group members carrying the task sandbox a
   // The leader starts two children in its group and exits: one keeps MESOS_SANDBOX, one drops it.
   const leader = startDetached('sleep 60 & env -u MESOS_SANDBOX sleep 61 & exit 0', { MESOS_SANDBOX: sandbox });
   const record = recordOf(leader, sandbox);
-  await waitFor('leader gone, children left', () => !running(leader) && groupMembers(leader).length === 2);
+  const carries = (pid: number): boolean => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`MESOS_SANDBOX=${sandbox}`);
+    } catch {
+      return false;
+    }
+  };
+  // Until `env` has exec'd its sleep, both children still carry the variable; until the leader is
+  // reaped (no /proc entry left), it still counts as the group's leader.
+  await waitFor(
+    'leader gone, children left',
+    () => !running(leader) && readStat(leader) === undefined && groupMembers(leader).length === 2 && groupMembers(leader).filter(carries).length === 1,
+  );
   const [a, b] = groupMembers(leader);
-  const ours = fs.readFileSync(`/proc/${a}/environ`, 'utf8').includes(`MESOS_SANDBOX=${sandbox}`) ? a : b;
+  const ours = carries(a) ? a : b;
   const stranger = ours === a ? b : a;
   started.push(stranger);
   const outcome = await stopLeftover(record, FAST);
