@@ -48,8 +48,10 @@ describe('rolling updates and restarts', () => {
     e = await startE2E();
     const api = e.polly.api;
     const { ledger } = e.storage.storage;
-    await api.createApp(rwApp('echo v1 >> data/log; sleep 1000'));
+    await api.createApp(rwApp('echo v1 >> data/log && echo wrote; sleep 1000'));
     const first = await waitFor(() => runningTask(e!, 'db'), 20000);
+    // TASK_RUNNING comes at fork: wait until the first task has written before replacing it.
+    await waitFor(() => stdoutOf(e!, first.id, first.agentId).includes('wrote'), 10000);
     let maxAlive = 0;
     let maxHolders = 0;
     let watching = true;
