@@ -201,6 +201,8 @@ export class PollyService {
         pendingRefuseSeconds: config.scheduler.pendingRefuseSeconds,
         unreachableTimeoutSeconds: config.scheduler.unreachableTimeoutSeconds,
         unknownTaskTimeoutSeconds: config.scheduler.unknownTaskTimeoutSeconds,
+        volumeDrivers: config.scheduler.volumeDrivers,
+        roles: config.mesos.roles,
       });
       const stopSchedulerFeed = feedSchedulerEvents(launcher.events, surfaces.journal);
       surfaces.stopFeed = chain(surfaces.stopFeed, stopSchedulerFeed);
@@ -216,6 +218,7 @@ export class PollyService {
           agents: localAgents(config.local.agents),
           heartbeatIntervalSeconds: config.local.heartbeatIntervalSeconds,
           allocationIntervalMs: config.local.allocationIntervalMs,
+          imageTasks: config.local.imageTasks,
           logger: logger.child?.({ component: 'local-cluster' }) ?? logger,
         });
         logger.info('local Mesos cluster started (development and test use only)', {

@@ -1,16 +1,20 @@
 /**
- * `polly app run|ls|get|scale|kill|rm` over `/v1/apps` (the scheduler's routes). `run` takes a
- * Marathon app JSON file or flags; `--wait` polls until every instance runs, with progress on stderr.
+ * `polly app run|update|ls|get|scale|restart|kill|rm` over `/v1/apps` (the scheduler's routes). `run`
+ * takes a Marathon app JSON file or flags, `update` a file; `--wait` polls until every instance runs
+ * (from the current definition), with progress on stderr; both print the warnings Polly answered with.
  */
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { collect, CliContext, contextOf, parsePairs, positiveInt } from './cli-context';
-import { ApiError, UsageError, WaitTimeoutError } from './cli-errors';
+import { ApiError, UsageError, WaitBlockedError, WaitTimeoutError } from './cli-errors';
 import { Column, details, render, table } from './output';
 
 export interface AppTaskView {
   id: string;
   state: string;
+  healthy?: boolean;
+  version?: string;
+  ports?: number[];
   stranded?: { since: string; reason: string };
   agentId?: string;
   hostname?: string;
@@ -23,7 +27,10 @@ export interface AppView {
   instances: number;
   cmd?: string;
   tasks: AppTaskView[];
-  waiting?: Array<{ instance: number; reason: string }>;
+  waiting?: Array<{ instance: number; reason: string; operatorAction?: boolean }>;
+  warnings?: string[];
+  /** Health checks, when the app has them (then running means healthy too). */
+  healthChecks?: unknown[];
 }
 
 const RUNNING = new Set(['TASK_RUNNING', 'RUNNING', 'running']);
@@ -38,10 +45,26 @@ const ENDED = new Set([
   'TASK_GONE',
   'TASK_GONE_BY_OPERATOR',
   'RESOLVED',
+  'EXPUNGED',
 ]);
 
+/** Tasks running (and healthy, when the app has health checks). */
 function running(app: AppView): number {
-  return (app.tasks ?? []).filter((t) => RUNNING.has(t.state)).length;
+  const checked = (app.healthChecks ?? []).length > 0;
+  return (app.tasks ?? []).filter((t) => RUNNING.has(t.state) && (!checked || t.healthy === true)).length;
+}
+
+/** Running tasks from another definition than the newest task's (a rollout under way). */
+function outdated(app: AppView): number {
+  const versions = (app.tasks ?? []).filter((t) => !ENDED.has(t.state) && t.version !== undefined).map((t) => t.version!);
+  if (versions.length === 0) return 0;
+  const newest = versions.sort().at(-1);
+  return versions.filter((v) => v !== newest).length;
+}
+
+/** Warnings Polly answered with, on stderr (the output stays the app). */
+function noteWarnings(ctx: CliContext, app: AppView): void {
+  for (const w of app.warnings ?? []) ctx.note(`warning: ${w}`);
 }
 
 const APP_COLUMNS: Array<Column<AppView>> = [
@@ -54,7 +77,9 @@ const APP_COLUMNS: Array<Column<AppView>> = [
 const TASK_COLUMNS: Array<Column<AppTaskView>> = [
   { header: 'TASK', value: (t) => t.id },
   { header: 'STATE', value: (t) => t.state },
+  { header: 'HEALTH', value: (t) => (t.healthy === undefined ? undefined : t.healthy ? 'healthy' : 'unhealthy') },
   { header: 'HOST', value: (t) => t.hostname },
+  { header: 'PORTS', value: (t) => (t.ports ?? []).map(String) },
   { header: 'ZONE', value: (t) => t.zone },
   { header: 'AGENT', value: (t) => t.agentId },
   {
@@ -136,15 +161,40 @@ export function appFromFlags(flags: RunFlags): Record<string, unknown> {
   return app;
 }
 
+/** A Marathon app definition from a JSON file (`-`: stdin). */
+function readDefinition(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`Cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`${file} must hold one app definition (a JSON object)`);
+  return parsed as Record<string, unknown>;
+}
+
 async function waitRunning(ctx: CliContext, id: string, timeoutMs: number): Promise<AppView> {
   const deadline = Date.now() + timeoutMs;
   let lastLine = '';
   for (;;) {
     const app = await ctx.client.get<AppView>(appPath(id));
-    const line = `${app.id}: ${running(app)}/${app.instances} running${(app.waiting ?? []).length ? ` (waiting: ${app.waiting!.map((w) => w.reason).join('; ')})` : ''}`;
+    const old = outdated(app);
+    const reasons = (app.waiting ?? []).map((w) => w.reason.replace(/^waiting: /, ''));
+    const line = `${app.id}: ${running(app)}/${app.instances} running${old > 0 ? `, ${old} from an older definition` : ''}${reasons.length ? ` (waiting: ${reasons.join('; ')})` : ''}`;
     if (line !== lastLine) ctx.note(line);
     lastLine = line;
-    if (running(app) >= app.instances) return app;
+    if (running(app) >= app.instances && old === 0) return app;
+    // Nothing will change without an operator: say what, instead of waiting out the timeout.
+    const blocked = (app.waiting ?? []).filter((w) => w.operatorAction);
+    if (blocked.length > 0) {
+      throw new WaitBlockedError(`${app.id} cannot start until an operator acts: ${blocked.map((w) => `#${w.instance}: ${w.reason}`).join('; ')}`);
+    }
     if (Date.now() > deadline)
       throw new WaitTimeoutError(`${app.id} did not reach ${app.instances} running instance(s) in ${Math.round(timeoutMs / 1000)} s`);
     await new Promise((r) => setTimeout(r, 500));
@@ -200,24 +250,29 @@ export function registerAppCommand(program: Command): void {
       const ctx = contextOf(cmd);
       let spec: Record<string, unknown>;
       if (file !== undefined) {
-        let text: string;
-        try {
-          text = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
-        } catch (err) {
-          throw new UsageError(`Cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-        }
-        try {
-          spec = JSON.parse(text) as Record<string, unknown>;
-        } catch (err) {
-          throw new UsageError(`${file} is not valid JSON: ${(err as Error).message}`);
-        }
+        spec = readDefinition(file);
         if (flags.id) spec.id = flags.id;
         if (flags.instances) spec.instances = positiveInt(flags.instances, '--instances');
       } else spec = appFromFlags(flags);
       let created = await ctx.client.post<AppView>('/v1/apps', spec);
+      noteWarnings(ctx, created);
       if (flags.wait)
         created = await waitRunning(ctx, created.id ?? String(spec.id), positiveInt(flags.timeout ?? '300', '--timeout') * 1000);
       ctx.out(render(ctx.format, created, () => appDetails(created)));
+    });
+
+  app
+    .command('update <id> <file>')
+    .description('replace the app definition with a Marathon JSON file (- for stdin) and roll the instances onto it')
+    .option('-w, --wait', 'wait until every instance runs the new definition')
+    .option('--timeout <seconds>', 'with --wait: give up after this long', '300')
+    .action(async (id: string, file: string, flags: { wait?: boolean; timeout?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const spec = readDefinition(file);
+      let updated = await ctx.client.put<AppView>(appPath(id), spec);
+      noteWarnings(ctx, updated);
+      if (flags.wait) updated = await waitRunning(ctx, id, positiveInt(flags.timeout ?? '300', '--timeout') * 1000);
+      ctx.out(render(ctx.format, updated, () => appDetails(updated)));
     });
 
   app
@@ -253,11 +308,24 @@ export function registerAppCommand(program: Command): void {
 
   app
     .command('kill <id>')
-    .description("kill the app's tasks (they are relaunched per the app's policy)")
-    .action(async (id: string, _flags: unknown, cmd: Command) => {
+    .description("kill the app's tasks: they are relaunched (after their backoff); --scale also sets instances to 0")
+    .option('--scale', 'also scale the app to 0 instances, so nothing is relaunched')
+    .action(async (id: string, flags: { scale?: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd);
-      const res = await ctx.client.post<unknown>(`${appPath(id)}/kill`);
-      ctx.out(render(ctx.format, res ?? { killed: id }, () => `killed tasks of ${id}\n`));
+      const res = await ctx.client.post<unknown>(`${appPath(id)}/kill${flags.scale ? '?scale=true' : ''}`);
+      ctx.out(render(ctx.format, res ?? { killed: id }, () => `killed tasks of ${id}${flags.scale ? ' (scaled to 0)' : ''}\n`));
+    });
+
+  app
+    .command('restart <id>')
+    .description('restart the app: every task is replaced (see the README for how volumes are handed over)')
+    .option('-w, --wait', 'wait until every instance is running again')
+    .option('--timeout <seconds>', 'with --wait: give up after this long', '300')
+    .action(async (id: string, flags: { wait?: boolean; timeout?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      let a = await ctx.client.post<AppView>(`${appPath(id)}/restart`);
+      if (flags.wait) a = await waitRunning(ctx, id, positiveInt(flags.timeout ?? '300', '--timeout') * 1000);
+      ctx.out(render(ctx.format, a, () => appDetails(a)));
     });
 
   app

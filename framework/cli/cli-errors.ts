@@ -26,3 +26,8 @@ export class ApiConnectionError extends Error {
 export class WaitTimeoutError extends Error {
   override name = 'WaitTimeoutError';
 }
+
+/** Waiting for something cannot succeed until an operator acts (exit 1, saying what). */
+export class WaitBlockedError extends Error {
+  override name = 'WaitBlockedError';
+}

@@ -68,6 +68,24 @@ function parseEnvValue(raw: string, schema: TSchema): unknown {
     }
     return trimmed.split(',').map((s) => s.trim()).filter(Boolean);
   }
+  if (schema[Kind] === 'Record') {
+    // JSON, or `key=value,key=value`.
+    const trimmed = raw.trim();
+    if (trimmed.startsWith('{')) {
+      try {
+        return JSON.parse(trimmed);
+      } catch {
+        return raw;
+      }
+    }
+    const out: Record<string, string> = {};
+    for (const pair of trimmed.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) return raw;
+      out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+    }
+    return out;
+  }
   return raw; // ajv coerces strings to numbers/booleans for scalar keys
 }
 

@@ -253,6 +253,15 @@ export const ConfigSchema = Type.Object(
         unknownTaskTimeoutSeconds: Type.Number({ minimum: 1, maximum: 7 * 86400, default: 300 }),
         /** Refuse filter (seconds) for offers declined while instances are waiting. */
         pendingRefuseSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 1 }),
+        /**
+         * Docker volume driver names (a Marathon app's `dvdi/driver`, `volume-driver` parameter or
+         * `DVDI_VOLUME_DRIVER`) → the storage service whose volumes they are. A driver not listed is
+         * served by a service with that `dockerVolumeDriver`, or refused (422).
+         */
+        volumeDrivers: Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._/:-]{0,127}$' }), Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}$' }), {
+          default: { rexray: 'local', polly: 'local' },
+          maxProperties: 256,
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -298,6 +307,12 @@ export const ConfigSchema = Type.Object(
         agents: Type.Integer({ minimum: 1, maximum: 64, default: 3 }),
         heartbeatIntervalSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 15 }),
         allocationIntervalMs: Type.Integer({ minimum: 10, maximum: 600000, default: 1000 }),
+        /**
+         * Tasks with a Docker or UCR image or a container network. The local agents have no container
+         * engine: `fail` them as a real agent without one does (default), or `host`: run their command
+         * on the host, without the image or any isolation (development only).
+         */
+        imageTasks: Type.Union([Type.Literal('fail'), Type.Literal('host')], { default: 'fail' }),
       },
       { default: {}, additionalProperties: false },
     ),

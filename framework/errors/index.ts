@@ -6,6 +6,7 @@ export { UnauthorizedError } from './unauthorized-error';
 export { ForbiddenError } from './forbidden-error';
 export { NotFoundError } from './not-found-error';
 export { ConflictError } from './conflict-error';
+export { UnprocessableError } from './unprocessable-error';
 export { GoneError } from './gone-error';
 export { NotImplementedError } from './not-implemented-error';
 export { UnavailableError } from './unavailable-error';

@@ -24,15 +24,41 @@ export interface TaskView {
   zone?: string;
   volumes: TaskVolumeView[];
   message?: string;
+  /** The health check's last word (TaskStatus.healthy); absent while there is none. */
+  healthy?: boolean;
+  /** When Mesos first reported it running. */
+  startedAt?: string;
+  /** The host ports it got. */
+  ports?: number[];
+  /** The app definition version it runs. */
+  version?: string;
   /** Mesos has not accounted for the task for longer than scheduler.unknownTaskTimeoutSeconds. */
   stranded?: StrandedView;
   updatedAt: string;
 }
 
+/** Why an instance waits; `operatorAction`: it will not start until someone acts (`polly app run --wait` gives up). */
+export interface WaitingView {
+  instance: number;
+  reason: string;
+  operatorAction?: boolean;
+}
+
+/** Waiting reasons that no offer, release or timer will clear: an operator has to act. */
+const OPERATOR_ACTION = [/^waiting: volume .* is not offered to scheduler /, /^waiting: volume .* is missing$/, / is stranded since /, /^waiting: volumes .* are in different zones$/];
+
+export function waitingView(instance: number, reason: string): WaitingView {
+  const view: WaitingView = { instance, reason };
+  if (OPERATOR_ACTION.some((re) => re.test(reason))) view.operatorAction = true;
+  return view;
+}
+
 export interface AppView extends AppSpec {
   state: AppRecord['state'];
+  /** Fields accepted but not (fully) honoured, each naming its field. */
+  warnings: string[];
   tasks: TaskView[];
-  waiting: Array<{ instance: number; reason: string }>;
+  waiting: WaitingView[];
   reservations: AppRecord['reservations'];
   createdAt: string;
   updatedAt: string;
@@ -73,6 +99,10 @@ export function taskView(t: TaskRecord, stranded?: StrandedView): TaskView {
   };
   if (t.zone !== undefined) view.zone = t.zone;
   if (t.message !== undefined) view.message = t.message;
+  if (t.healthy !== undefined) view.healthy = t.healthy;
+  if (t.startedAt !== undefined) view.startedAt = t.startedAt;
+  if (t.ports !== undefined) view.ports = t.ports;
+  if (t.version !== undefined) view.version = t.version;
   if (stranded) view.stranded = stranded;
   return view;
 }

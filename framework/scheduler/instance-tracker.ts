@@ -3,6 +3,10 @@
  * mirrored in memory with the indexes the launcher needs (the current task of each instance, the
  * tasks of each app, of each agent). A task record is written BEFORE its ACCEPT is sent (state
  * LAUNCHING): the launch intent a restarted Polly resolves by reconciliation.
+ *
+ * Writes of one task are serialised, and `updateTask` changes the latest record (not a copy a
+ * caller read before an await), so a kill request recorded while a launch saves its claims is
+ * never overwritten by the launch's next save.
  */
 import { appKey, PREFIXES, taskKey } from '../state/keys';
 import type { Store } from '../state/store';
@@ -19,6 +23,15 @@ export interface AppRecord {
   state: 'active' | 'deleting';
   /** Residency: instance → the agent its reservation is on. */
   reservations: Record<string, AppReservation>;
+  /**
+   * The instance numbers wanted, when they are not 0 … instances-1 (a scale-down by killSelection
+   * kept higher numbers). Numbers are stable: per-instance volume names are rendered from them.
+   */
+  slots?: number[];
+  /** What Polly accepted without honouring, when the definition was accepted. */
+  warnings?: string[];
+  /** The definition's version (ISO time it was accepted); a task launched from an older one is replaced on update. */
+  version?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -45,15 +58,42 @@ export interface TaskRecord {
   zone?: string;
   volumes: TaskVolumeRecord[];
   message?: string;
+  /** Mesos' word on the task's health check (TaskStatus.healthy), when the task has one. */
+  healthy?: boolean;
+  /** When Mesos first reported it TASK_RUNNING. */
+  startedAt?: string;
+  /** The app definition's version it was launched from. */
+  version?: string;
+  /** The host ports it got (PORT0..n that have one). */
+  ports?: number[];
   /** Terminal in Mesos' eyes, claims released: history only. */
   terminal: boolean;
   /** A kill was asked for (restart, scale down, kill, delete): do not relaunch from this task's end. */
   killRequested?: boolean;
+  /**
+   * Replaced: the instance has (or is getting) a newer task, so this one is not its current task any
+   * more; it is killed once the new one is healthy (rolling updates, unreachable tasks given up).
+   */
+  retiring?: boolean;
   createdAt: string;
   updatedAt: string;
 }
 
 const HISTORY_PER_APP = 10;
+
+/** The instance numbers an app wants running. */
+export function wantedInstances(app: AppRecord): number[] {
+  if (app.state === 'deleting') return [];
+  if (app.slots && app.slots.length === app.spec.instances) return app.slots;
+  return Array.from({ length: app.spec.instances }, (_, i) => i);
+}
+
+/** Whether the app wants instance `instance` running. */
+export function wantsInstance(app: AppRecord, instance: number): boolean {
+  if (app.state === 'deleting') return false;
+  if (app.slots && app.slots.length === app.spec.instances) return app.slots.includes(instance);
+  return instance >= 0 && instance < app.spec.instances;
+}
 
 export class InstanceTracker {
   private readonly apps = new Map<string, AppRecord>();
@@ -61,6 +101,8 @@ export class InstanceTracker {
   /** appId → instance → live (non-terminal) task ID. */
   private readonly current = new Map<string, Map<number, string>>();
   private readonly byApp = new Map<string, Set<string>>();
+  /** taskId → the tail of its write chain. */
+  private readonly writes = new Map<string, Promise<void>>();
 
   constructor(private readonly store: Store) {}
 
@@ -134,10 +176,39 @@ export class InstanceTracker {
     return [...this.tasks.values()].filter((t) => !t.terminal);
   }
 
+  /** Every task of the app Mesos may still run: the current ones and those being replaced. */
+  allLiveTasksOf(appId: string): TaskRecord[] {
+    return this.tasksOf(appId).filter((t) => !t.terminal);
+  }
+
   async saveTask(task: TaskRecord): Promise<void> {
-    await this.store.put(taskKey(task.id), task);
-    this.index(task);
-    if (task.terminal) await this.trimHistory(task.appId);
+    await this.updateTask(task.id, () => task);
+  }
+
+  /**
+   * Writes `change(latest)` once every earlier write of the task is done; `latest` is the record as
+   * those writes left it (undefined for a new task). Returns the record written, or undefined when
+   * `change` returned undefined (nothing written).
+   */
+  async updateTask(taskId: string, change: (latest: TaskRecord | undefined) => TaskRecord | undefined): Promise<TaskRecord | undefined> {
+    let written: TaskRecord | undefined;
+    const previous = this.writes.get(taskId) ?? Promise.resolve();
+    const run = previous.then(async () => {
+      const next = change(this.tasks.get(taskId));
+      if (!next) return;
+      await this.store.put(taskKey(next.id), next);
+      this.index(next);
+      written = next;
+      if (next.terminal) await this.trimHistory(next.appId);
+    });
+    const tail = run.catch(() => undefined);
+    this.writes.set(taskId, tail);
+    try {
+      await run;
+    } finally {
+      if (this.writes.get(taskId) === tail) this.writes.delete(taskId);
+    }
+    return written;
   }
 
   private async trimHistory(appId: string): Promise<void> {
@@ -160,7 +231,7 @@ export class InstanceTracker {
     set.add(task.id);
     let instances = this.current.get(task.appId);
     if (!instances) this.current.set(task.appId, (instances = new Map()));
-    if (!task.terminal) instances.set(task.instance, task.id);
+    if (!task.terminal && !task.retiring) instances.set(task.instance, task.id);
     else if (instances.get(task.instance) === task.id) instances.delete(task.instance);
   }
 }

@@ -16,11 +16,26 @@ import { mesos } from '../mesos/generated/mesos';
 import type { ClaimRecord } from '../storage/claim-record';
 import type { VolumeRecord } from '../storage/volume-record';
 import type { AgentRecord } from './agent-registry';
-import type { AppSpec } from './app-spec';
+import type { AppSpec, VolumeCreateSpec } from './app-spec';
 import { Placement, satisfiesAll } from './constraints';
+import { needsHostPorts, portRequests, takePorts } from './port-assignment';
+import {
+  available,
+  fitsResources,
+  hasOwnLeft,
+  plan,
+  plannedOn,
+  portPiecesFor,
+  RESERVATION_LABEL_APP,
+  RESERVATION_LABEL_INSTANCE,
+  roleFilterOf,
+  SCALARS,
+  slotOf,
+  take,
+  type Slot,
+} from './offer-slot';
 
-export const RESERVATION_LABEL_APP = 'polly_app';
-export const RESERVATION_LABEL_INSTANCE = 'polly_instance';
+export { RESERVATION_LABEL_APP, RESERVATION_LABEL_INSTANCE, reservationOwner } from './offer-slot';
 
 /** A volume an instance needs, its name rendered for the instance. */
 export interface WantedVolume {
@@ -28,6 +43,8 @@ export interface WantedVolume {
   service: string;
   containerPath: string;
   mode: 'RW' | 'RO';
+  /** How to create it when it does not exist yet. */
+  create?: VolumeCreateSpec;
 }
 
 export interface PendingInstance {
@@ -41,6 +58,8 @@ export interface PendingInstance {
   reservedAgentId?: string;
   /** The task this instance ran last (its own old claims do not block it while they are released). */
   previousTaskId?: string;
+  /** The app definition's version the task is launched from. */
+  version?: string;
 }
 
 /** What the matcher asks of the rest of Polly; every call must be O(1)-ish. */
@@ -56,45 +75,12 @@ export interface MatchEnvironment {
   placements(appId: string): readonly (Placement & { agentId: string })[];
 }
 
-/** A piece of an offered scalar resource we may use. */
-interface Piece {
-  name: Scalar;
-  resource: mesos.v1.IResource;
-  left: number;
-  /** `<app>#<instance>` for Polly's labelled reservations; undefined for resources anyone may use. */
-  owner?: string;
-}
-
-const SCALARS = ['cpus', 'mem', 'disk'] as const;
-type Scalar = (typeof SCALARS)[number];
-
-interface Slot {
-  offer: mesos.v1.IOffer;
-  agent: AgentRecord;
-  /** All scalars' pieces, in offer order (a handful; one array rather than one per scalar). */
-  pieces: Piece[];
-  /** Launches planned on this offer in this round. */
-  launched: number;
-  /**
-   * Volumes planned on this agent in this round, per service: the first service inline (agents
-   * mostly see one), any others in `plannedMore`.
-   */
-  plannedService: string | undefined;
-  plannedCount: number;
-  plannedMore: Map<string, number> | undefined;
-  exhausted: boolean;
-  /** What anyone may use, per scalar (kept with the pieces: the common case reads only this). */
-  free: Record<Scalar, number>;
-  /** Some pieces are Polly's labelled reservations. */
-  hasOwned: boolean;
-  /** The place() call that last rejected this slot: a slot is tried at most once per instance. */
-  rejectedBy: number;
-}
-
 export interface Launch {
   offer: mesos.v1.IOffer;
   agent: AgentRecord;
   instance: PendingInstance;
+  /** The host port of each of the app's port requests (undefined where it asked for none). */
+  hostPorts: Array<number | undefined>;
   /** The task's resources, with reservations as the offer had them (or as RESERVE makes them). */
   resources: mesos.v1.IResource[];
   /** Residency on a fresh agent: reserve these (unreserved) resources first. */
@@ -112,7 +98,6 @@ export interface MatchResult {
 }
 
 const DYNAMIC = mesos.v1.Resource.ReservationInfo.Type.DYNAMIC;
-const EPSILON = 1e-9;
 /** Slots an instance tries (best first) before it waits for the next event. */
 const MAX_ATTEMPTS_PER_INSTANCE = 4;
 /** Fitting slots an instance compares per attempt (a rotating sample when there are more). */
@@ -122,114 +107,6 @@ interface AppRound {
   placed: Placement[];
   onAgent: Map<string, number>;
   inZone: Map<string, number>;
-}
-
-function labelValue(labels: mesos.v1.ILabels | null | undefined, key: string): string | undefined {
-  return labels?.labels?.find((l) => l.key === key)?.value ?? undefined;
-}
-
-/** The reservation owner of a resource, if it is one of Polly's labelled reservations. */
-export function reservationOwner(resource: mesos.v1.IResource): string | undefined {
-  const reservations = resource.reservations ?? [];
-  const last = reservations[reservations.length - 1];
-  const app = labelValue(last?.labels, RESERVATION_LABEL_APP);
-  const instance = labelValue(last?.labels, RESERVATION_LABEL_INSTANCE);
-  return app !== undefined && instance !== undefined ? `${app}#${instance}` : undefined;
-}
-
-function usable(resource: mesos.v1.IResource, role: string): boolean {
-  if (resource.type !== mesos.v1.Value.Type.SCALAR || !resource.scalar) return false;
-  if (resource.disk && (resource.disk.persistence || resource.disk.source || resource.disk.volume)) return false;
-  if (resource.revocable || resource.shared) return false;
-  const reservations = resource.reservations ?? [];
-  if (reservations.length === 0) return resource.role === undefined || resource.role === null || resource.role === '*' || resource.role === role;
-  return reservations[reservations.length - 1].role === role;
-}
-
-function isScalar(name: string): name is Scalar {
-  return name === 'cpus' || name === 'mem' || name === 'disk';
-}
-
-function slotOf(offer: mesos.v1.IOffer, agent: AgentRecord): Slot {
-  const pieces: Piece[] = [];
-  const free: Record<Scalar, number> = { cpus: 0, mem: 0, disk: 0 };
-  let hasOwned = false;
-  const role = offer.allocation_info?.role ?? '*';
-  for (const r of offer.resources ?? []) {
-    const name = r.name;
-    if (!isScalar(name) || !usable(r, role)) continue;
-    const owner = reservationOwner(r);
-    const value = r.scalar!.value;
-    pieces.push({ name, resource: r, left: value, owner });
-    if (owner === undefined) free[name] += value;
-    else hasOwned = true;
-  }
-  return { offer, agent, pieces, launched: 0, plannedService: undefined, plannedCount: 0, plannedMore: undefined, exhausted: false, free, hasOwned, rejectedBy: 0 };
-}
-
-function plannedOn(slot: Slot, service: string): number {
-  if (slot.plannedService === service) return slot.plannedCount;
-  return slot.plannedMore?.get(service) ?? 0;
-}
-
-function plan(slot: Slot, service: string, count: number): void {
-  if (slot.plannedService === undefined) slot.plannedService = service;
-  if (slot.plannedService === service) slot.plannedCount += count;
-  else (slot.plannedMore ??= new Map()).set(service, (slot.plannedMore.get(service) ?? 0) + count);
-}
-
-/**
- * How much of `name` the instance `owner` may use on the slot. `owner` only matters on slots with
- * labelled reservations; elsewhere it may be left undefined.
- */
-function available(slot: Slot, name: Scalar, owner: string | undefined): number {
-  if (!slot.hasOwned || owner === undefined) return slot.free[name];
-  let sum = 0;
-  for (const p of slot.pieces) if (p.name === name && (p.owner === undefined || p.owner === owner)) sum += p.left;
-  return sum;
-}
-
-/** Whether the instance's resources fit what is left of the slot. */
-function fitsResources(slot: Slot, spec: AppSpec, owner: string | undefined): boolean {
-  return available(slot, 'cpus', owner) + EPSILON >= spec.cpus && available(slot, 'mem', owner) + EPSILON >= spec.mem && available(slot, 'disk', owner) + EPSILON >= spec.disk;
-}
-
-/** Takes what it can of `need` from one piece into `out`; returns what is still needed. */
-function takeFrom(slot: Slot, p: Piece, name: Scalar, need: number, owner: string | undefined, unreservedOnly: boolean, out: mesos.v1.IResource[]): number {
-  if (need <= EPSILON || p.name !== name) return need;
-  if (p.owner !== undefined && p.owner !== owner) return need;
-  if (unreservedOnly && (p.resource.reservations?.length ?? 0) > 0) return need;
-  const used = Math.min(p.left, need);
-  if (used <= EPSILON) return need;
-  p.left -= used;
-  if (p.owner === undefined) slot.free[name] -= used;
-  const piece: mesos.v1.IResource = { name, type: mesos.v1.Value.Type.SCALAR, scalar: { value: Math.round(used * 1000) / 1000 } };
-  if (p.resource.reservations?.length) piece.reservations = p.resource.reservations.map((r) => ({ ...r }));
-  if (p.resource.allocation_info) piece.allocation_info = { ...p.resource.allocation_info };
-  out.push(piece);
-  return need - used;
-}
-
-/**
- * Takes `amount` of `name` from the slot into `out`, own reservation first, then what anyone may use
- * (each group in offer order). `owner` only matters on slots with labelled reservations.
- */
-function take(slot: Slot, name: Scalar, amount: number, owner: string | undefined, unreservedOnly: boolean, out: mesos.v1.IResource[]): void {
-  const { pieces } = slot;
-  let need = amount;
-  if (slot.hasOwned) {
-    for (const p of pieces) if (p.owner === owner) need = takeFrom(slot, p, name, need, owner, unreservedOnly, out);
-    for (const p of pieces) if (p.owner !== owner) need = takeFrom(slot, p, name, need, owner, unreservedOnly, out);
-  } else {
-    for (const p of pieces) need = takeFrom(slot, p, name, need, owner, unreservedOnly, out);
-  }
-}
-
-/** Whether the slot still has some of `owner`'s own reservation. */
-function hasOwnLeft(slot: Slot, owner: string | undefined): boolean {
-  if (!slot.hasOwned || owner === undefined) return false;
-  for (const p of slot.pieces) if (p.owner === owner && p.left > EPSILON) return true;
-  return false;
 }
 
 /** Where the app already runs counts against a slot: first per agent, then per zone. */
@@ -517,35 +394,48 @@ export class OfferMatcher {
     const { spec } = instance;
     const residency = spec.residency !== undefined;
     const hasOwn = hasOwnLeft(slot, owner);
+    const filter = spec.acceptedResourceRoles ? roleFilterOf(spec, slot.offer.allocation_info?.role ?? '*') : 'any';
     const resources: mesos.v1.IResource[] = [];
     const reserve: mesos.v1.IResource[] = [];
+    const reserveAll = (taken: mesos.v1.IResource[]): void => {
+      // Reserve unreserved resources for this instance, then launch on the reservation.
+      for (const r of taken) {
+        const reservation: mesos.v1.Resource.IReservationInfo = {
+          type: DYNAMIC,
+          role: slot.offer.allocation_info?.role ?? '*',
+          labels: {
+            labels: [
+              { key: RESERVATION_LABEL_APP, value: instance.appId },
+              { key: RESERVATION_LABEL_INSTANCE, value: String(instance.instance) },
+            ],
+          },
+        };
+        const reserved = { ...r, reservations: [...(r.reservations ?? []), reservation] };
+        reserve.push(reserved);
+        resources.push(reserved);
+      }
+    };
     for (const name of SCALARS) {
       const want = spec[name];
       if (want <= 0) continue;
       if (residency && !hasOwn) {
-        // Reserve unreserved resources for this instance, then launch on the reservation.
         const taken: mesos.v1.IResource[] = [];
-        take(slot, name, want, owner, true, taken);
-        for (const r of taken) {
-          const reservation: mesos.v1.Resource.IReservationInfo = {
-            type: DYNAMIC,
-            role: slot.offer.allocation_info?.role ?? '*',
-            labels: {
-              labels: [
-                { key: RESERVATION_LABEL_APP, value: instance.appId },
-                { key: RESERVATION_LABEL_INSTANCE, value: String(instance.instance) },
-              ],
-            },
-          };
-          const reserved = { ...r, reservations: [...(r.reservations ?? []), reservation] };
-          reserve.push(reserved);
-          resources.push(reserved);
-        }
+        take(slot, name, want, owner, true, taken, filter);
+        reserveAll(taken);
       } else {
-        take(slot, name, want, owner, false, resources);
+        take(slot, name, want, owner, false, resources, filter);
       }
     }
-    const launch: Launch = { offer: slot.offer, agent: slot.agent, instance, resources };
+    let hostPorts: Array<number | undefined> = [];
+    const requests = portRequests(spec);
+    if (needsHostPorts(spec)) {
+      const fresh = residency && !hasOwn;
+      const ports = takePorts(portPiecesFor(slot, owner, filter, fresh), requests, owner);
+      hostPorts = ports.hostPorts;
+      if (fresh) reserveAll(ports.resources);
+      else resources.push(...ports.resources);
+    } else hostPorts = requests.map(() => undefined);
+    const launch: Launch = { offer: slot.offer, agent: slot.agent, instance, resources, hostPorts };
     if (reserve.length > 0) launch.reserve = reserve;
     return launch;
   }

@@ -131,12 +131,13 @@ export class PollyScheduler {
     this.options.launcher.onUpdate(status).catch((err: Error) =>
       this.options.logger.error('task status handling failed', { taskId: status.task_id.value, error: err.message }),
     );
-    this.options.logger.info('task status', {
-      taskId: status.task_id.value,
-      agentId: status.agent_id?.value,
-      state: mesos.v1.TaskState[status.state],
-      reason: status.reason !== undefined && status.reason !== null ? mesos.v1.TaskStatus.Reason[status.reason] : undefined,
-      message: status.message || undefined,
-    });
+    // Fields only when the update carries them (a decoded message's prototype has every default).
+    const fields: Record<string, unknown> = { taskId: status.task_id.value, agentId: status.agent_id?.value, state: mesos.v1.TaskState[status.state] };
+    if (Object.prototype.hasOwnProperty.call(status, 'reason') && status.reason !== null && status.reason !== undefined) {
+      fields.reason = mesos.v1.TaskStatus.Reason[status.reason];
+    }
+    if (Object.prototype.hasOwnProperty.call(status, 'healthy') && status.healthy !== null && status.healthy !== undefined) fields.healthy = status.healthy;
+    if (status.message) fields.message = status.message;
+    this.options.logger.info('task status', fields);
   }
 }

@@ -6,7 +6,7 @@ import { NotFoundError } from '../errors/not-found-error';
 import { ValidationError } from '../errors/validation-error';
 import { checkSchedulerName } from '../storage/volume-record';
 import type { AgentRegistry, AgentView } from './agent-registry';
-import type { AppLauncher, AppView, TaskView } from './app-launcher';
+import type { AppLauncher, AppView, KillOptions, TaskView } from './app-launcher';
 import type { StorageOfferBook, StorageOfferView } from './storage-offers';
 import type { DeleteOptions } from './task-resolver';
 
@@ -18,7 +18,10 @@ export interface SchedulerApi {
   app(id: string): AppView;
   createApp(spec: unknown): Promise<AppView>;
   scaleApp(id: string, instances: unknown): Promise<AppView>;
-  killApp(id: string): Promise<AppView>;
+  /** Replaces the definition and rolls the instances onto it; creates the app when there is none. */
+  updateApp(id: string, body: unknown): Promise<{ app: AppView; created: boolean }>;
+  /** Kills the app's tasks; they are relaunched unless `scale` (then instances become 0). */
+  killApp(id: string, options?: KillOptions): Promise<AppView>;
   restartApp(id: string): Promise<AppView>;
   /** Resolves when the delete is under way; the app is gone once `app(id)` says not found. */
   deleteApp(id: string, options?: DeleteOptions): Promise<void>;
@@ -72,8 +75,12 @@ export class SchedulerFacade implements SchedulerApi, TaskOperatorApi {
     return this.parts.launcher.scaleApp(id, instances);
   }
 
-  killApp(id: string): Promise<AppView> {
-    return this.parts.launcher.killApp(id);
+  updateApp(id: string, body: unknown): Promise<{ app: AppView; created: boolean }> {
+    return this.parts.launcher.updateApp(id, body);
+  }
+
+  killApp(id: string, options?: KillOptions): Promise<AppView> {
+    return this.parts.launcher.killApp(id, options);
   }
 
   restartApp(id: string): Promise<AppView> {

@@ -51,7 +51,12 @@ function makeOffer(i: number, agent: number): mesos.v1.Offer {
     allocation_info: { role: 'polly' },
     domain: { fault_domain: { region: { name: 'region-1' }, zone: { name: `zone-${agent % ZONES}` } } },
     attributes: [{ name: 'rack', type: mesos.v1.Value.Type.TEXT, text: { value: `rack-${agent % 50}` } }],
-    resources: [scalar('cpus', 8), scalar('mem', 32768), scalar('disk', 100000)],
+    resources: [
+      scalar('cpus', 8),
+      scalar('mem', 32768),
+      scalar('disk', 100000),
+      { name: 'ports', type: mesos.v1.Value.Type.RANGES, ranges: { range: [{ begin: 31000, end: 32000 }] }, allocation_info: { role: 'polly' } },
+    ],
   });
 }
 

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { PollyConfig } from '../../framework/config/config-schema';
 import { loadConfig } from '../../framework/config/config-loader';
-import { LocalCluster } from '../../framework/mesos/local/local-cluster';
+import { LocalCluster, type LocalClusterOptions } from '../../framework/mesos/local/local-cluster';
 
 export interface LocalPollyFixture {
   dir: string;
@@ -17,13 +17,14 @@ export interface LocalPollyFixture {
   dispose(): Promise<void>;
 }
 
-export async function startLocalPollyFixture(prefix = 'polly-service-'): Promise<LocalPollyFixture> {
+export async function startLocalPollyFixture(prefix = 'polly-service-', clusterOptions: Partial<LocalClusterOptions> = {}): Promise<LocalPollyFixture> {
   const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), prefix));
   const cluster = await LocalCluster.start({
     port: 0,
     workDir: path.join(dir, 'cluster'),
     heartbeatIntervalSeconds: 0.2,
     allocationIntervalMs: 50,
+    ...clusterOptions,
   });
   const empty = path.join(dir, 'empty.yml');
   fs.writeFileSync(empty, '');

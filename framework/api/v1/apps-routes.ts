@@ -1,7 +1,8 @@
 /**
- * `/v1/apps` (Marathon-style app definitions run by Polly) and `/v1/tasks`. App IDs may be group
- * paths (`a/b`), so the ID is a wildcard; the action suffixes (`/tasks`, `/restart`, `/kill`) are
- * routed first.
+ * `/v1/apps` (Marathon app definitions run by Polly) and `/v1/tasks`. App IDs may be group paths
+ * (`a/b`), so the ID is a wildcard; the action suffixes (`/tasks`, `/restart`, `/kill`) are routed
+ * first. POST creates (201), PUT replaces a definition and rolls the instances (200; 201 when it
+ * created the app), PATCH scales; each answers with the app, its `warnings` included.
  */
 import { Request, Router } from 'express';
 import { NotFoundError } from '../../errors/not-found-error';
@@ -42,12 +43,21 @@ export function appsRoutes(scheduler: SchedulerApi): Router {
     res.json(await scheduler.restartApp(appId(req)));
   });
 
+  // Kills the app's tasks; they are relaunched. `?scale=true` also sets instances to 0 (Marathon's
+  // `DELETE /v2/apps/{id}/tasks?scale=true`).
   router.post('/apps/*id/kill', async (req, res) => {
-    res.json(await scheduler.killApp(appId(req)));
+    const scale = queryBoolean(req.query as Record<string, unknown>, 'scale');
+    res.json(await scheduler.killApp(appId(req), { scale }));
   });
 
   router.get('/apps/*id', (req, res) => {
     res.json(scheduler.app(appId(req)));
+  });
+
+  router.put('/apps/*id', async (req, res) => {
+    const { app, created } = await scheduler.updateApp(appId(req), req.body);
+    if (created) res.status(201).location(`/v1/apps/${app.id}`);
+    res.json(app);
   });
 
   router.patch('/apps/*id', async (req, res) => {

@@ -22,6 +22,7 @@ import { DEFAULT_AGENTS, parseAgentSpec, type AgentSpecInput } from './agent-spe
 import { AgentCheckpoint } from './agent/agent-checkpoint';
 import { stopLeftovers } from './agent/leftover-processes';
 import { assertPathComponent } from './agent/sandbox';
+import type { ImageTaskPolicy } from './agent/container-support';
 import { SimulatedAgent } from './agent/simulated-agent';
 import { DEFAULT_KILL_GRACE_PERIOD_MS } from './agent/task-runner';
 import { LocalMaster } from './master/local-master';
@@ -51,6 +52,8 @@ export interface LocalClusterOptions {
   /** How long agents of an earlier run have after a master restart to re-register (default 10 minutes). */
   agentReregisterTimeoutMs?: number;
   dockerVolumeResolver?: (driver: string, name: string, options: Record<string, string>) => Promise<string>;
+  /** Tasks with an image or a container network: `fail` (default; the agents have no container engine) or run their command on the `host`. */
+  imageTasks?: ImageTaskPolicy;
   logger?: Logger;
   /** Register the master in ZooKeeper as Mesos does (`json.info_*` under `path`), for zk:// detection. */
   zookeeper?: { servers: string; path: string; sessionTimeoutMs?: number };
@@ -170,6 +173,7 @@ export class LocalCluster {
     const agent = new SimulatedAgent(spec, this.relay, {
       statusUpdateRetry: this.options.statusUpdateRetry,
       dockerVolumeResolver: this.options.dockerVolumeResolver,
+      imageTasks: this.options.imageTasks,
       logger: this.logger,
     });
     await agent.recover();

@@ -206,7 +206,7 @@ describe('polly CLI', () => {
     expect(r.stderr).toMatch(/temp01: 0\/1 running \(waiting: waiting for an offer\)\n/);
     expect(r.stderr).toMatch(/temp01: 1\/1 running\n/);
     expect(r.stdout).toMatch(/^Instances: +1\/1 running$/m);
-    expect(r.stdout).toMatch(/^TASK +STATE +HOST +ZONE +AGENT +VOLUMES$/m);
+    expect(r.stdout).toMatch(/^TASK +STATE +HEALTH +HOST +PORTS +ZONE +AGENT +VOLUMES$/m);
     r = await runCli(['app', 'ls'], env);
     expect(r.stdout).toBe(
       'ID      INSTANCES  CMD                                     WAITING\ntemp01  1/1        echo hi > mystore/myfile && sleep 1000  -\n',

@@ -61,6 +61,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ file: write('- a\n- b\n'), env: {} })).toThrow(/mapping/);
   });
 
+  it('maps Docker volume drivers to services: rexray and polly by default, key=value pairs or JSON from the environment', () => {
+    expect(loadConfig({ env: {}, file: write('') }).scheduler.volumeDrivers).toEqual({ rexray: 'local', polly: 'local' });
+    expect(loadConfig({ env: { POLLY_SCHEDULER_VOLUME_DRIVERS: 'rexray=local, pxd=portworx' }, file: write('') }).scheduler.volumeDrivers).toEqual({ rexray: 'local', pxd: 'portworx' });
+    expect(loadConfig({ env: { POLLY_SCHEDULER_VOLUME_DRIVERS: '{"datera":"fast"}' }, file: write('') }).scheduler.volumeDrivers).toEqual({ datera: 'fast' });
+    expect(() => loadConfig({ env: { POLLY_SCHEDULER_VOLUME_DRIVERS: 'pxd' }, file: write('') })).toThrow(ConfigError);
+    expect(loadConfig({ env: {}, file: write('local:\n  imageTasks: host\n') }).local.imageTasks).toBe('host');
+  });
+
   it('maps every key to a POLLY_ environment name', () => {
     expect(envNameOf('mesos.failoverTimeoutSeconds')).toBe('POLLY_MESOS_FAILOVER_TIMEOUT_SECONDS');
     expect(envNameOf('home')).toBe('POLLY_HOME');

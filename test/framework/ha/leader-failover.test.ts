@@ -88,7 +88,7 @@ describe('three Polly processes, the leader SIGKILLed during a stream of claims'
       cluster = await LocalCluster.start({
         port: 0,
         workDir: path.join(dir, 'cluster'),
-        agents: [{ hostname: 'node0', zone: 'zone-a', region: 'region-1', resources: 'cpus:4;mem:4096;disk:10000' }],
+        agents: [{ hostname: 'node0', zone: 'zone-a', region: 'region-1', resources: 'cpus:4;mem:4096;disk:10000;ports:[31000-31099]' }],
         heartbeatIntervalSeconds: 0.5,
         allocationIntervalMs: 50,
       });

@@ -52,7 +52,7 @@ describe('volume-bound apps on the local cluster', () => {
     const waiting = await waitFor(() => e!.polly.api.app('second').waiting.find((w) => /held by task/.test(w.reason)), 10000);
     expect(waiting.reason).toBe(`waiting: volume shared is held by task ${first.id} on agent ${first.hostname}`);
     expect(runningTask(e, 'second')).toBeUndefined();
-    await e.polly.api.killApp('first');
+    await e.polly.api.killApp('first', { scale: true });
     const second = await waitFor(() => runningTask(e!, 'second'), 20000);
     expect(e.polly.tracker.currentTask('first', 0)).toBeUndefined();
     expect(storage.ledger.list({ live: true }).map((c) => c.taskId)).toEqual([second.id]);

@@ -24,13 +24,15 @@ describe('Hello Polly', () => {
     const volume = await storage.catalog.create({ service: 'local', name: 'hellopersistence', size: 1, schedulers: ['polly'], availabilityZone: 'zone-a' });
     const api = () => e.polly.api;
 
-    await api().createApp(volumeApp('/temp01', 'echo hello-polly > mystore/myfile && sleep 1000', 'hellopersistence', { constraints: [['hostname', 'LIKE', 'node0']] }));
+    await api().createApp(volumeApp('/temp01', 'echo hello-polly > mystore/myfile && echo written && sleep 1000', 'hellopersistence', { constraints: [['hostname', 'LIKE', 'node0']] }));
     const first = await waitFor(() => runningTask(e, 'temp01'), 20000);
     expect(first.hostname).toBe('node0');
+    // TASK_RUNNING comes at fork: wait until the command has written the file before killing it.
+    await waitFor(() => stdoutOf(e, first.id, first.agentId).includes('written'), 10000);
     expect(first.volumes[0]).toMatchObject({ name: 'hellopersistence', volumeId: volume.id, mode: 'RW', containerPath: 'mystore' });
     expect(storage.ledger.list({ volumeId: volume.id, live: true })).toHaveLength(1);
 
-    await api().killApp('temp01');
+    await api().killApp('temp01', { scale: true });
     await waitFor(() => storage.ledger.list({ volumeId: volume.id, live: true }).length === 0, 20000);
     await api().deleteApp('temp01');
     await waitFor(() => api().apps().length === 0, 20000);

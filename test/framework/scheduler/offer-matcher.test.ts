@@ -1,7 +1,8 @@
 import type { ClaimRecord } from '../../../framework/storage/claim-record';
 import type { VolumeRecord } from '../../../framework/storage/volume-record';
 import { AgentRegistry } from '../../../framework/scheduler/agent-registry';
-import { parseAppSpec } from '../../../framework/scheduler/app-spec';
+import { mesos } from '../../../framework/mesos/generated/mesos';
+import { managedVolumes, parseAppSpec } from '../../../framework/scheduler/app-spec';
 import { MatchEnvironment, OfferMatcher, PendingInstance, reservationOwner } from '../../../framework/scheduler/offer-matcher';
 import { offer } from './offer-fixtures';
 
@@ -33,7 +34,7 @@ function pending(body: Record<string, unknown>, instance = 0, extra: Partial<Pen
     appId: spec.id,
     instance,
     spec,
-    volumes: (spec.container?.volumes ?? []).map((v) => ({ name: v.external.name.replace('{{instance}}', String(instance)), service: 'local', containerPath: v.containerPath, mode: v.mode })),
+    volumes: managedVolumes(spec).map((v) => ({ name: v.external.name.replace('{{instance}}', String(instance)), service: 'local', containerPath: v.containerPath, mode: v.mode })),
     ...extra,
   };
 }
@@ -89,7 +90,8 @@ describe('OfferMatcher', () => {
   it('reserves for residency and then launches only on its own reservation', () => {
     const { matcher, offers } = setup();
     const r = matcher.match([offers[0]], [pending({ id: 'res', residency: {} })]);
-    expect(r.launches[0].reserve?.length).toBe(2);
+    // cpus, mem and the task's one host port.
+    expect(r.launches[0].reserve?.map((x) => x.name)).toEqual(['cpus', 'mem', 'ports']);
     expect(r.launches[0].reserve!.every((x) => reservationOwner(x) === 'res#0')).toBe(true);
     const away = matcher.match([offers[1]], [pending({ id: 'res', residency: {} }, 0, { reservedAgentId: 'A0' })]);
     expect(away.launches).toEqual([]);
@@ -155,5 +157,57 @@ describe('OfferMatcher', () => {
     limits.ebs = 2;
     const tight = new OfferMatcher(env).match([node0], [first]);
     expect(tight.waiting.get('a#0')).toBe('waiting: attach limit 2 of service ebs reached on node0');
+  });
+});
+
+describe('OfferMatcher: host ports and roles', () => {
+  const portsOf = (l: { resources: mesos.v1.IResource[] }) => l.resources.filter((r) => r.name === 'ports').flatMap((r) => (r.ranges?.range ?? []).map((x) => [Number(x.begin), Number(x.end)]));
+
+  function one(o: mesos.v1.Offer) {
+    const agents = new AgentRegistry();
+    agents.observeOffer(o);
+    const env: MatchEnvironment = { scheduler: 'polly', agent: (id) => agents.get(id), findVolume: () => undefined, liveClaims: () => [], claimsOnAgent: () => 0, attachLimit: () => undefined, placements: () => [] };
+    return new OfferMatcher(env);
+  }
+
+  it('takes the lowest free ports for any-port requests, distinct per instance, and names them in the resources', () => {
+    const o = offer('A0', 'node0', 'zone-a', { ports: [[31000, 31001], [31005, 31009]] });
+    const r = one(o).match([o], [pending({ id: 'web', cpus: 0.1, portDefinitions: [{ port: 0 }, { port: 0 }] }, 0), pending({ id: 'web', cpus: 0.1, portDefinitions: [{ port: 0 }, { port: 0 }] }, 1)]);
+    expect(r.launches.map((l) => l.hostPorts)).toEqual([
+      [31000, 31001],
+      [31005, 31006],
+    ]);
+    expect(portsOf(r.launches[0])).toEqual([[31000, 31001]]);
+    expect(r.launches[0].resources.find((x) => x.name === 'ports')?.allocation_info).toEqual({ role: 'polly' });
+  });
+
+  it('requirePorts: the fixed ports or nothing; a second instance on the same agent waits', () => {
+    const o = offer('A0', 'node0', 'zone-a', { ports: [[31000, 31010]] });
+    const spec = { id: 'fixed', cpus: 0.1, requirePorts: true, portDefinitions: [{ port: 31003 }] };
+    const r = one(o).match([o], [pending(spec, 0), pending(spec, 1)]);
+    expect(r.launches.map((l) => l.hostPorts)).toEqual([[31003]]);
+    expect(r.waiting.get('fixed#1')).toBe('waiting: no offer has the resources');
+    const outside = one(o).match([o], [pending({ ...spec, portDefinitions: [{ port: 8080 }] })]);
+    expect(outside.launches).toEqual([]);
+  });
+
+  it('asks no host port for container ports on a container network, and one for bridge mappings', () => {
+    const o = offer('A0', 'node0', 'zone-a', { ports: [] });
+    const container = pending({ id: 'c', cpus: 0.1, networks: [{ mode: 'container', name: 'n' }], container: { type: 'MESOS', portMappings: [{ containerPort: 80 }] } });
+    const r = one(o).match([o], [container]);
+    expect(r.launches.map((l) => l.hostPorts)).toEqual([[undefined]]);
+    const bridge = pending({ id: 'b', cpus: 0.1, networks: [{ mode: 'container/bridge' }], container: { type: 'DOCKER', docker: { image: 'x' }, portMappings: [{ containerPort: 80 }] } });
+    expect(one(o).match([o], [bridge]).launches).toEqual([]);
+  });
+
+  it('acceptedResourceRoles: "*" takes only unreserved resources, the role only reserved ones; role must match the offer', () => {
+    const reserved = (name: string, value: number): mesos.v1.IResource => ({ name, type: mesos.v1.Value.Type.SCALAR, scalar: { value }, reservations: [{ type: mesos.v1.Resource.ReservationInfo.Type.STATIC, role: 'polly' }], allocation_info: { role: 'polly' } });
+    const o = offer('A0', 'node0', 'zone-a', { cpus: 0.2, mem: 64, extra: [reserved('cpus', 2), reserved('mem', 1024)] });
+    const unreservedOnly = one(o).match([o], [pending({ id: 'u', cpus: 1, mem: 128, acceptedResourceRoles: ['*'], portDefinitions: [] })]);
+    expect(unreservedOnly.launches).toEqual([]);
+    const reservedOnly = one(o).match([o], [pending({ id: 'r', cpus: 1, mem: 128, acceptedResourceRoles: ['polly'], portDefinitions: [] })]);
+    expect(reservedOnly.launches[0].resources.every((x) => (x.reservations ?? []).length === 1)).toBe(true);
+    const either = one(o).match([o], [pending({ id: 'e', cpus: 1, mem: 128, portDefinitions: [] })]);
+    expect(either.launches).toHaveLength(1);
   });
 });

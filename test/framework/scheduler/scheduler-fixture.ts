@@ -49,6 +49,8 @@ export interface E2EOptions {
   beforeStart?: (p: Polly) => void;
   /** Wraps the Mesos calls the launcher makes (to lose an ACCEPT, say). */
   wrapDriver?: (driver: MesosDriver) => MesosDriver;
+  /** What the local agents do with image tasks (default: fail them). */
+  imageTasks?: 'fail' | 'host';
 }
 
 async function startPolly(cluster: LocalCluster, storage: StorageFixture, options: E2EOptions): Promise<Polly> {
@@ -104,10 +106,11 @@ export async function startE2E(options: E2EOptions = {}): Promise<E2E> {
     allocationIntervalMs: 50,
     agentPingTimeoutMs: options.agentPingTimeoutMs ?? 300,
     statusUpdateRetry: { minMs: 100, maxMs: 400 },
+    imageTasks: options.imageTasks,
     agents: [
-      { hostname: 'node0', zone: 'zone-a', region: 'region-1', resources: 'cpus:2;mem:2048;disk:10000' },
-      { hostname: 'node1', zone: 'zone-a', region: 'region-1', resources: 'cpus:2;mem:2048;disk:10000' },
-      { hostname: 'node2', zone: 'zone-b', region: 'region-1', resources: 'cpus:2;mem:2048;disk:10000' },
+      { hostname: 'node0', zone: 'zone-a', region: 'region-1', resources: 'cpus:2;mem:2048;disk:10000;ports:[31000-31099]' },
+      { hostname: 'node1', zone: 'zone-a', region: 'region-1', resources: 'cpus:2;mem:2048;disk:10000;ports:[31000-31099]' },
+      { hostname: 'node2', zone: 'zone-b', region: 'region-1', resources: 'cpus:2;mem:2048;disk:10000;ports:[31000-31099]' },
     ],
   });
   const cluster = await LocalCluster.start(clusterOptions(0));
@@ -172,7 +175,7 @@ export function volumeApp(id: string, cmd: string, volume: string, extra: Record
     instances: 1,
     container: {
       type: 'MESOS',
-      volumes: [{ containerPath: 'mystore', mode: 'RW', external: { name: volume, provider: 'dvdi', options: { 'dvdi/driver': 'polly' } } }],
+      volumes: [{ containerPath: 'mystore', mode: 'RW', external: { name: volume, provider: 'dvdi', options: { 'dvdi/driver': 'rexray' } } }],
     },
     ...extra,
   };

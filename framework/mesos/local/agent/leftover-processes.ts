@@ -76,7 +76,8 @@ export function readPidFile(file: string): PidRecord | undefined {
 export function processesOf(record: PidRecord): { pids: number[]; groupIntact: boolean } {
   if (record.bootId !== bootId()) return { pids: [], groupIntact: false }; // the host rebooted since
   const leader = readStat(record.pid);
-  if (leader) {
+  // A zombie leader has exited: only its reaping is pending, and its group may hold strangers.
+  if (leader && leader.state !== 'Z') {
     // Another process now has the pid: the kernel reuses a pid only once its group is empty.
     if (leader.startTime !== record.startTime) return { pids: [], groupIntact: false };
     return { pids: groupMembers(record.pid), groupIntact: true };

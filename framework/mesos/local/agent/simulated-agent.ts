@@ -15,8 +15,13 @@
  * Deliberate differences from a real agent (there is no containerizer here):
  * - volumes are symlinks in the sandbox, absolute container paths are re-rooted under the sandbox
  *   and read-only mode is not enforced (see sandbox.ts);
- * - no fetcher (`CommandInfo.uris` are ignored), no user switching, no custom executors
- *   (a task with its own ExecutorInfo fails with REASON_CONTAINER_LAUNCH_FAILED);
+ * - no container engine: a task with a Docker or UCR image or a container network fails with
+ *   REASON_CONTAINER_LAUNCH_FAILED, as on an agent without those containerizers, unless the cluster
+ *   runs such commands on the host (`imageTasks: host`; container-support.ts);
+ * - the fetcher copies `CommandInfo.uris` into the sandbox without a cache (fetcher.ts); users are
+ *   switched only when the agent runs as root (task-user.ts); health checks are run by the command
+ *   executor (health-checker.ts); no custom executors (a task with its own ExecutorInfo fails with
+ *   REASON_CONTAINER_LAUNCH_FAILED);
  * - tasks get a minimal environment (task-environment.ts);
  * - crash() / restart() within one agent object keep task state in memory; a new object recovers
  *   from the checkpoint (recover());
@@ -33,7 +38,9 @@ import type { AgentSpec } from '../agent-spec';
 import { AgentCheckpoint, type RecoveredTask, type TaskPlacement } from './agent-checkpoint';
 import { recoveredExecutor, recoveredRecord, recoveryOutcome } from './agent-recovery';
 import { CheckpointedResources } from './checkpointed-resources';
+import { containerFailure, uncontainable, type ImageTaskPolicy } from './container-support';
 import { ContainerLaunchError } from './errors';
+import { fetchUris } from './fetcher';
 import { stopLeftovers } from './leftover-processes';
 import { createExecutorSandbox, createNestedSandbox, executorRunDir, linkVolumes } from './sandbox';
 import { StatusUpdateManager, type RetryInterval } from './status-update-manager';
@@ -41,6 +48,7 @@ import { taskEnvironment } from './task-environment';
 import { taskKey, taskView, type ExecutorRecord, type TaskRecord } from './task-record';
 import { DEFAULT_KILL_GRACE_PERIOD_MS, TaskRunner } from './task-runner';
 import { buildTaskStatus, isTerminalState, type StatusFields } from './task-status';
+import { chownTree, taskUser, type TaskUser } from './task-user';
 import { resolveTaskVolumes, type DockerVolumeResolver } from './task-volumes';
 
 const TaskState = mesos.v1.TaskState;
@@ -59,6 +67,8 @@ export interface SimulatedAgentOptions {
   shutdownDrainMs?: number;
   /** Recovery: how long leftover processes get between SIGTERM and SIGKILL (default: the kill grace period). */
   leftoverGraceMs?: number;
+  /** Tasks with an image or a container network: `fail` them (default, as an agent without a container engine) or run their command on the `host`. */
+  imageTasks?: ImageTaskPolicy;
   logger?: Logger;
 }
 
@@ -384,15 +394,22 @@ export class SimulatedAgent implements SimulatedAgentApi {
     let failure: Error | undefined;
     if (task.executor) failure = new ContainerLaunchError('Custom executors are not supported by the local agent');
     else if (!task.command) failure = new ContainerLaunchError('Task has no command');
+    else failure = containerFailure(task, this.options.imageTasks ?? 'fail', this.logger, this.agentId);
+    if (!failure && this.options.imageTasks === 'host' && uncontainable(task) && !task.command?.value && (task.command?.arguments ?? []).length > 0) {
+      // Run on the host, the image's entrypoint is unknown: the first argument is the executable.
+      task = { ...task, command: { ...task.command, value: task.command!.arguments![0] } };
+    }
     this.startTask(frameworkId, task, executor, {
       sandbox,
       containerId: { value: executor.containerId },
       hasExecutor: false,
       placement: { agentId: this.agentId, frameworkId, executorId: executor.executorId, containerId: executor.containerId, taskId },
-      prepare: async () => {
+      prepare: async (user) => {
         if (failure) throw failure;
         await executor.ready;
         await this.mapVolumes(task, sandbox);
+        const uris = task.command?.uris ?? [];
+        if (uris.length > 0) await fetchUris(uris, sandbox, user);
       },
     });
   }
@@ -438,13 +455,19 @@ export class SimulatedAgent implements SimulatedAgentApi {
       group?: Set<string>;
       groupIds?: string[];
       placement: TaskPlacement;
-      prepare(): Promise<void>;
+      prepare(user?: TaskUser): Promise<void>;
     },
   ): void {
     const taskId = task.task_id.value;
     const key = taskKey(frameworkId, taskId);
     let env: Record<string, string> = {};
     let envError: Error | undefined;
+    let user: TaskUser | undefined;
+    try {
+      user = taskUser(task.command?.user);
+    } catch (err) {
+      envError = err as Error;
+    }
     try {
       env = taskEnvironment(task, {
         agentId: this.agentId,
@@ -487,8 +510,11 @@ export class SimulatedAgent implements SimulatedAgentApi {
       pidFile,
       prepare: async () => {
         if (envError) throw envError;
-        await launch.prepare();
+        await launch.prepare(user);
+        if (user) await chownTree(launch.sandbox, user);
       },
+      healthCheck: task.health_check,
+      user: user ? { uid: user.uid, gid: user.gid } : undefined,
       killPolicy: task.kill_policy,
       defaultGracePeriodMs: this.killGracePeriodMs,
       sendKillingState: hasCapability(framework, Capability.TASK_KILLING_STATE),

@@ -24,6 +24,9 @@ export interface SpawnOptions {
   env: Record<string, string>;
   /** Where to record the process while it runs, and the task it belongs to. */
   pidFile?: { file: string; taskId: string };
+  /** Run as this user (CommandInfo.user; the agent must be root). */
+  uid?: number;
+  gid?: number;
 }
 
 export class TaskProcess {
@@ -67,6 +70,7 @@ export class TaskProcess {
         env: options.env,
         detached: true,
         stdio: ['ignore', stdout, stderr],
+        ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid } : {}),
       });
     } finally {
       // The child holds its own copies of the descriptors.

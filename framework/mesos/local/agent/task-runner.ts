@@ -8,6 +8,7 @@
  */
 import { mesos } from '../../generated/mesos';
 import { silentLogger, type Logger } from '../../logger';
+import { HealthChecker } from './health-checker';
 import type { StatusFields } from './task-status';
 import { describeExit, TaskProcess, type TaskProcessExit } from './task-process';
 
@@ -36,6 +37,10 @@ export interface TaskRunnerOptions {
   defaultGracePeriodMs: number;
   /** The framework has TASK_KILLING_STATE. */
   sendKillingState: boolean;
+  /** The task's health check, run by this (command) executor once the task runs. */
+  healthCheck?: mesos.v1.IHealthCheck | null;
+  /** Run as this user (resolved by the agent). */
+  user?: { uid: number; gid: number };
   emit(fields: StatusFields): void;
   logger?: Logger;
 }
@@ -60,6 +65,9 @@ export class TaskRunner {
   private silenced = false;
   private spawning?: Promise<TaskProcess>;
   private lostInCrash = false;
+  private health?: HealthChecker;
+  private killedByHealthCheck = false;
+  private runningStatus?: StatusFields;
   private readonly logger: Logger;
 
   constructor(private readonly options: TaskRunnerOptions) {
@@ -120,6 +128,7 @@ export class TaskRunner {
   /** The agent died: SIGKILL the process group and report nothing (the restarted agent will). */
   crash(): void {
     this.silenced = true;
+    this.health?.stop();
     this.clearEscalation();
     if (this.phaseValue !== 'terminated') this.lostInCrash = true;
     this.phaseValue = 'terminated';
@@ -157,6 +166,8 @@ export class TaskRunner {
         cwd: this.options.sandbox,
         env: this.options.env,
         pidFile: this.options.pidFile ? { file: this.options.pidFile, taskId: this.options.taskId } : undefined,
+        uid: this.options.user?.uid,
+        gid: this.options.user?.gid,
       });
       proc = await this.spawning;
     } catch (err) {
@@ -176,11 +187,13 @@ export class TaskRunner {
     }
     this.phaseValue = 'running';
     this.logger.debug('Task process started', { taskId: this.options.taskId, pid: proc.pid });
-    this.options.emit({
+    this.runningStatus = {
       state: TaskState.TASK_RUNNING,
       source: Source.SOURCE_EXECUTOR,
       containerStatus: { container_id: this.options.containerId, executor_pid: proc.pid },
-    });
+    };
+    this.options.emit(this.runningStatus);
+    this.startHealthCheck();
     const pendingKill = this.pendingKill;
     this.pendingKill = undefined;
     if (pendingKill) this.signalKill(pendingKill);
@@ -189,7 +202,32 @@ export class TaskRunner {
     this.onExit(exit);
   }
 
+  /** The executor's health checker: updates on health changes, a kill after too many failures. */
+  private startHealthCheck(): void {
+    const check = this.options.healthCheck;
+    if (!check) return;
+    this.health = new HealthChecker({
+      check,
+      cwd: this.options.sandbox,
+      env: this.options.env,
+      uid: this.options.user?.uid,
+      gid: this.options.user?.gid,
+      onHealth: (healthy, killTask) => {
+        // Nothing after a kill or the end (the executor's rule).
+        if (this.killRequested || this.phaseValue !== 'running' || this.silenced) return;
+        this.options.emit({ ...this.runningStatus!, reason: Reason.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, healthy });
+        if (killTask) {
+          this.logger.info('Task failed its health check too often; killing it', { taskId: this.options.taskId });
+          this.killedByHealthCheck = true;
+          this.signalKill({});
+        }
+      },
+    });
+    this.health.start();
+  }
+
   private signalKill(request: KillRequest): void {
+    this.health?.stop();
     const proc = this.process;
     if (!proc) return;
     const graceMs = this.gracePeriodMs(request);
@@ -240,6 +278,7 @@ export class TaskRunner {
   }
 
   private onExit(exit: TaskProcessExit): void {
+    this.health?.stop();
     this.clearEscalation();
     // Like destroying the container: nothing the task started outlives it.
     this.process?.signalGroup('SIGKILL');
@@ -248,6 +287,8 @@ export class TaskRunner {
     const state = exit.code === 0 ? TaskState.TASK_FINISHED : this.killRequested ? TaskState.TASK_KILLED : TaskState.TASK_FAILED;
     const fields: StatusFields = { state, source: Source.SOURCE_EXECUTOR, message: describeExit(exit) };
     if (state === TaskState.TASK_KILLED && this.killReason !== undefined) fields.reason = this.killReason;
+    // A kill caused by a failing health check says so (executor.cpp: healthy false on the end).
+    if (state === TaskState.TASK_KILLED && this.killedByHealthCheck) fields.healthy = false;
     this.options.emit(fields);
   }
 }

@@ -2,7 +2,6 @@
 import { randomBytes } from 'node:crypto';
 import { mesos } from '../../generated/mesos';
 
-
 export { isTerminalTaskState as isTerminalState } from '../../task-state';
 
 /** A random RFC 4122 version-4 UUID as 16 raw bytes, like stout's UUID::random().toBytes(). */
@@ -27,6 +26,8 @@ export interface StatusFields {
   reason?: mesos.v1.TaskStatus.Reason;
   message?: string;
   containerStatus?: mesos.v1.IContainerStatus;
+  /** The health check's verdict (TaskStatus.healthy). */
+  healthy?: boolean;
 }
 
 /** An agent-side status update: fresh uuid, agent and executor IDs, timestamp in seconds. */
@@ -43,5 +44,6 @@ export function buildTaskStatus(ids: { taskId: string; agentId: string; executor
   if (fields.reason !== undefined) status.reason = fields.reason;
   if (fields.message !== undefined) status.message = fields.message;
   if (fields.containerStatus) status.container_status = fields.containerStatus;
+  if (fields.healthy !== undefined) status.healthy = fields.healthy;
   return status;
 }

@@ -11,6 +11,7 @@ import type { LocalMaster } from './local-master';
 import type { OfferRecord } from './offer-book';
 import { refuseSecondsOf } from './allocator';
 import { validateId } from './framework-validation';
+import { containerProblem, healthCheckProblem } from './task-validation';
 import {
   type Resource,
   add,
@@ -222,8 +223,16 @@ class AcceptRun {
     if ((task.agent_id?.value ?? '') !== this.agent.id) {
       throw new OperationError(`Task uses invalid agent ${task.agent_id?.value ?? ''} while agent ${this.agent.id} is expected`);
     }
+    if (task.health_check) {
+      const problem = healthCheckProblem(task.health_check);
+      if (problem) throw new OperationError(`Task uses invalid health check: ${problem}`);
+    }
     if ((task.resources ?? []).length === 0) throw new OperationError('Task uses no resources');
     const resources = this.prepare(task.resources);
+    if (task.container) {
+      const problem = containerProblem(task.container);
+      if (problem) throw new OperationError(`Task's \`ContainerInfo\` is invalid: ${problem}`);
+    }
     if (has(task, 'executor') === has(task, 'command')) {
       throw new OperationError('Task should have at least one (but not both) of CommandInfo or ExecutorInfo present');
     }

@@ -633,14 +633,18 @@ export class LocalMaster implements MasterLink {
     const recovered = this.recoveredAgents.delete(id);
     this.registry.admit(info);
     this.agents.set(record);
-    this.adoptAgentTasks(record);
+    this.adoptAgentTasks(record, recovered);
     this.logger.info(reregistered ? 'Agent re-registered' : 'Agent registered', { agentId: id, hostname: info.hostname, recovered });
     if (!wasKnown) this.events.emit('agentAdded', record);
     this.scheduleAllocation();
   }
 
-  /** Tasks an agent reports on (re-)registration become known again. */
-  private adoptAgentTasks(agent: AgentRecord): void {
+  /**
+   * Tasks an agent reports on (re-)registration become known again. A task that was unreachable is
+   * reported to its framework as it is now ("Unreachable agent re-reregistered", REASON_AGENT_REREGISTERED),
+   * as Master::__reregisterSlave does for agents that were not recovered from the registry.
+   */
+  private adoptAgentTasks(agent: AgentRecord, recovered = false): void {
     for (const view of agent.api.tasks()) {
       let framework = this.frameworks.get(view.frameworkId);
       if (!framework) {
@@ -662,6 +666,19 @@ export class LocalMaster implements MasterLink {
         unreachable.task = clone(view.task);
         framework.tasks.set(taskId, unreachable);
         this.events.emit('taskUpdated', unreachable, { task_id: { value: taskId }, state: view.task.state });
+        if (!recovered && framework.connected) {
+          const status: mesos.v1.ITaskStatus = {
+            task_id: { value: taskId },
+            state: view.task.state,
+            source: mesos.v1.TaskStatus.Source.SOURCE_MASTER,
+            reason: Reason.REASON_AGENT_REREGISTERED,
+            message: 'Unreachable agent re-reregistered',
+            agent_id: { value: agent.id },
+            timestamp: Date.now() / 1000,
+          };
+          if (view.task.executor_id) status.executor_id = { value: view.task.executor_id.value };
+          this.sendStatus(framework, status);
+        }
         continue;
       }
       if (framework.tasks.has(taskId)) {

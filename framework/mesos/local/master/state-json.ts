@@ -46,11 +46,15 @@ function taskJson(record: TaskRecord, framework: Framework): Json {
       state: mesos.v1.TaskState[s.state] ?? String(s.state),
       timestamp: s.timestamp ?? 0,
       ...(s.container_status ? { container_status: json(mesos.v1.ContainerStatus, s.container_status) } : {}),
+      ...(Object.prototype.hasOwnProperty.call(s, 'healthy') && s.healthy !== null && s.healthy !== undefined ? { healthy: s.healthy } : {}),
     })),
   };
-  if (t.labels) out.labels = (t.labels.labels ?? []).map((l) => ({ key: l.key, value: l.value }));
-  if (t.container) out.container = json(mesos.v1.ContainerInfo, t.container);
+  if (t.limits && Object.keys(t.limits).length > 0) out.limits = Object.fromEntries(Object.entries(t.limits).map(([k, v]) => [k, json(mesos.v1.Value.Scalar, v)]));
   if (t.user) out.user = t.user;
+  if (t.labels) out.labels = (t.labels.labels ?? []).map((l) => ({ key: l.key, value: l.value }));
+  if (t.discovery) out.discovery = json(mesos.v1.DiscoveryInfo, t.discovery);
+  if (t.container) out.container = json(mesos.v1.ContainerInfo, t.container);
+  if (t.health_check) out.health_check = json(mesos.v1.HealthCheck, t.health_check);
   return out;
 }
 

@@ -44,9 +44,17 @@ function fakeScheduler(): SchedulerApi & { calls: string[] } {
     app: (id) => get(id),
     createApp: async (body) => {
       const spec = parseAppSpec(body);
-      const view: AppView = { ...spec, state: 'active', tasks: [], waiting: [], reservations: {}, createdAt: '', updatedAt: '' };
+      const view: AppView = { ...spec, state: 'active', warnings: [], tasks: [], waiting: [], reservations: {}, createdAt: '', updatedAt: '' };
       apps.set(spec.id, view);
       return view;
+    },
+    updateApp: async (id, body) => {
+      calls.push(`update ${id}`);
+      const created = !apps.has(id.replace(/^\//, ''));
+      const spec = parseAppSpec({ ...(body as object), id });
+      const view: AppView = { ...spec, state: 'active', warnings: [], tasks: [], waiting: [], reservations: {}, createdAt: '', updatedAt: '' };
+      apps.set(spec.id, view);
+      return { app: view, created };
     },
     scaleApp: async (id, n) => {
       calls.push(`scale ${id} ${String(n)}`);

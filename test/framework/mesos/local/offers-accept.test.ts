@@ -215,6 +215,37 @@ describe('offers', () => {
     expect(errors.get('withid')!.message).toBe('The `id` field cannot be set on LAUNCH operations');
   });
 
+  test('task validation: an invalid health check or ContainerInfo → TASK_ERROR with Mesos\' message', async () => {
+    const { stream, frameworkId } = await subscribed(f);
+    const [offer] = await nextOffers(stream);
+    const agentId = offer.agent_id!.value;
+    const tasks: mesos.v1.ITaskInfo[] = [
+      { ...sleepTask('hc-path', agentId), health_check: { type: mesos.v1.HealthCheck.Type.HTTP, http: { port: 80, path: 'health' } } },
+      { ...sleepTask('hc-type', agentId), health_check: { delay_seconds: 1 } },
+      { ...sleepTask('hc-cmd', agentId), health_check: { type: mesos.v1.HealthCheck.Type.COMMAND } },
+      { ...sleepTask('no-docker', agentId), container: { type: mesos.v1.ContainerInfo.Type.DOCKER } },
+      { ...sleepTask('name-param', agentId), container: { type: mesos.v1.ContainerInfo.Type.DOCKER, docker: { image: 'x', parameters: [{ key: 'name', value: 'mine' }] } } },
+      { ...sleepTask('two-sources', agentId), container: { type: mesos.v1.ContainerInfo.Type.MESOS, volumes: [{ container_path: 'd', mode: 1, host_path: '/tmp', source: { type: mesos.v1.Volume.Source.Type.HOST_PATH, host_path: { path: '/tmp' } } }] } },
+    ];
+    await client(stream, frameworkId)({
+      type: CallType.ACCEPT,
+      accept: { offer_ids: [offer.id!], operations: [{ type: mesos.v1.Offer.Operation.Type.LAUNCH, launch: { task_infos: tasks } }] },
+    });
+    const errors = new Map<string, string>();
+    while (errors.size < tasks.length) {
+      const s = (await stream.nextOfType(EventType.UPDATE)).update!.status!;
+      if (s.state === TaskState.TASK_ERROR) errors.set(s.task_id.value, s.message ?? '');
+    }
+    expect(Object.fromEntries(errors)).toEqual({
+      'hc-path': "Task uses invalid health check: The path 'health' of HTTP health check must start with '/'",
+      'hc-type': "Task uses invalid health check: HealthCheck must specify 'type'",
+      'hc-cmd': "Task uses invalid health check: Expecting 'command' to be set for COMMAND health check",
+      'no-docker': "Task's `ContainerInfo` is invalid: DockerInfo 'docker' is not set for DOCKER typed ContainerInfo",
+      'name-param': "Task's `ContainerInfo` is invalid: Parameter in DockerInfo must not be 'name'",
+      'two-sources': "Task's `ContainerInfo` is invalid: Invalid volume: Only one of them should be set: 'host_path', 'image' and 'source'",
+    });
+  });
+
   test('KILL: running task ends TASK_KILLED; KILL of an unknown task answers by reconciliation', async () => {
     const { stream, frameworkId } = await subscribed(f, frameworkInfo({ capabilities: [{ type: Cap.MULTI_ROLE }, { type: Cap.PARTITION_AWARE }] }));
     const send = client(stream, frameworkId);

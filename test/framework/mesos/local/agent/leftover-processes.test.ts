@@ -112,10 +112,11 @@ test('when the leader has exited, only group members carrying the task sandbox a
       return false;
     }
   };
-  // Until `env` has exec'd `sleep 61`, that child still carries the sandbox: wait for one of each.
+  // Until `env` has exec'd its sleep, both children still carry the variable; until the leader is
+  // reaped (no /proc entry left), it still counts as the group's leader.
   await waitFor(
-    'leader gone, one child with the sandbox and one without',
-    () => !running(leader) && groupMembers(leader).length === 2 && groupMembers(leader).filter(carries).length === 1,
+    'leader gone, children left',
+    () => !running(leader) && readStat(leader) === undefined && groupMembers(leader).length === 2 && groupMembers(leader).filter(carries).length === 1,
   );
   const [a, b] = groupMembers(leader);
   const ours = carries(a) ? a : b;
