@@ -343,7 +343,7 @@ export class VolumeCatalog {
     });
     let create: VolumeCreateOptions;
     try {
-      create = checkCreateOptions({ ...resolved.create, ...(Object.keys(fields).length > 0 ? { fields } : {}) });
+      create = checkCreateOptions({ ...resolved.create, profile: resolved.profile, ...(Object.keys(fields).length > 0 ? { fields } : {}) });
     } catch (err) {
       throw toPollyError(err);
     }
