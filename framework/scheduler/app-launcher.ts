@@ -38,6 +38,7 @@ import { POLLY_ACTOR, RESOLVED, TaskResolver, type DeleteOptions } from './task-
 import { Launch, OfferMatcher, OfferMatcherOptions, PendingInstance, reservationOwner, WantedVolume } from './offer-matcher';
 import { isTerminalTaskState } from '../mesos/task-state';
 import { buildTaskInfo, makeTaskId, parseTaskId, VolumeMount } from './task-builder';
+import { csiVolumeMount } from './csi-volume-mapping';
 
 /** The Mesos calls the launcher makes (SchedulerClient has them all). */
 export interface MesosDriver {
@@ -634,6 +635,7 @@ export class AppLauncher {
 
   private mountFor(wanted: WantedVolume, volume: VolumeRecord): VolumeMount {
     const service = this.storage.registry.get(volume.service);
+    if (service.definition.mapping === 'csi') return csiVolumeMount(wanted, volume, service);
     if (service.definition.mapping === 'dockerVolume') {
       return { kind: 'dockerVolume', name: volume.name, containerPath: wanted.containerPath, mode: wanted.mode, driver: service.definition.dockerVolumeDriver ?? 'polly', volumeName: volume.name };
     }

@@ -2,11 +2,13 @@
  * Builds the TaskInfo for an app instance: a command task (`cmd` through the shell, or `args`),
  * its environment, its resources from the matched offer, and one container volume per claimed
  * volume, mapped per its service's mode: `hostPath` → a HOST_PATH source at the driver's path for
- * the volume, `dockerVolume` → a DOCKER_VOLUME source with the service's Docker volume driver.
+ * the volume, `dockerVolume` → a DOCKER_VOLUME source with the service's Docker volume driver,
+ * `csi` → a CSI_VOLUME the agent's volume/csi isolator publishes (csi-volume-mapping.ts).
  * Task labels carry the app, the instance and the volume names, so the Mesos UI shows them.
  */
 import { mesos } from '../mesos/generated/mesos';
 import type { AppSpec } from './app-spec';
+import { csiTaskVolume, type CsiVolumeMount } from './csi-volume-mapping';
 
 export const TASK_LABEL_APP = 'polly_app';
 export const TASK_LABEL_INSTANCE = 'polly_instance';
@@ -15,7 +17,8 @@ export const TASK_LABEL_VOLUMES = 'polly_volumes';
 /** How one claimed volume reaches the task. */
 export type VolumeMount =
   | { containerPath: string; mode: 'RW' | 'RO'; name: string; kind: 'hostPath'; hostPath: string }
-  | { containerPath: string; mode: 'RW' | 'RO'; name: string; kind: 'dockerVolume'; driver: string; volumeName: string };
+  | { containerPath: string; mode: 'RW' | 'RO'; name: string; kind: 'dockerVolume'; driver: string; volumeName: string }
+  | CsiVolumeMount;
 
 export interface TaskBuildInput {
   taskId: string;
@@ -59,6 +62,7 @@ export function buildTaskInfo(input: TaskBuildInput): mesos.v1.ITaskInfo {
         : { shell: false, environment };
   const volumes: mesos.v1.IVolume[] = input.mounts.map((m) => {
     const mode = m.mode === 'RO' ? VolumeMode.RO : VolumeMode.RW;
+    if (m.kind === 'csi') return csiTaskVolume(m);
     if (m.kind === 'hostPath') {
       return { container_path: m.containerPath, mode, source: { type: SourceType.HOST_PATH, host_path: { path: m.hostPath } } };
     }
