@@ -220,6 +220,7 @@ export class PollyService {
           agents: localAgents(config.local.agents),
           heartbeatIntervalSeconds: config.local.heartbeatIntervalSeconds,
           allocationIntervalMs: config.local.allocationIntervalMs,
+          ...(config.local.csiPluginConfigDir ? { csiPluginConfigDir: path.resolve(config.home, config.local.csiPluginConfigDir) } : {}),
           logger: logger.child?.({ component: 'local-cluster' }) ?? logger,
         });
         logger.info('local Mesos cluster started (development and test use only)', {

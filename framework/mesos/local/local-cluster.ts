@@ -20,6 +20,7 @@ import { silentLogger } from '../logger';
 import type { MasterLink, SimulatedAgentApi } from './agent-link';
 import { DEFAULT_AGENTS, parseAgentSpec, type AgentSpecInput } from './agent-spec';
 import { AgentCheckpoint } from './agent/agent-checkpoint';
+import { agentPluginConfigDir } from './agent/csi-plugin-configs';
 import { stopLeftovers } from './agent/leftover-processes';
 import { assertPathComponent } from './agent/sandbox';
 import { SimulatedAgent } from './agent/simulated-agent';
@@ -51,6 +52,11 @@ export interface LocalClusterOptions {
   /** How long agents of an earlier run have after a master restart to re-register (default 10 minutes). */
   agentReregisterTimeoutMs?: number;
   dockerVolumeResolver?: (driver: string, name: string, options: Record<string, string>) => Promise<string>;
+  /**
+   * The agents' `--csi_plugin_config_dir` (their volume/csi isolator): an agent reads
+   * `<dir>/<hostname>` when it exists, else `<dir>`. Unset: no isolator.
+   */
+  csiPluginConfigDir?: string;
   logger?: Logger;
   /** Register the master in ZooKeeper as Mesos does (`json.info_*` under `path`), for zk:// detection. */
   zookeeper?: { servers: string; path: string; sessionTimeoutMs?: number };
@@ -170,6 +176,7 @@ export class LocalCluster {
     const agent = new SimulatedAgent(spec, this.relay, {
       statusUpdateRetry: this.options.statusUpdateRetry,
       dockerVolumeResolver: this.options.dockerVolumeResolver,
+      ...(this.options.csiPluginConfigDir ? { csiPluginConfigDir: agentPluginConfigDir(this.options.csiPluginConfigDir, input.hostname) } : {}),
       logger: this.logger,
     });
     await agent.recover();
