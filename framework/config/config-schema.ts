@@ -158,6 +158,8 @@ const CsiConfigSchema = Type.Object(
          * volume for the agent itself, and the isolator passes no publish context.
          */
         requirePublishContext: Type.Boolean({ default: true }),
+        /** Stage volumes (STAGE_UNSTAGE_VOLUME): bind the volume at the staging path, then the staging path at each target. */
+        stageVolumes: Type.Boolean({ default: false }),
       },
       { default: {}, additionalProperties: false },
     ),

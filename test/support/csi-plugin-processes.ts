@@ -20,6 +20,8 @@ const POLLY = path.join(ROOT, 'bin', 'polly.js');
 export interface PluginNode {
   nodeId: string;
   zone: string;
+  /** This node stages volumes (csi.node.stageVolumes, set through its environment). */
+  stage?: boolean;
 }
 
 export interface PluginProcess {
@@ -48,11 +50,11 @@ export interface CsiPluginProcesses {
   stop(): Promise<void>;
 }
 
-function startProcess(name: string, args: string[], socket: string): PluginProcess {
+function startProcess(name: string, args: string[], socket: string, env: Record<string, string> = {}): PluginProcess {
   const child = spawn(process.execPath, [POLLY, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, POLLY_CRASH_POINT: '' },
+    env: { ...process.env, POLLY_CRASH_POINT: '', ...env },
   });
   const logs: Array<Record<string, unknown>> = [];
   let buffer = '';
@@ -166,6 +168,7 @@ export async function startCsiPluginProcesses(dir: string, nodes: readonly Plugi
         `node ${n.nodeId}`,
         ['csi', 'node', '--config', configFile, '--endpoint', `unix://${nodeSocket(n.nodeId)}`, '--node-id', n.nodeId, '--zone', n.zone],
         nodeSocket(n.nodeId),
+        n.stage ? { POLLY_CSI_NODE_STAGE_VOLUMES: 'true' } : {},
       ),
     );
   }

@@ -24,7 +24,8 @@ import { waitFor } from '../../support/mesos-http';
 jest.setTimeout(180_000);
 
 const NODES = [
-  { nodeId: 'node0', zone: 'zone-a' },
+  // node0's plugin stages volumes (STAGE_UNSTAGE_VOLUME), the others publish directly.
+  { nodeId: 'node0', zone: 'zone-a', stage: true },
   { nodeId: 'node1', zone: 'zone-a' },
   { nodeId: 'node2', zone: 'zone-b' },
 ];
@@ -185,6 +186,7 @@ it('Hello Polly over CSI: data moves with the volume between agents of its zone,
   expect(first.hostname).toBe('node0');
   expect(first.volumes[0].volumeId).toBe(volume.id);
   const node0 = plugin.nodes.get('node0')!;
+  expect(plugin.calls(node0, 'Node/NodeStageVolume')).toEqual([expect.objectContaining({ volumeId: volume.driverVolumeId, code: 'OK' })]);
   expect(plugin.calls(node0, 'Node/NodePublishVolume')).toEqual([expect.objectContaining({ volumeId: volume.driverVolumeId, code: 'OK' })]);
   expect(controllerCalls('ControllerPublishVolume')).toEqual([
     expect.objectContaining({ volumeId: volume.driverVolumeId, nodeId: 'node0' }),
@@ -202,6 +204,8 @@ it('Hello Polly over CSI: data moves with the volume between agents of its zone,
   expect(plugin.calls(node0, 'Node/NodeUnpublishVolume')).toEqual([
     expect.objectContaining({ volumeId: volume.driverVolumeId, code: 'OK' }),
   ]);
+  expect(plugin.calls(node0, 'Node/NodeUnstageVolume')).toEqual([expect.objectContaining({ volumeId: volume.driverVolumeId, code: 'OK' })]);
+  expect(plugin.calls(plugin.nodes.get('node1')!, 'Node/NodeStageVolume')).toEqual([]);
   await waitFor(() => controllerCalls('ControllerUnpublishVolume').length === 1, 20_000);
   expect(controllerCalls('ControllerUnpublishVolume')[0]).toMatchObject({ nodeId: 'node0' });
   expect(fs.existsSync(target)).toBe(false);

@@ -128,3 +128,28 @@ it('a restarted agent unpublishes the volumes of containers an earlier run left 
   expect(mountsUnder(work)).toEqual([]);
   expect(fs.readdirSync(path.join(work, 'isolators', 'volume', 'csi'))).toEqual([]);
 });
+
+it('with a plugin that stages: NodeStageVolume at <mounts>/<volume>/staging first, NodeUnstageVolume after the last unpublish', async () => {
+  const staging = await makeCsiFixture({ overrides: { 'csi.node.requirePublishContext': false, 'csi.node.stageVolumes': true } });
+  try {
+    const node = await staging.startNode('node0');
+    const id = (await staging.storage.catalog.create({ service: 'local', name: 'staged', size: 1 })).id;
+    const dir = path.join(staging.dir, 'csi-plugins');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(
+      path.join(dir, 'p.json'),
+      JSON.stringify({ type: 'polly.csi.storage', endpoints: [{ csi_service: 'NODE_SERVICE', endpoint: node.running.endpoint }] }),
+    );
+    const agentWork = path.join(staging.dir, 'agent');
+    const i = new CsiVolumeIsolator({ workDir: agentWork, pluginConfigDir: dir, logger: silentLogger });
+    isolators.push(i);
+    const mounts = path.join(agentWork, 'csi', 'polly.csi.storage', 'default', 'mounts', encodeVolumeId(id));
+    await i.prepare('c1', [csiVolume('data', id)]);
+    expect(mountsUnder(agentWork).sort()).toEqual([path.join(mounts, 'staging'), path.join(mounts, 'target')]);
+    await i.cleanup('c1');
+    expect(mountsUnder(agentWork)).toEqual([]);
+    expect(fs.existsSync(mounts)).toBe(false);
+  } finally {
+    await staging.dispose();
+  }
+});
