@@ -413,7 +413,9 @@ export class VolumeCatalog {
     try {
       return await this.queue.run(`create/${service.name}/${nameKey(name)}`, async () => {
         this.assertNameFree(service.name, name, nk, true);
-        const existing = await this.call(() => service.driver.volumeInspectByName(name));
+        // A backend whose create is idempotent by name (CSI, with names Polly derives from its own)
+        // is not searched first: the create itself finds a volume an earlier attempt made.
+        const existing = service.driver.createIdempotentByName ? undefined : await this.call(() => service.driver.volumeInspectByName(name));
         if (existing) {
           const id = formatVolumeId(service.name, existing.id);
           throw new ConflictError(
