@@ -18,6 +18,7 @@ import type { VolumeRecord } from '../storage/volume-record';
 import type { AgentRecord } from './agent-registry';
 import type { AppSpec } from './app-spec';
 import { Placement, satisfiesAll } from './constraints';
+import { accessibleFrom } from './volume-zones';
 
 export const RESERVATION_LABEL_APP = 'polly_app';
 export const RESERVATION_LABEL_INSTANCE = 'polly_instance';
@@ -473,6 +474,11 @@ export class OfferMatcher {
       best.rejectedBy = mark;
       if (!satisfiesAll(spec.constraints, best.agent, app.placed)) {
         reason = 'waiting: no offer satisfies the constraints';
+        continue;
+      }
+      const inaccessible = accessibleFrom(existing, best.agent.zone);
+      if (inaccessible) {
+        reason = inaccessible;
         continue;
       }
       const limitProblem = this.attachLimitProblem(instance, existing, best);
