@@ -17,6 +17,7 @@ import { currentCallBudget } from './call-budget';
 import { DriverTransientError } from './errors';
 import type {
   AttachOptions,
+  BackendDescription,
   BackendMark,
   BackendMetadata,
   BackendMetadataSummary,
@@ -75,6 +76,8 @@ export const DEFAULT_DRIVER_TIMEOUT_MS = 30_000;
 
 export class BoundedDriver implements StorageDriver {
   readonly name: string;
+  readonly createIdempotentByName?: boolean;
+  readonly describe?: () => BackendDescription;
   readonly hostPath?: (volume: DriverVolume) => string;
   readonly close?: () => Promise<void>;
   readonly backendMark?: (options?: CallOptions) => Promise<BackendMark>;
@@ -94,6 +97,11 @@ export class BoundedDriver implements StorageDriver {
     options: BoundedDriverOptions = {},
   ) {
     this.name = inner.name;
+    if (inner.createIdempotentByName) this.createIdempotentByName = true;
+    if (inner.describe) {
+      const describe = inner.describe.bind(inner);
+      this.describe = () => describe();
+    }
     this.timeoutMs = checkTimeout(options.timeoutMs ?? DEFAULT_DRIVER_TIMEOUT_MS, 'timeoutMs');
     this.timeouts = {};
     for (const [op, ms] of Object.entries(options.timeouts ?? {}) as [DriverOperation, number | undefined][]) {

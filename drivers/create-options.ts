@@ -41,6 +41,7 @@ export function checkCreateOptions(create: VolumeCreateOptions | undefined): Vol
   }
   if (c.encryptionKey !== undefined) out.encryptionKey = checkText(c.encryptionKey, 'encryptionKey', MAX_FIELD_VALUE);
   if (c.fields !== undefined) out.fields = checkFields(c.fields);
+  if (c.profile !== undefined) out.profile = checkText(c.profile, 'profile', 63);
   return out;
 }
 

@@ -7,6 +7,8 @@ import { VfsDriver } from './vfs/vfs-driver';
 import type { VfsDriverConfig } from './vfs/vfs-driver';
 import { LibStorageDriver } from './libstorage/libstorage-driver';
 import type { LibStorageDriverConfig } from './libstorage/libstorage-driver';
+import { CsiDriver } from './csi/csi-driver';
+import type { CsiDriverConfig } from './csi/csi-driver';
 
 export * from './storage-driver';
 export * from './errors';
@@ -22,11 +24,14 @@ export { VfsDriver } from './vfs/vfs-driver';
 export type { VfsDriverConfig } from './vfs/vfs-driver';
 export { LibStorageDriver } from './libstorage/libstorage-driver';
 export type { LibStorageDriverConfig } from './libstorage/libstorage-driver';
+export { CsiDriver } from './csi/csi-driver';
+export type { CsiDriverConfig } from './csi/csi-driver';
 
 /** Each driver's config type, by driver name. */
 export interface DriverConfigs {
   vfs: VfsDriverConfig;
   libstorage: LibStorageDriverConfig;
+  csi: CsiDriverConfig;
 }
 
 export type DriverName = keyof DriverConfigs;
@@ -34,6 +39,7 @@ export type DriverName = keyof DriverConfigs;
 const factories: { [K in DriverName]: (config: DriverConfigs[K]) => StorageDriver } = {
   vfs: (config) => new VfsDriver(config),
   libstorage: (config) => new LibStorageDriver(config),
+  csi: (config) => new CsiDriver(config),
 };
 
 export function isDriverName(name: string): name is DriverName {

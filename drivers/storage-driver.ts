@@ -49,6 +49,12 @@ export interface DriverVolume {
   status?: string;
   fields: Record<string, string>;
   attachments: VolumeAttachment[];
+  /**
+   * The backend cannot say where the volume is attached (a CSI plugin that does not list published
+   * nodes): `attachments` is then not evidence of anything, and nothing is repaired or reported
+   * from it.
+   */
+  attachmentsUnknown?: boolean;
   /** ISO-8601. */
   createdAt?: string;
 }
@@ -75,6 +81,8 @@ export interface VolumeCreateOptions {
   encrypted?: boolean;
   encryptionKey?: string;
   fields?: Record<string, string>;
+  /** The profile the create was resolved from (drivers with per-profile settings, like csi, use it). */
+  profile?: string;
 }
 
 export interface AttachOptions {
@@ -98,6 +106,8 @@ export interface CallOptions {
 
 /** A profile's create parameters, as far as capacity questions care. */
 export interface CapacityQuery {
+  /** The profile asked about (drivers with per-profile settings, like csi, use it). */
+  profile?: string;
   type?: string;
   iops?: number;
   encrypted?: boolean;
@@ -183,9 +193,23 @@ export interface MetadataImportResult {
   kept?: boolean;
 }
 
+/** What a driver says about its backend, for `/v1/services` and the dashboard (after `init`). */
+export interface BackendDescription {
+  /** For a CSI plugin: what it said about itself. */
+  plugin?: { name: string; version: string; capabilities: string[]; endpoint: string };
+}
+
 export interface StorageDriver {
   /** The driver's name, e.g. `vfs`, `libstorage`. */
   readonly name: string;
+  /**
+   * The backend's create is idempotent by name but the backend may not be searchable by name (CSI):
+   * a create whose outcome is unknown is settled by making the same request again, which returns
+   * what an earlier attempt made (or makes it now), instead of by a lookup alone.
+   */
+  readonly createIdempotentByName?: boolean;
+  /** What the backend said about itself (after `init`); not a call. */
+  describe?(): BackendDescription;
   type(): StorageType;
   init(options?: CallOptions): Promise<void>;
   close?(): Promise<void>;

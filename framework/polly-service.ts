@@ -28,6 +28,7 @@ import { meteredDriver, SchedulerMetrics } from './scheduler/scheduler-metrics';
 import { StorageOfferBook } from './scheduler/storage-offers';
 import { CapacityRefresher } from './scheduler/capacity-refresher';
 import { HolderFencing } from './scheduler/holder-fencing';
+import { csiNodeIdsOf, instanceIdResolver } from './scheduler/csi-node-ids';
 import { agentsRoutes } from './api/v1/agents-routes';
 import { appsRoutes } from './api/v1/apps-routes';
 import { tasksRoutes } from './api/v1/tasks-routes';
@@ -181,6 +182,9 @@ export class PollyService {
       const agents = new AgentRegistry({
         zoneAttribute: config.scheduler.zoneAttribute,
         services: () => storage.registry.list().map((s) => s.name),
+        // CSI services know an agent by its node ID for their plugin; the others by its host name.
+        instanceId: instanceIdResolver(storage.registry),
+        csiNodeIds: (agent) => csiNodeIdsOf(agent, storage.registry.list()),
         logger: schedulerLogger,
       });
       const offers = new StorageOfferBook({ storage, agents });
@@ -219,6 +223,7 @@ export class PollyService {
           heartbeatIntervalSeconds: config.local.heartbeatIntervalSeconds,
           allocationIntervalMs: config.local.allocationIntervalMs,
           imageTasks: config.local.imageTasks,
+          ...(config.local.csiPluginConfigDir ? { csiPluginConfigDir: path.resolve(config.home, config.local.csiPluginConfigDir) } : {}),
           logger: logger.child?.({ component: 'local-cluster' }) ?? logger,
         });
         logger.info('local Mesos cluster started (development and test use only)', {

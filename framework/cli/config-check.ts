@@ -3,11 +3,13 @@
  * opens a listener: the schema, the API and libStorage auth rules, and every file the
  * configuration names. All problems at once, each naming its key.
  */
+import fs from 'node:fs';
 import { ApiAuth, createApiAuth } from '../api/auth/api-auth';
 import { createLibStorageAuth } from '../api/libstorage/libstorage-auth';
 import { referencedFileProblems } from '../config/config-files';
 import { ConfigError, loadConfig, LoadConfigOptions } from '../config/config-loader';
-import type { PollyConfig } from '../config/config-schema';
+import type { PollyConfig, ServiceConfig } from '../config/config-schema';
+import { csiServiceProblems } from '../storage/service-registry';
 
 export type CheckedConfig = { config: PollyConfig; problems: [] } | { config: undefined; problems: string[] };
 
@@ -35,6 +37,8 @@ export function configProblems(config: PollyConfig): string[] {
   for (const [i, s] of config.services.entries()) {
     if (names.has(s.name)) problems.push(`services[${i}].name "${s.name}" is used twice`);
     names.add(s.name);
+    problems.push(...csiServiceProblems(s, `services[${i}]`).map((p) => `${p.field}: ${p.message}`));
+    problems.push(...csiFileProblems(s, `services[${i}]`));
   }
   return problems;
 }
@@ -55,4 +59,20 @@ export function loadCheckedConfig(options: LoadConfigOptions): CheckedConfig {
 /** Writes one `polly: <problem>` line per problem to stderr. */
 export function reportProblems(problems: readonly string[]): void {
   for (const p of problems) process.stderr.write(`polly: ${p}\n`);
+}
+
+/** A csi service's TLS files: each must be a file Polly can read. */
+function csiFileProblems(service: ServiceConfig, where: string): string[] {
+  const problems: string[] = [];
+  for (const [key, file] of Object.entries(service.csi?.tls ?? {})) {
+    if (typeof file !== 'string') continue;
+    try {
+      fs.accessSync(file, fs.constants.R_OK);
+      if (!fs.statSync(file).isFile()) problems.push(`${where}.csi.tls.${key}: ${file} is not a file`);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      problems.push(`${where}.csi.tls.${key}: ${code === 'ENOENT' ? `file ${file} does not exist` : `cannot read ${file} (${code})`}`);
+    }
+  }
+  return problems;
 }

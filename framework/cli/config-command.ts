@@ -12,13 +12,16 @@ import { loadCheckedConfig, reportProblems } from './config-check';
 
 export const MASK = '********';
 
-/** A copy of `config` with tokens and secrets (API, Mesos, libStorage JWT, libStorage services) replaced by a mask. */
+/** A copy of `config` with tokens and secrets (API, Mesos, libStorage JWT, libStorage services, CSI services) replaced by a mask. */
 export function maskSecrets(config: PollyConfig): PollyConfig {
   const copy = structuredClone(config);
   copy.api.tokens = copy.api.tokens.map((t) => ({ ...t, token: MASK }));
   if (copy.mesos.secret) copy.mesos.secret = MASK;
   if (copy.libstorage.jwt?.secret) copy.libstorage.jwt.secret = MASK;
-  for (const service of copy.services) if (service.libstorage?.token) service.libstorage.token = MASK;
+  for (const service of copy.services) {
+    if (service.libstorage?.token) service.libstorage.token = MASK;
+    if (service.csi) for (const key of Object.keys(service.csi.secrets)) service.csi.secrets[key] = MASK;
+  }
   return copy;
 }
 

@@ -158,6 +158,8 @@ const CsiConfigSchema = Type.Object(
          * volume for the agent itself, and the isolator passes no publish context.
          */
         requirePublishContext: Type.Boolean({ default: true }),
+        /** Stage volumes (STAGE_UNSTAGE_VOLUME): bind the volume at the staging path, then the staging path at each target. */
+        stageVolumes: Type.Boolean({ default: false }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -169,14 +171,90 @@ export type CsiConfig = Static<typeof CsiConfigSchema>;
 
 export type LibStorageServiceConfig = Static<typeof LibStorageServiceConfigSchema>;
 
+const StringMapSchema = Type.Record(Type.String({ minLength: 1, maxLength: 255 }), Type.String({ maxLength: 4096 }), { default: {} });
+
+/** A secret Mesos' secret resolver on the agent looks up by name (Secret.Reference); Polly never sees its value. */
+const CsiSecretReferenceSchema = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 1024 }), key: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })) },
+  { additionalProperties: false },
+);
+
+/** For driver `csi`: a CSI plugin's controller service as the backend (drivers/csi). */
+export const CsiServiceConfigSchema = Type.Object(
+  {
+    /** The plugin's controller endpoint: `unix:///path/to/controller.sock` or `tcp://host:port` (with `tls`). */
+    endpoint: Type.String({ minLength: 1 }),
+    /** For a TCP endpoint: the CA that signs the plugin's certificate, and a client certificate if the plugin asks for one. */
+    tls: Type.Optional(
+      Type.Object(
+        {
+          caFile: Type.String({ minLength: 1 }),
+          certFile: Type.Optional(Type.String({ minLength: 1 })),
+          keyFile: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** The name the plugin must give in GetPluginInfo; empty: whatever it says. */
+    pluginName: Type.String({ pattern: '^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$', default: '' }),
+    /** The name the agents know the plugin by (the `type` of its CSIPluginInfo on the agents); empty: the plugin's own name. */
+    agentPluginName: Type.String({ pattern: '^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$', default: '' }),
+    /** The topology segment key whose value is a zone (the plugin's own key; `topology.kubernetes.io/zone` is always understood too). */
+    topologyKey: Type.String({ minLength: 1, maxLength: 316, default: 'topology.kubernetes.io/zone' }),
+    /** The agent attribute holding the agent's node ID for this plugin; empty: `csi.<plugin name>.node_id`. Agents without it are known by their host name. */
+    nodeIdAttribute: Type.String({ maxLength: 255, default: '' }),
+    /** Every CSI name Polly gives starts with it; empty: `polly-<service>-`. */
+    namePrefix: Type.String({ pattern: '^([a-z0-9][a-z0-9._-]{0,47})?$', default: '' }),
+    /** How tasks use the volumes: a mounted file system, or a raw block device. */
+    accessType: Type.Union([Type.Literal('mount'), Type.Literal('block')], { default: 'mount' }),
+    /** The file system volumes are mounted with when their profile names none (mount access); empty: the plugin's default. */
+    fsType: Type.String({ pattern: '^([a-z0-9][a-z0-9._-]{0,31})?$', default: '' }),
+    mountFlags: Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { maxItems: 64, default: [] }),
+    /** The access mode of read-only claims. */
+    readerMode: Type.Union([Type.Literal('MULTI_NODE_READER_ONLY'), Type.Literal('SINGLE_NODE_READER_ONLY')], {
+      default: 'MULTI_NODE_READER_ONLY',
+    }),
+    /** Parameters of every CreateVolume and GetCapacity (a StorageClass's parameters). */
+    parameters: StringMapSchema,
+    /** Parameters of every CreateSnapshot. */
+    snapshotParameters: StringMapSchema,
+    /** Per profile (by name): its own parameters (over the service's) and file system. */
+    profiles: Type.Record(
+      Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,62}$' }),
+      Type.Object(
+        { parameters: Type.Optional(StringMapSchema), fsType: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,31}$' })) },
+        { additionalProperties: false },
+      ),
+      { default: {} },
+    ),
+    /** Passed as `secrets` on the plugin's controller calls; never logged, masked by `polly config show`. */
+    secrets: StringMapSchema,
+    /** Secrets of NodeStageVolume / NodePublishVolume, by reference: the agents' secret resolver looks them up. */
+    nodeStageSecrets: Type.Record(Type.String({ minLength: 1, maxLength: 255 }), CsiSecretReferenceSchema, { default: {} }),
+    nodePublishSecrets: Type.Record(Type.String({ minLength: 1, maxLength: 255 }), CsiSecretReferenceSchema, { default: {} }),
+    /** The plugin's node service needs ControllerPublishVolume's publish_context (Mesos' isolator cannot pass it: mapping csi is refused). */
+    nodeNeedsPublishContext: Type.Boolean({ default: false }),
+    /** Deadline of each call to the plugin. */
+    callTimeoutMs: Type.Integer({ minimum: 100, maximum: 3600000, default: 30000 }),
+    /** Volumes of this service one node may have published; unset: no limit known. */
+    attachLimit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000 })),
+  },
+  { additionalProperties: false },
+);
+
+export type CsiServiceConfig = Static<typeof CsiServiceConfigSchema>;
+
 /** A storage service: a named backend = driver + its config + profiles. */
 const ServiceConfigSchema = Type.Object(
   {
     name: Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}$' }),
-    /** `vfs` (local directories) or `libstorage` (a remote libStorage server, e.g. REX-Ray or another Polly). */
-    driver: Type.Union([Type.Literal('vfs'), Type.Literal('libstorage')]),
-    /** How an attached volume reaches a task: a host path, or a Docker volume through `dockerVolumeDriver`. */
-    mapping: Type.Union([Type.Literal('hostPath'), Type.Literal('dockerVolume')], { default: 'hostPath' }),
+    /** `vfs` (local directories), `libstorage` (a remote libStorage server, e.g. REX-Ray or another Polly) or `csi` (any CSI plugin's controller). */
+    driver: Type.Union([Type.Literal('vfs'), Type.Literal('libstorage'), Type.Literal('csi')]),
+    /**
+     * How an attached volume reaches a task: a host path, a Docker volume through `dockerVolumeDriver`,
+     * or a Mesos CSI volume the agents' `volume/csi` isolator publishes. Default: `csi` for driver csi, else `hostPath`.
+     */
+    mapping: Type.Optional(Type.Union([Type.Literal('hostPath'), Type.Literal('dockerVolume'), Type.Literal('csi')])),
     /** Docker volume driver name on the agents (e.g. `rexray`), for mapping `dockerVolume`. */
     dockerVolumeDriver: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._/:-]{0,127}$' })),
     /**
@@ -196,6 +274,8 @@ const ServiceConfigSchema = Type.Object(
     ),
     /** For driver `libstorage`: the remote server and the service on it this Polly service uses. */
     libstorage: Type.Optional(LibStorageServiceConfigSchema),
+    /** For driver `csi`: the plugin and how its volumes are created and handed to tasks. */
+    csi: Type.Optional(CsiServiceConfigSchema),
     profiles: Type.Array(ProfileConfigSchema, { minItems: 1, default: [{ name: 'default' }] }),
   },
   { additionalProperties: false },
@@ -313,6 +393,11 @@ export const ConfigSchema = Type.Object(
          * on the host, without the image or any isolation (development only).
          */
         imageTasks: Type.Union([Type.Literal('fail'), Type.Literal('host')], { default: 'fail' }),
+        /**
+         * The agents' `--csi_plugin_config_dir` (their `volume/csi` isolator): CSIPluginInfo JSON files.
+         * An agent reads `<dir>/<hostname>/` when it exists, else `<dir>`; empty: no isolator. Relative to home.
+         */
+        csiPluginConfigDir: Type.String({ default: '' }),
       },
       { default: {}, additionalProperties: false },
     ),

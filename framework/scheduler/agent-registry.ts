@@ -31,6 +31,8 @@ export interface AgentRecord {
 /** What /v1/agents shows: the record plus the instance ID of each storage service. */
 export interface AgentView extends AgentRecord {
   instanceIds: Record<string, string>;
+  /** The agent's node ID per CSI plugin (present when a service uses a CSI plugin). */
+  csiNodeIds?: Record<string, string>;
 }
 
 export interface AgentRegistryEvents {
@@ -48,6 +50,8 @@ export interface AgentRegistryOptions {
   instanceId?: InstanceIdResolver;
   /** Service names, for views. */
   services?: () => string[];
+  /** The agent's node ID per CSI plugin, for views (csi-node-ids.ts). */
+  csiNodeIds?: (agent: AgentRecord) => Record<string, string> | undefined;
   logger?: Logger;
 }
 
@@ -106,6 +110,7 @@ export class AgentRegistry extends TypedEmitter<AgentRegistryEvents> {
   private readonly zoneAttribute: string;
   private readonly resolveInstanceId: InstanceIdResolver;
   private readonly services: () => string[];
+  private readonly csiNodeIds: (agent: AgentRecord) => Record<string, string> | undefined;
   private readonly logger: Logger;
   private operatorSubscription: OperatorSubscription | undefined;
 
@@ -114,6 +119,7 @@ export class AgentRegistry extends TypedEmitter<AgentRegistryEvents> {
     this.zoneAttribute = options.zoneAttribute ?? 'zone';
     this.resolveInstanceId = options.instanceId ?? ((agent) => agent.hostname);
     this.services = options.services ?? (() => []);
+    this.csiNodeIds = options.csiNodeIds ?? (() => undefined);
     this.logger = options.logger ?? silentLogger;
   }
 
@@ -151,7 +157,8 @@ export class AgentRegistry extends TypedEmitter<AgentRegistryEvents> {
   view(agent: AgentRecord): AgentView {
     const instanceIds: Record<string, string> = {};
     for (const service of this.services()) instanceIds[service] = this.instanceId(agent, service);
-    return { ...agent, attributes: { ...agent.attributes }, instanceIds };
+    const csiNodeIds = this.csiNodeIds(agent);
+    return { ...agent, attributes: { ...agent.attributes }, instanceIds, ...(csiNodeIds ? { csiNodeIds } : {}) };
   }
 
   /** An offer proves the agent is registered and reachable; it also carries its facts. */

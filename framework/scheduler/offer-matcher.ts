@@ -34,6 +34,7 @@ import {
   take,
   type Slot,
 } from './offer-slot';
+import { accessibleFrom } from './volume-zones';
 
 export { RESERVATION_LABEL_APP, RESERVATION_LABEL_INSTANCE, reservationOwner } from './offer-slot';
 
@@ -350,6 +351,11 @@ export class OfferMatcher {
       best.rejectedBy = mark;
       if (!satisfiesAll(spec.constraints, best.agent, app.placed)) {
         reason = 'waiting: no offer satisfies the constraints';
+        continue;
+      }
+      const inaccessible = accessibleFrom(existing, best.agent.zone);
+      if (inaccessible) {
+        reason = inaccessible;
         continue;
       }
       const limitProblem = this.attachLimitProblem(instance, existing, best);

@@ -168,7 +168,10 @@ export class StorageOfferBook extends TypedEmitter<StorageOfferEvents> {
         for (const zone of zones) {
           const key = `${service.name}\u0000${profile.name}\u0000${zone}`;
           try {
-            const capacity = await service.driver.capacity({ type: profile.type, iops: profile.iops, encrypted: profile.encrypted }, zone || undefined);
+            const capacity = await service.driver.capacity(
+              { profile: profile.name, type: profile.type, iops: profile.iops, encrypted: profile.encrypted },
+              zone || undefined,
+            );
             const before = this.capacityCache.get(key);
             const after = capacity ? { availableGiB: capacity.availableGiB, totalGiB: capacity.totalGiB } : null;
             this.capacityCache.set(key, after);

@@ -9,8 +9,9 @@
  * - container: DOCKER (Docker containerizer: image, network, port mappings, privileged, parameters,
  *   force pull) or MESOS (UCR: a Docker image when one is given, cached unless forcePullImage;
  *   NetworkInfos for bridge and container networks), linuxInfo, tty, and one volume per claimed
- *   volume — `hostPath` services as HOST_PATH, `dockerVolume` services as DOCKER_VOLUME — plus the
- *   app's host paths;
+ *   volume — `hostPath` services as HOST_PATH, `dockerVolume` services as DOCKER_VOLUME, `csi`
+ *   services as a CSI_VOLUME the agent's volume/csi isolator publishes (csi-volume-mapping.ts) —
+ *   plus the app's host paths;
  * - the first health check as the Mesos HealthCheck (HTTP/HTTPS/TCP as their MESOS_ counterparts),
  *   the kill grace period, resource limits, DiscoveryInfo with the ports, and labels.
  *
@@ -19,6 +20,7 @@
 import { mesos } from '../mesos/generated/mesos';
 import type { AppSpec, HealthCheckSpec } from './app-spec';
 import { isExternalVolume } from './app-spec';
+import { csiTaskVolume, type CsiVolumeMount } from './csi-volume-mapping';
 
 export const TASK_LABEL_APP = 'polly_app';
 export const TASK_LABEL_INSTANCE = 'polly_instance';
@@ -31,7 +33,8 @@ const NEVER = 4294967295;
 /** How one claimed volume reaches the task. */
 export type VolumeMount =
   | { containerPath: string; mode: 'RW' | 'RO'; name: string; kind: 'hostPath'; hostPath: string }
-  | { containerPath: string; mode: 'RW' | 'RO'; name: string; kind: 'dockerVolume'; driver: string; volumeName: string };
+  | { containerPath: string; mode: 'RW' | 'RO'; name: string; kind: 'dockerVolume'; driver: string; volumeName: string }
+  | CsiVolumeMount;
 
 export interface TaskBuildInput {
   taskId: string;
@@ -169,6 +172,7 @@ function command(input: TaskBuildInput): mesos.v1.ICommandInfo {
 function volumesOf(input: TaskBuildInput): mesos.v1.IVolume[] {
   const out: mesos.v1.IVolume[] = input.mounts.map((m) => {
     const mode = m.mode === 'RO' ? VolumeMode.RO : VolumeMode.RW;
+    if (m.kind === 'csi') return csiTaskVolume(m);
     if (m.kind === 'hostPath') {
       return { container_path: m.containerPath, mode, source: { type: SourceType.HOST_PATH, host_path: { path: m.hostPath } } };
     }

@@ -7,6 +7,7 @@
  * and LAUNCH. A failure or a cancel before the ACCEPT releases what was claimed; a cancel that
  * crossed the ACCEPT kills the task as soon as the ACCEPT returns.
  */
+import { csiVolumeMount } from './csi-volume-mapping';
 import { randomUUID } from 'node:crypto';
 import { ConflictError } from '../errors/conflict-error';
 import { mesos } from '../mesos/generated/mesos';
@@ -383,6 +384,7 @@ export class TaskLauncher {
 
   private mountFor(wanted: WantedVolume, volume: VolumeRecord): VolumeMount {
     const service = this.ctx.storage.registry.get(volume.service);
+    if (service.definition.mapping === 'csi') return csiVolumeMount(wanted, volume, service);
     if (service.definition.mapping === 'dockerVolume') {
       return { kind: 'dockerVolume', name: volume.name, containerPath: wanted.containerPath, mode: wanted.mode, driver: service.definition.dockerVolumeDriver ?? 'polly', volumeName: volume.name };
     }

@@ -561,7 +561,8 @@ export class ClaimLedger {
     let settled = true;
     try {
       const dv: DriverVolume = await retryTransient(() => driver.volumeInspect(volume.driverVolumeId), this.retry);
-      const ours = dv.attachments.some((a) => sameInstance(a.instanceId.id, claim.instanceId));
+      // A backend that cannot say where the volume is attached gets the (idempotent) detach anyway.
+      const ours = dv.attachmentsUnknown === true || dv.attachments.some((a) => sameInstance(a.instanceId.id, claim.instanceId));
       if (ours && !this.sharedInstance(volume.id, claim.instanceId, claim.id)) {
         await retryTransient(() => driver.volumeDetach(volume.driverVolumeId, { id: claim.instanceId }), this.retry);
       }

@@ -6,8 +6,10 @@
  * at start.
  */
 import path from 'node:path';
+import { Value } from '@sinclair/typebox/value';
+import { readCsiEndpoint } from '../../drivers/csi/csi-endpoint';
 import type { StorageDriver } from '../../drivers/storage-driver';
-import type { LibStorageServiceConfig, ServiceConfig } from '../config/config-schema';
+import { CsiServiceConfig, CsiServiceConfigSchema, LibStorageServiceConfig, ServiceConfig } from '../config/config-schema';
 import { NotFoundError } from '../errors/not-found-error';
 import { PollyError } from '../errors/polly-error';
 import { ValidationError } from '../errors/validation-error';
@@ -30,13 +32,15 @@ import {
 export const SERVICE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
 export const DEFAULT_SERVICE_TIMEOUT_MS = 60_000;
 
-export type VolumeMapping = 'hostPath' | 'dockerVolume';
+export type VolumeMapping = 'hostPath' | 'dockerVolume' | 'csi';
 
 /** A service as written in the config; the schema's defaults are optional here. */
-export type ServiceInput = Omit<ServiceConfig, 'mapping' | 'timeoutMs' | 'profiles'> & {
+export type ServiceInput = Omit<ServiceConfig, 'mapping' | 'timeoutMs' | 'profiles' | 'csi'> & {
   mapping?: VolumeMapping;
   timeoutMs?: number;
   profiles?: ProfileInput[];
+  /** As written: what is left out takes the schema's defaults. */
+  csi?: Partial<CsiServiceConfig> & { endpoint: string };
 };
 
 /** A service with every default applied: what the driver factory receives. */
@@ -51,6 +55,8 @@ export interface ServiceDefinition {
   readonly vfs?: { readonly root: string; readonly attachLimit?: number };
   /** Present for the libstorage driver: the remote server and its service. */
   readonly libstorage?: Readonly<LibStorageServiceConfig>;
+  /** Present for the csi driver: the plugin and its settings (defaults applied, `namePrefix` filled in). */
+  readonly csi?: Readonly<CsiServiceConfig>;
   readonly profiles: readonly Profile[];
 }
 
@@ -89,9 +95,13 @@ function defineService(input: ServiceInput, index: number, home: string): Servic
     throw ValidationError.field(`${where}.name`, `${where}.name ${JSON.stringify(input.name)} must match ${SERVICE_NAME_PATTERN.source}`);
   }
   const name = input.name;
-  const mapping = input.mapping ?? 'hostPath';
-  if (mapping !== 'hostPath' && mapping !== 'dockerVolume') {
-    throw ValidationError.field(`${where}.mapping`, `${where}.mapping must be hostPath or dockerVolume`);
+  const mapping = input.mapping ?? (input.driver === 'csi' ? 'csi' : 'hostPath');
+  if (mapping !== 'hostPath' && mapping !== 'dockerVolume' && mapping !== 'csi') {
+    throw ValidationError.field(`${where}.mapping`, `${where}.mapping must be hostPath, dockerVolume or csi`);
+  }
+  const csiProblems = csiServiceProblems(input, where);
+  if (csiProblems.length > 0) {
+    throw new ValidationError(csiProblems.map((p) => p.message).join('; '), { field: csiProblems[0].field, problems: csiProblems });
   }
   if (mapping === 'dockerVolume' && !input.dockerVolumeDriver) {
     throw ValidationError.field(
@@ -133,7 +143,71 @@ function defineService(input: ServiceInput, index: number, home: string): Servic
     }
     definition.libstorage = Object.freeze({ ...input.libstorage });
   }
+  if (input.driver === 'csi' && input.csi) {
+    const csi = Value.Default(CsiServiceConfigSchema, structuredClone(input.csi)) as CsiServiceConfig;
+    definition.csi = Object.freeze({ ...csi, namePrefix: csi.namePrefix || `polly-${name}-` });
+  }
   return Object.freeze(definition);
+}
+
+/**
+ * What makes a csi service (or a csi mapping) unusable before any plugin is asked, every problem
+ * with its key: `polly config check` reports them all, and the registry refuses such a service.
+ */
+export function csiServiceProblems(input: ServiceInput, where: string): Array<{ field: string; message: string }> {
+  const problems: Array<{ field: string; message: string }> = [];
+  const mapping = input.mapping ?? (input.driver === 'csi' ? 'csi' : 'hostPath');
+  const name = input.name;
+  if (mapping === 'csi' && input.driver !== 'csi') {
+    problems.push({
+      field: `${where}.mapping`,
+      message: `Service "${name}" maps volumes as Mesos CSI volumes (mapping csi), which needs driver csi: a CSI_VOLUME names a CSI plugin's volume`,
+    });
+  }
+  if (input.driver !== 'csi') return problems;
+  const csi = input.csi;
+  if (!csi?.endpoint) {
+    problems.push({ field: `${where}.csi.endpoint`, message: `Service "${name}" uses driver csi: set csi.endpoint (the plugin's controller socket)` });
+    return problems;
+  }
+  const endpoint = readCsiEndpoint(csi.endpoint, `${where}.csi.endpoint`);
+  if ('problem' in endpoint) problems.push({ field: `${where}.csi.endpoint`, message: endpoint.problem });
+  else if (endpoint.endpoint.kind === 'tcp' && !csi.tls?.caFile) {
+    problems.push({
+      field: `${where}.csi.tls`,
+      message: `Service "${name}": csi.endpoint is TCP: set csi.tls.caFile (and csi.tls.certFile/keyFile if the plugin asks for a client certificate); Polly sends no secrets in the clear`,
+    });
+  }
+  if (csi.tls && (csi.tls.certFile === undefined) !== (csi.tls.keyFile === undefined)) {
+    problems.push({ field: `${where}.csi.tls`, message: `Service "${name}": csi.tls needs both certFile and keyFile, or neither` });
+  }
+  if (mapping === 'csi' && csi.nodeNeedsPublishContext) {
+    problems.push({ field: `${where}.csi.nodeNeedsPublishContext`, message: csiPublishContextProblem(name) });
+  }
+  if (csi.accessType === 'block' && (csi.fsType || Object.values(csi.profiles ?? {}).some((p) => p.fsType))) {
+    problems.push({
+      field: `${where}.csi.fsType`,
+      message: `Service "${name}" uses block access (csi.accessType block): a file system type (csi.fsType, csi.profiles.*.fsType) has no meaning there`,
+    });
+  }
+  const profileNames = new Set((input.profiles ?? [{ name: DEFAULT_PROFILE_NAME }]).map((p) => p.name));
+  const unknown = Object.keys(csi.profiles ?? {}).filter((p) => !profileNames.has(p));
+  if (unknown.length > 0) {
+    problems.push({
+      field: `${where}.csi.profiles`,
+      message: `Service "${name}": csi.profiles names ${unknown.map((p) => `"${p}"`).join(', ')}, which ${unknown.length === 1 ? 'is not a profile' : 'are not profiles'} of the service`,
+    });
+  }
+  return problems;
+}
+
+/** Why a plugin whose node service needs a publish context cannot be served through Mesos' isolator. */
+export function csiPublishContextProblem(service: string): string {
+  return (
+    `Service "${service}": its CSI plugin's node service needs ControllerPublishVolume's publish_context (csi.nodeNeedsPublishContext), ` +
+    "but mapping csi hands volumes to Mesos' volume/csi isolator, which calls the node service without one " +
+    '(Volume.Source.CSIVolume.StaticProvisioning has no publish_context field): use mapping dockerVolume with a volume driver that calls the node service itself, or a plugin that needs no publish context'
+  );
 }
 
 export class ServiceRegistry {
@@ -158,7 +232,7 @@ export class ServiceRegistry {
       if (definition.mapping === 'hostPath' && typeof driver.hostPath !== 'function') {
         throw ValidationError.field(
           `services[${index}].mapping`,
-          `Service "${definition.name}": driver ${driver.name} cannot expose volumes as host paths; use mapping dockerVolume`,
+          `Service "${definition.name}": driver ${driver.name} cannot expose volumes as host paths; use mapping ${definition.driver === 'csi' ? 'csi' : 'dockerVolume'}`,
         );
       }
       this.services.set(definition.name, Object.freeze({ name: definition.name, definition, driver }));

@@ -5,7 +5,7 @@
  *
  * Both run in the source volume's queue slot: never alongside a remove of that volume.
  */
-import { DriverNotFoundError } from '../../drivers/errors';
+import { DriverNotFoundError, DriverNotImplementedError } from '../../drivers/errors';
 import type { DriverSnapshot } from '../../drivers/storage-driver';
 import { NotImplementedError } from '../errors/not-implemented-error';
 import { UnavailableError } from '../errors/unavailable-error';
@@ -157,7 +157,15 @@ export class SnapshotBook {
     try {
       if (intent.kind === 'snapshot') {
         const name = String(intent.payload.name ?? '');
-        const found = await this.find(intent.service, String(intent.payload.driverVolumeId ?? ''), name);
+        const driverVolumeId = String(intent.payload.driverVolumeId ?? '');
+        let found = await this.find(intent.service, driverVolumeId, name);
+        if (!found && driver.createIdempotentByName) {
+          // Not searchable by name (CSI): the same snapshot again is the one an earlier attempt made, or is made now.
+          found = await retryTransient(() => driver.volumeSnapshot(driverVolumeId, name), this.retry).catch((err: unknown) => {
+            if (isTransient(err)) throw err;
+            return undefined;
+          });
+        }
         await intents.resolve(intent.id);
         return found
           ? {
@@ -183,7 +191,14 @@ export class SnapshotBook {
 
   private async find(service: string, driverVolumeId: string, name: string): Promise<DriverSnapshot | undefined> {
     const driver = this.options.registry.get(service).driver;
-    const all = await retryTransient(() => driver.snapshots(), this.retry);
+    let all: DriverSnapshot[];
+    try {
+      all = await retryTransient(() => driver.snapshots(), this.retry);
+    } catch (err) {
+      // A backend that cannot list snapshots cannot be searched: the create is settled by repeating it.
+      if (err instanceof DriverNotImplementedError && driver.createIdempotentByName) return undefined;
+      throw err;
+    }
     return all.find((s) => s.volumeId === driverVolumeId && s.name === name);
   }
 }

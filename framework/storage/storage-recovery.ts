@@ -22,7 +22,7 @@
  * Repairs run in the volume's queue slot, so the pass can also run while Polly serves requests.
  */
 import { DriverNotFoundError } from '../../drivers/errors';
-import type { DriverVolume } from '../../drivers/storage-driver';
+import type { DriverVolume, StorageDriver, VolumeCreateOptions } from '../../drivers/storage-driver';
 import { Logger, silentLogger } from '../mesos/logger';
 import type { ClaimLedger } from './claim-ledger';
 import type { ForeignAttachments } from './foreign-attachments';
@@ -170,6 +170,21 @@ export class StorageRecovery {
     let dv: DriverVolume | undefined;
     try {
       dv = await retryTransient(() => driver.volumeInspectByName(name), this.retry);
+      if (!dv && driver.createIdempotentByName) {
+        // A backend that may not be searchable by name (CSI): the same create again returns what an
+        // earlier attempt made, or makes it now; either way the create is finished, nothing leaks.
+        const again = repeatCreate(driver, name, intent.payload);
+        if (again) {
+          try {
+            dv = await retryTransient(again, this.retry);
+          } catch (err) {
+            if (isTransient(err)) throw err;
+            await intents.resolve(intent.id);
+            note(report, `create ${intent.service}/${name}: the backend refuses it now (${errorMessage(err)}); dropped`);
+            return 'rolledBack';
+          }
+        }
+      }
     } catch (err) {
       if (isTransient(err)) return 'open';
       throw err;
@@ -328,6 +343,8 @@ export class StorageRecovery {
     if (volume.foreignAttachments !== undefined) return true; // re-checked each pass, until gone
     if (status === 'missing' || status === 'removing') return true;
     if (live.some((c) => c.state !== 'attached')) return true;
+    // The backend cannot say where it is attached: its (empty) list is no evidence against the claims.
+    if (dv.attachmentsUnknown) return recordedAttachments !== live.length;
     if (dv.attachments.length > 0 || live.length > 0) {
       const attached = live.filter((c) => c.state === 'attached');
       if (attached.some((c) => !dv.attachments.some((a) => sameInstance(a.instanceId.id, c.instanceId)))) return true;
@@ -379,7 +396,11 @@ export class StorageRecovery {
         outcome = 'failed';
       } else if (claim.state === 'releasing') {
         outcome = await ledger.repairDetach(claim.id, undefined);
-      } else if (claim.state === 'attaching' || !dv || !dv.attachments.some((a) => sameInstance(a.instanceId.id, claim.instanceId))) {
+      } else if (
+        claim.state === 'attaching' ||
+        !dv ||
+        (!dv.attachmentsUnknown && !dv.attachments.some((a) => sameInstance(a.instanceId.id, claim.instanceId)))
+      ) {
         outcome = await ledger.repairAttach(claim.id, undefined);
       }
       if (outcome !== undefined) {
@@ -389,7 +410,7 @@ export class StorageRecovery {
       }
     }
 
-    if (dv) {
+    if (dv && !dv.attachmentsUnknown) {
       // Never detached here: a task may write through it (foreign-attachments.ts). Reported each pass.
       for (const a of await this.options.foreign.reconcile(volumeId, dv, repaired)) {
         report.unexplainedAttachments++;
@@ -399,6 +420,17 @@ export class StorageRecovery {
 
     if (await ledger.syncVolumeAttachments(volumeId)) report.volumesCorrected++;
   }
+}
+
+/** The create an intent recorded (plain, copy or from a snapshot), to be made again; undefined for a payload it cannot tell. */
+function repeatCreate(driver: StorageDriver, name: string, payload: Record<string, unknown>): (() => Promise<DriverVolume>) | undefined {
+  const source = payload.source as { copyOf?: unknown; snapshot?: unknown; create?: VolumeCreateOptions } | undefined;
+  if (source && typeof source.copyOf === 'string') return () => driver.volumeCopy(source.copyOf as string, name);
+  if (source && typeof source.snapshot === 'string')
+    return () => driver.volumeCreateFromSnapshot(source.snapshot as string, name, source.create ?? {});
+  if (typeof payload.create === 'object' && payload.create !== null)
+    return () => driver.volumeCreate(name, payload.create as VolumeCreateOptions);
+  return undefined;
 }
 
 function note(report: RecoveryReport, line: string): void {

@@ -343,7 +343,7 @@ export class VolumeCatalog {
     });
     let create: VolumeCreateOptions;
     try {
-      create = checkCreateOptions({ ...resolved.create, ...(Object.keys(fields).length > 0 ? { fields } : {}) });
+      create = checkCreateOptions({ ...resolved.create, profile: resolved.profile, ...(Object.keys(fields).length > 0 ? { fields } : {}) });
     } catch (err) {
       throw toPollyError(err);
     }
@@ -413,7 +413,9 @@ export class VolumeCatalog {
     try {
       return await this.queue.run(`create/${service.name}/${nameKey(name)}`, async () => {
         this.assertNameFree(service.name, name, nk, true);
-        const existing = await this.call(() => service.driver.volumeInspectByName(name));
+        // A backend whose create is idempotent by name (CSI, with names Polly derives from its own)
+        // is not searched first: the create itself finds a volume an earlier attempt made.
+        const existing = service.driver.createIdempotentByName ? undefined : await this.call(() => service.driver.volumeInspectByName(name));
         if (existing) {
           const id = formatVolumeId(service.name, existing.id);
           throw new ConflictError(

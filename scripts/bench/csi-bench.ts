@@ -7,6 +7,9 @@
  *   POST /v1/claims/:id/release, DELETE /v1/volumes/:id) measured in the same run, ratio CSI/HTTP;
  * - the node bind mount's own rate (NodePublishVolume + NodeUnpublishVolume, a mount(8) and an
  *   umount(8) each) at 1 and 8 clients, and the whole cycle with the node mount at 8 clients.
+ * - claim cycles (create + claim + release) of a Polly whose service is CSI-backed (drivers/csi
+ *   against this plugin: CreateVolume + ControllerPublishVolume + ControllerUnpublishVolume under
+ *   its own intents) at 1 and 8 clients, beside the same cycles on a vfs service directly.
  * The clients run in a child process, as a CO does, so the plugin's process is measured alone.
  * Rows alternate CSI and HTTP within each round; each reports the median of its rounds. Needs root
  * (the node rows mount); every mount is undone before the bench ends.
@@ -221,6 +224,41 @@ async function nodeMountCycles(plugin: Endpoints, clients: number): Promise<numb
   }
 }
 
+/**
+ * Claim cycles of a second Polly (its storage core in the client process) whose service `disks` is
+ * CSI-backed by the plugin, or (`csi` false) a vfs service of its own: the same cycle either way.
+ */
+async function backendCycles(plugin: Endpoints, clients: number, csi: boolean): Promise<number> {
+  const home = await fs.mkdtemp(path.join(plugin.dir, 'backend-'));
+  const store = new LevelStore(path.join(home, 'state'));
+  const service = csi
+    ? { name: 'disks', driver: 'csi' as const, csi: { endpoint: `unix://${plugin.socket}`, parameters: { service: 'local' } } }
+    : { name: 'disks', driver: 'vfs' as const };
+  const storage = new StorageService({
+    store,
+    registry: new ServiceRegistry({ services: [service], home, store, createDriver: driverFactory({ durable: DURABLE }) }),
+    concurrency: 64,
+  });
+  await storage.start();
+  try {
+    return await loops(clients, async (c, i) => {
+      const volume = await storage.catalog.create({ service: 'disks', name: `claim-${c}-${i}`, size: 1, scheduler: 'bench' });
+      const claim = await storage.ledger.claim({
+        volumeId: volume.id,
+        scheduler: 'bench',
+        taskId: `task-${c}-${i}`,
+        agentId: `agent-${c % NODES}`,
+        instanceId: `node-${c % NODES}`,
+      });
+      if (claim.state !== 'attached') throw new Error(`claim ended ${claim.state}`);
+      await storage.ledger.release(claim.id);
+    });
+  } finally {
+    await storage.stop();
+    await store.close();
+  }
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -240,6 +278,10 @@ const ROWS: Record<string, (e: Endpoints) => Promise<number>> = {
   'mount-1': (e) => nodeMountCycles(e, 1),
   'mount-8': (e) => nodeMountCycles(e, 8),
   'full-8': (e) => csiCycles(e, 8, true),
+  'backend-csi-1': (e) => backendCycles(e, 1, true),
+  'backend-vfs-1': (e) => backendCycles(e, 1, false),
+  'backend-csi-8': (e) => backendCycles(e, 8, true),
+  'backend-vfs-8': (e) => backendCycles(e, 8, false),
 };
 
 /** The client process: runs one row against the endpoints it is given, prints the rate. */
@@ -315,7 +357,35 @@ async function main(): Promise<void> {
     unit: 'cycles/s',
     note: `create + controller publish + node publish + node unpublish + controller unpublish + delete; median of ${ROUNDS} runs: ${listed('full-8')}`,
   });
-  report(results);
+  for (const clients of [1, 8]) {
+    const viaCsi = value(`backend-csi-${clients}`);
+    const direct = value(`backend-vfs-${clients}`);
+    results.push({
+      name: `Claim cycles through a CSI backend (create + claim + release), ${clients} client${clients > 1 ? 's' : ''}`,
+      value: round(viaCsi, 0),
+      unit: 'cycles/s',
+      peer: 'same cycle on vfs directly',
+      peerValue: round(direct, 0),
+      ratio: round(viaCsi / direct),
+      note:
+        `a Polly whose service is drivers/csi over this plugin's unix socket (each cycle: its intents, then CreateVolume, ` +
+        `ControllerPublishVolume, ControllerUnpublishVolume on the plugin, which runs the same cycle on its vfs); ` +
+        `median of ${ROUNDS} runs: CSI ${listed(`backend-csi-${clients}`)}; vfs ${listed(`backend-vfs-${clients}`)}`,
+    });
+  }
+  // With BENCH_CSI_ROWS only some rows ran: report the results whose rows all did.
+  const ran = (name: string): boolean => {
+    const needs: Record<string, string[]> = {
+      'CSI create': ['csi-', 'http-'],
+      'CSI node bind mount (NodePublish + NodeUnpublish), 1': ['mount-1'],
+      'CSI node bind mount (NodePublish + NodeUnpublish), 8': ['mount-8'],
+      'CSI whole cycle': ['full-8'],
+      'Claim cycles through a CSI backend': ['backend-'],
+    };
+    const prefixes = Object.entries(needs).find(([start]) => name.startsWith(start))?.[1] ?? [];
+    return prefixes.every((prefix) => keys.some((k) => k.startsWith(prefix)));
+  };
+  report(results.filter((r) => ran(r.name)));
 }
 
 (process.argv[2] === CLIENT_CHILD ? clientChild(process.argv[3], JSON.parse(process.argv[4]) as Endpoints) : main()).catch((err) => {

@@ -70,6 +70,7 @@ export async function startCsiNode(
     ...(zone ? { zone } : {}),
     maxVolumesPerNode: maxVolumesPerNode(config),
     requirePublishContext: config.csi.node.requirePublishContext,
+    stageVolumes: config.csi.node.stageVolumes,
     volumes: new NodeVolumes(config.services, config.home),
   });
   server.addService(

@@ -8,7 +8,7 @@ import type { DriverFactory, ServiceDefinition } from '../../storage/service-reg
 import type { PollyMetrics } from './polly-metrics';
 
 /** Driver methods that are not calls to the backend. */
-const UNTIMED = new Set(['type', 'attachLimit', 'hostPath', 'constructor']);
+const UNTIMED = new Set(['type', 'attachLimit', 'hostPath', 'describe', 'constructor']);
 
 export function instrumentDriver(driver: StorageDriver, service: string, metrics: PollyMetrics): StorageDriver {
   const labels = { service, driver: driver.name };

@@ -10,6 +10,16 @@ export interface ServiceView {
   dockerVolumeDriver?: string;
   timeoutMs: number;
   profiles: ProfileView[];
+  /** For a csi service: how it reaches its plugin, and what the plugin said about itself at start. */
+  csi?: CsiServiceView;
+}
+
+export interface CsiServiceView {
+  endpoint: string;
+  topologyKey: string;
+  accessType: string;
+  /** Name, version, capabilities (absent until the plugin answered). */
+  plugin?: { name: string; version: string; capabilities: string[] };
 }
 
 export type ProfileView = Omit<Profile, 'service'> & { used: boolean };
@@ -29,6 +39,11 @@ function serviceView(registry: ServiceRegistry, s: ConfiguredService): ServiceVi
     profiles: d.profiles.map((p) => profileView(registry, p)),
   };
   if (d.dockerVolumeDriver) view.dockerVolumeDriver = d.dockerVolumeDriver;
+  if (d.csi) {
+    view.csi = { endpoint: d.csi.endpoint, topologyKey: d.csi.topologyKey, accessType: d.csi.accessType };
+    const plugin = s.driver.describe?.().plugin;
+    if (plugin) view.csi.plugin = { name: plugin.name, version: plugin.version, capabilities: plugin.capabilities };
+  }
   return view;
 }
 

@@ -20,6 +20,7 @@ import { silentLogger } from '../logger';
 import type { MasterLink, SimulatedAgentApi } from './agent-link';
 import { DEFAULT_AGENTS, parseAgentSpec, type AgentSpecInput } from './agent-spec';
 import { AgentCheckpoint } from './agent/agent-checkpoint';
+import { agentPluginConfigDir } from './agent/csi-plugin-configs';
 import { stopLeftovers } from './agent/leftover-processes';
 import { assertPathComponent } from './agent/sandbox';
 import type { ImageTaskPolicy } from './agent/container-support';
@@ -54,6 +55,11 @@ export interface LocalClusterOptions {
   dockerVolumeResolver?: (driver: string, name: string, options: Record<string, string>) => Promise<string>;
   /** Tasks with an image or a container network: `fail` (default; the agents have no container engine) or run their command on the `host`. */
   imageTasks?: ImageTaskPolicy;
+  /**
+   * The agents' `--csi_plugin_config_dir` (their volume/csi isolator): an agent reads
+   * `<dir>/<hostname>` when it exists, else `<dir>`. Unset: no isolator.
+   */
+  csiPluginConfigDir?: string;
   logger?: Logger;
   /** Register the master in ZooKeeper as Mesos does (`json.info_*` under `path`), for zk:// detection. */
   zookeeper?: { servers: string; path: string; sessionTimeoutMs?: number };
@@ -174,6 +180,7 @@ export class LocalCluster {
       statusUpdateRetry: this.options.statusUpdateRetry,
       dockerVolumeResolver: this.options.dockerVolumeResolver,
       imageTasks: this.options.imageTasks,
+      ...(this.options.csiPluginConfigDir ? { csiPluginConfigDir: agentPluginConfigDir(this.options.csiPluginConfigDir, input.hostname) } : {}),
       logger: this.logger,
     });
     await agent.recover();

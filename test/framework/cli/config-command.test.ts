@@ -126,6 +126,31 @@ describe('polly config', () => {
     const shown = YAML.parse(r.stdout);
     expect(shown.libstorage.jwt.secret).toBe(MASK);
     expect(shown.services[0].libstorage.token).toBe(MASK);
+    const csi = maskSecrets(loadConfig({ env: {}, file: path.join(ROOT, 'deploy/config.yml'), overrides: { services: [{ name: 'd', driver: 'csi', csi: { endpoint: 'unix:///p.sock', secrets: { password: 'hunter2-plugin' } } }] } }));
+    expect(csi.services[0].csi?.secrets).toEqual({ password: MASK });
+  });
+
+  it('check names every problem of a csi service at once: the publish-context plugin under mapping csi, TCP without TLS, a csi mapping on vfs', async () => {
+    const bad = write(
+      'csi.yml',
+      YAML.stringify({
+        services: [
+          { name: 'needs-context', driver: 'csi', csi: { endpoint: 'unix:///run/plugin.sock', nodeNeedsPublishContext: true } },
+          { name: 'plain-tcp', driver: 'csi', mapping: 'dockerVolume', dockerVolumeDriver: 'x', csi: { endpoint: 'tcp://10.0.0.1:9000' } },
+          { name: 'dirs', driver: 'vfs', mapping: 'csi' },
+          { name: 'blocky', driver: 'csi', csi: { endpoint: 'unix:///run/b.sock', accessType: 'block', fsType: 'ext4', profiles: { gold: {} } } },
+        ],
+      }),
+    );
+    const r = await runCli(['config', 'check', '--config', bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^polly: services\[0\]\.csi\.nodeNeedsPublishContext: Service "needs-context": its CSI plugin's node service needs ControllerPublishVolume's publish_context .*Mesos' volume\/csi isolator, which calls the node service without one \(Volume\.Source\.CSIVolume\.StaticProvisioning has no publish_context field\)/m,
+    );
+    expect(r.stderr).toMatch(/^polly: services\[1\]\.csi\.tls: Service "plain-tcp": csi\.endpoint is TCP: set csi\.tls\.caFile/m);
+    expect(r.stderr).toMatch(/^polly: services\[2\]\.mapping: Service "dirs" maps volumes as Mesos CSI volumes \(mapping csi\), which needs driver csi/m);
+    expect(r.stderr).toMatch(/^polly: services\[3\]\.csi\.fsType: .*block access/m);
+    expect(r.stderr).toMatch(/^polly: services\[3\]\.csi\.profiles: Service "blocky": csi\.profiles names "gold", which is not a profile of the service$/m);
   });
 
   it('deploy/config.yml is valid and sets every configuration key', () => {

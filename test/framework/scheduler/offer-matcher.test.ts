@@ -56,6 +56,17 @@ describe('OfferMatcher', () => {
     expect(too.waiting.get('big#0')).toBe('waiting: no offer has the resources');
   });
 
+  it('never places a task where a volume accessible from only some zones is not (a CSI volume of several zones)', () => {
+    const regional = volume('vr', undefined, { fields: { 'csi.zones': 'zone-b,zone-c' } });
+    const { matcher, offers } = setup([regional]);
+    const r = matcher.match(offers, [pending(withVolume('app', 'vr', { cpus: 0.5 }))]);
+    expect(r.launches.map((l) => l.agent.hostname)).toEqual(['node2']);
+    const a = setup([volume('va', undefined, { fields: { 'csi.zones': 'zone-c,zone-d' } })]);
+    const none = a.matcher.match(a.offers, [pending(withVolume('app', 'va', { cpus: 0.5 }))]);
+    expect(none.launches).toEqual([]);
+    expect(none.waiting.get('app#0')).toBe('waiting: volume va is accessible only from zones zone-c, zone-d');
+  });
+
   it('makes instances wait when a volume is held by another task, naming it', () => {
     const claim = { id: 'c1', volumeId: 'local.v', taskId: 'other.0.x', agentId: 'A1', mode: 'RW', state: 'attached' } as ClaimRecord;
     const { matcher, offers } = setup([volume('v', 'zone-a')], [claim]);

@@ -5,7 +5,8 @@
  * this node (the publish context names the node; a CO that calls only the node service, like Mesos'
  * volume/csi isolator, runs with `csi.node.requirePublishContext: false`), creates the target directory and removes it
  * again on unpublish, and never deletes data: a target that is not empty after unmounting is left
- * alone and reported. No staging (a bind mount needs none), no expansion.
+ * alone and reported. Staging only when configured (`csi.node.stageVolumes`: the directory is bound at
+ * the staging path, and the staging path at each target); no expansion.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -15,7 +16,13 @@ import { NotImplementedError } from '../../../errors/not-implemented-error';
 import { PreconditionFailedError } from '../../../errors/precondition-failed-error';
 import { ValidationError } from '../../../errors/validation-error';
 import { checkCapabilityShape, isReaderOnly, isSingleNode, Problems, unsupportedCapability } from '../csi-checks';
-import type { NodeGetVolumeStatsRequest, NodePublishVolumeRequest, NodeUnpublishVolumeRequest } from '../csi-messages';
+import type {
+  NodeGetVolumeStatsRequest,
+  NodePublishVolumeRequest,
+  NodeStageVolumeRequest,
+  NodeUnpublishVolumeRequest,
+  NodeUnstageVolumeRequest,
+} from '../csi-messages';
 import type { CsiMethod, CsiMethods } from '../csi-server';
 import { ZONE_KEY } from '../controller/csi-topology';
 import { InFlight } from '../in-flight';
@@ -31,6 +38,11 @@ export interface NodeServiceOptions {
   maxVolumesPerNode: number;
   /** Refuse a publish without Polly's publish context (default true; see `csi.node.requirePublishContext`). */
   requirePublishContext?: boolean;
+  /**
+   * Stage volumes (STAGE_UNSTAGE_VOLUME): NodeStageVolume binds the volume's directory at the staging
+   * path and NodePublishVolume binds the staging path at the target (`csi.node.stageVolumes`).
+   */
+  stageVolumes?: boolean;
   volumes: NodeVolumes;
   mounts?: MountTable;
 }
@@ -52,6 +64,10 @@ export class NodeService {
       volumeId: r.volume_id,
       target: r.target_path,
     });
+    const staging = (r: { volume_id: string; staging_target_path?: string }): Record<string, unknown> => ({
+      volumeId: r.volume_id,
+      staging: r.staging_target_path,
+    });
     const unimplemented = (what: string): CsiMethod<never, never> => ({
       handle: () => {
         throw new NotImplementedError(what);
@@ -65,17 +81,26 @@ export class NodeService {
           ...(this.options.zone ? { accessible_topology: { segments: { [ZONE_KEY]: this.options.zone } } } : {}),
         }),
       },
-      NodeGetCapabilities: { handle: () => ({ capabilities: [{ rpc: { type: 'GET_VOLUME_STATS' } }] }) },
+      NodeGetCapabilities: {
+        handle: () => ({
+          capabilities: [
+            { rpc: { type: 'GET_VOLUME_STATS' } },
+            ...(this.options.stageVolumes ? [{ rpc: { type: 'STAGE_UNSTAGE_VOLUME' } }] : []),
+          ],
+        }),
+      },
       NodePublishVolume: { handle: (r: NodePublishVolumeRequest) => this.publish(r), mutating: true, fields: volume },
       NodeUnpublishVolume: { handle: (r: NodeUnpublishVolumeRequest) => this.unpublish(r), mutating: true, fields: volume },
       NodeGetVolumeStats: {
         handle: (r: NodeGetVolumeStatsRequest) => this.stats(r),
         fields: (r: NodeGetVolumeStatsRequest) => ({ volumeId: r.volume_id }),
       },
-      NodeStageVolume: unimplemented('NodeStageVolume is not implemented: Polly binds volumes at publish time (no STAGE_UNSTAGE_VOLUME)'),
-      NodeUnstageVolume: unimplemented(
-        'NodeUnstageVolume is not implemented: Polly binds volumes at publish time (no STAGE_UNSTAGE_VOLUME)',
-      ),
+      NodeStageVolume: this.options.stageVolumes
+        ? { handle: (r: NodeStageVolumeRequest) => this.stage(r), mutating: true, fields: staging }
+        : unimplemented('NodeStageVolume is not implemented: Polly binds volumes at publish time (no STAGE_UNSTAGE_VOLUME)'),
+      NodeUnstageVolume: this.options.stageVolumes
+        ? { handle: (r: NodeUnstageVolumeRequest) => this.unstage(r), mutating: true, fields: staging }
+        : unimplemented('NodeUnstageVolume is not implemented: Polly binds volumes at publish time (no STAGE_UNSTAGE_VOLUME)'),
       NodeExpandVolume: unimplemented('NodeExpandVolume is not implemented: Polly volumes are directories with nothing to grow'),
     };
   }
@@ -106,20 +131,7 @@ export class NodeService {
     const unsupported = unsupportedCapability(capability);
     if (unsupported) throw ValidationError.field('volume_capability', `NodePublishVolume: volume_capability: ${unsupported}`);
     const target = path.normalize(req.target_path);
-    const publishedTo = req.publish_context[PUBLISH_CONTEXT_NODE];
-    if (publishedTo === undefined && this.options.requirePublishContext !== false) {
-      throw new PreconditionFailedError(
-        `Volume ${req.volume_id} was not published by Polly's controller (the publish context names no node): ` +
-          `call ControllerPublishVolume for node ${this.options.nodeId} first (a CO that calls only the node service needs csi.node.requirePublishContext: false)`,
-        { volumeId: req.volume_id },
-      );
-    }
-    if (publishedTo !== undefined && publishedTo !== this.options.nodeId) {
-      throw new PreconditionFailedError(
-        `Volume ${req.volume_id} is published to node ${publishedTo}, not to this node (${this.options.nodeId}): publish it to ${this.options.nodeId} first`,
-        { volumeId: req.volume_id, nodeId: publishedTo },
-      );
-    }
+    this.checkPublishedHere(req.volume_id, req.publish_context);
     const mode = capability.access_mode!.mode;
     const readOnly = req.readonly || isReaderOnly(mode);
     if (req.publish_context[PUBLISH_CONTEXT_MODE] === 'RO' && !readOnly) {
@@ -129,6 +141,19 @@ export class NodeService {
       );
     }
     const dir = await this.dataDir(req.volume_id);
+    // Staged: the target is bound from the staging path, which must hold this volume.
+    const staged = this.options.stageVolumes ? path.normalize(req.staging_target_path ?? '') : undefined;
+    if (staged !== undefined) {
+      if (!req.staging_target_path || !path.isAbsolute(req.staging_target_path)) {
+        throw ValidationError.field('staging_target_path', 'NodePublishVolume: staging_target_path is required (this node stages volumes)');
+      }
+      if (!(await this.mounts.topAt(staged)) || !(await sameInode(staged, dir))) {
+        throw new PreconditionFailedError(`Volume ${req.volume_id} is not staged at ${staged}: call NodeStageVolume first`, {
+          volumeId: req.volume_id,
+        });
+      }
+    }
+    const source = staged ?? dir;
     const flags = [
       ...new Set([...(capability.mount?.mount_flags ?? []).filter((f) => f !== 'ro' && f !== 'rw'), ...(readOnly ? ['ro'] : [])]),
     ];
@@ -151,7 +176,7 @@ export class NodeService {
         return {}; // already there, as asked
       }
       if (isSingleNode(mode)) {
-        const elsewhere = (await this.mounts.bindsOf(dir)).filter((p) => p !== target);
+        const elsewhere = (await this.mounts.bindsOf(dir)).filter((p) => p !== target && p !== staged);
         if (elsewhere.length > 0) {
           throw new PreconditionFailedError(
             `Volume ${req.volume_id} (${mode}) is already published on this node at ${elsewhere.join(', ')}; a single-node volume is published at one target`,
@@ -161,12 +186,81 @@ export class NodeService {
       }
       const created = await this.makeTarget(target);
       try {
-        await this.mounts.bind(dir, target, flags);
+        await this.mounts.bind(source, target, flags);
         if (readOnly && !(await this.mounts.topAt(target))?.options.includes('ro')) await this.mounts.remountReadOnly(target);
       } catch (err) {
         await this.mounts.unmount(target).catch(() => undefined);
         if (created) await fs.rmdir(target).catch(() => undefined);
         throw err;
+      }
+      return {};
+    });
+  }
+
+  /** Refuses a volume Polly's controller published to another node, or to none when a publish context is required. */
+  private checkPublishedHere(volumeId: string, context: Record<string, string>): void {
+    const publishedTo = context[PUBLISH_CONTEXT_NODE];
+    if (publishedTo === undefined && this.options.requirePublishContext !== false) {
+      throw new PreconditionFailedError(
+        `Volume ${volumeId} was not published by Polly's controller (the publish context names no node): ` +
+          `call ControllerPublishVolume for node ${this.options.nodeId} first (a CO that calls only the node service needs csi.node.requirePublishContext: false)`,
+        { volumeId },
+      );
+    }
+    if (publishedTo !== undefined && publishedTo !== this.options.nodeId) {
+      throw new PreconditionFailedError(
+        `Volume ${volumeId} is published to node ${publishedTo}, not to this node (${this.options.nodeId}): publish it to ${this.options.nodeId} first`,
+        { volumeId, nodeId: publishedTo },
+      );
+    }
+  }
+
+  /** NodeStageVolume: the volume's directory bound at the staging path (which the CO made). */
+  async stage(req: NodeStageVolumeRequest): Promise<object> {
+    const problems = new Problems();
+    problems.required(req.volume_id, 'volume_id');
+    problems.required(req.staging_target_path, 'staging_target_path');
+    checkCapabilityShape(req.volume_capability, 'volume_capability', problems);
+    if (req.staging_target_path && !path.isAbsolute(req.staging_target_path)) problems.add('staging_target_path must be an absolute path');
+    problems.throwIfAny('NodeStageVolume');
+    const unsupported = unsupportedCapability(req.volume_capability!);
+    if (unsupported) throw ValidationError.field('volume_capability', `NodeStageVolume: volume_capability: ${unsupported}`);
+    this.checkPublishedHere(req.volume_id, req.publish_context);
+    const staging = path.normalize(req.staging_target_path);
+    const dir = await this.dataDir(req.volume_id);
+    return this.inFlight.run([`target/${staging}`, `volume/${req.volume_id}`], 'NodeStageVolume', async () => {
+      const stat = await fs.stat(staging).catch(() => undefined);
+      if (!stat?.isDirectory()) throw new PreconditionFailedError(`Staging path ${staging} is not a directory; the CO must create it`);
+      if (await this.mounts.topAt(staging)) {
+        if (await sameInode(staging, dir)) return {}; // staged already
+        throw new AlreadyExistsError(`Staging path ${staging} holds another mount; unstage it first`, { volumeId: req.volume_id });
+      }
+      await this.mounts.bind(dir, staging, []);
+      return {};
+    });
+  }
+
+  /** NodeUnstageVolume: the staging path's bind mount undone (the path itself is the CO's). */
+  async unstage(req: NodeUnstageVolumeRequest): Promise<object> {
+    const problems = new Problems();
+    problems.required(req.volume_id, 'volume_id');
+    problems.required(req.staging_target_path, 'staging_target_path');
+    if (req.staging_target_path && !path.isAbsolute(req.staging_target_path)) problems.add('staging_target_path must be an absolute path');
+    problems.throwIfAny('NodeUnstageVolume');
+    const staging = path.normalize(req.staging_target_path);
+    const where = this.options.volumes.locate(req.volume_id);
+    const dir = where.kind === 'dir' && (await fs.stat(where.dir).catch(() => undefined)) ? where.dir : undefined;
+    return this.inFlight.run([`target/${staging}`, `volume/${req.volume_id}`], 'NodeUnstageVolume', async () => {
+      while (await this.mounts.topAt(staging)) {
+        if (dir !== undefined && !(await sameInode(staging, dir))) {
+          throw new PreconditionFailedError(
+            `Staging path ${staging} holds a mount that is not volume ${req.volume_id}; Polly leaves it alone`,
+            {
+              volumeId: req.volume_id,
+            },
+          );
+        }
+        await this.mounts.unmount(staging);
       }
       return {};
     });

@@ -50,6 +50,7 @@ import { DEFAULT_KILL_GRACE_PERIOD_MS, TaskRunner } from './task-runner';
 import { buildTaskStatus, isTerminalState, type StatusFields } from './task-status';
 import { chownTree, taskUser, type TaskUser } from './task-user';
 import { resolveTaskVolumes, type DockerVolumeResolver } from './task-volumes';
+import { CsiVolumeIsolator, isCsiVolume } from './csi-volume-isolator';
 
 const TaskState = mesos.v1.TaskState;
 const Source = mesos.v1.TaskStatus.Source;
@@ -69,6 +70,8 @@ export interface SimulatedAgentOptions {
   leftoverGraceMs?: number;
   /** Tasks with an image or a container network: `fail` them (default, as an agent without a container engine) or run their command on the `host`. */
   imageTasks?: ImageTaskPolicy;
+  /** The agent's `--csi_plugin_config_dir`: runs the volume/csi isolator (csi-volume-isolator.ts). */
+  csiPluginConfigDir?: string;
   logger?: Logger;
 }
 
@@ -94,6 +97,8 @@ export class SimulatedAgent implements SimulatedAgentApi {
   private readonly removedFrameworks = new Set<string>();
   /** Task sandbox (working directory) per task key. */
   private readonly sandboxes = new Map<string, string>();
+  /** The volume/csi isolator, when the agent has a CSI plugin configuration directory. */
+  private readonly csi: CsiVolumeIsolator | undefined;
 
   constructor(
     private readonly spec: AgentSpec,
@@ -109,6 +114,9 @@ export class SimulatedAgent implements SimulatedAgentApi {
     this.shutdownDrainMs = options.shutdownDrainMs ?? 5000;
     this.resources = new CheckpointedResources(this.workDir, this.agentId, spec.resources, this.logger);
     this.checkpoint = new AgentCheckpoint(this.workDir);
+    this.csi = options.csiPluginConfigDir
+      ? new CsiVolumeIsolator({ workDir: this.workDir, pluginConfigDir: options.csiPluginConfigDir, logger: this.logger })
+      : undefined;
     this.updates = new StatusUpdateManager({
       retry: options.statusUpdateRetry,
       logger: this.logger,
@@ -153,6 +161,8 @@ export class SimulatedAgent implements SimulatedAgentApi {
       logger: this.logger,
       agentId: this.agentId,
     });
+    // No container of an earlier run survives: the CSI volumes they used are unpublished.
+    await this.csi?.recover();
     if (this.checkpoint.latestAgentId() !== this.agentId) return;
     this.recovered = true;
     const tasks = this.checkpoint.recoverTasks(this.agentId);
@@ -192,6 +202,7 @@ export class SimulatedAgent implements SimulatedAgentApi {
     this.crashed = false;
     for (const record of [...this.taskRecords.values()]) {
       if (!record.runner?.lost || isTerminalState(record.state)) continue;
+      if (record.containerId !== undefined) void this.csi?.cleanup(record.containerId);
       this.report(record, {
         state: record.runner.killed ? TaskState.TASK_KILLED : TaskState.TASK_FAILED,
         source: Source.SOURCE_AGENT,
@@ -251,6 +262,8 @@ export class SimulatedAgent implements SimulatedAgentApi {
     const records = [...this.taskRecords.values()];
     for (const record of records) record.runner?.kill({ gracePeriodMs: this.killGracePeriodMs });
     await Promise.all(records.map((r) => r.runner?.whenStopped()));
+    await this.csi?.idle();
+    this.csi?.close();
     this.stateValue = 'stopped';
     this.crashed = false;
     this.updates.clear();
@@ -265,6 +278,7 @@ export class SimulatedAgent implements SimulatedAgentApi {
     const records = [...this.taskRecords.values()];
     for (const record of records) record.runner?.kill({ gracePeriodMs: this.killGracePeriodMs });
     await Promise.all(records.map((r) => r.runner?.whenStopped()));
+    await this.csi?.idle();
     // Only the head of a task's updates is in flight: a TASK_KILLED can wait behind a TASK_RUNNING
     // not yet acknowledged. The manager keeps sending until acknowledged, so give it a bounded
     // moment before unregistering rather than dropping the tasks' last words.
@@ -285,6 +299,10 @@ export class SimulatedAgent implements SimulatedAgentApi {
     const records = [...this.taskRecords.values()];
     for (const record of records) record.runner?.crash();
     await Promise.all(records.map((r) => r.runner?.whenStopped()));
+    // Teardown leaves no published CSI volume behind (its plugin may be gone: failures are logged).
+    await Promise.all(records.map((r) => (r.containerId !== undefined ? this.csi?.cleanup(r.containerId) : undefined)));
+    await this.csi?.idle();
+    this.csi?.close();
     this.taskRecords.clear();
     this.executors.clear();
   }
@@ -407,7 +425,7 @@ export class SimulatedAgent implements SimulatedAgentApi {
       prepare: async (user) => {
         if (failure) throw failure;
         await executor.ready;
-        await this.mapVolumes(task, sandbox);
+        await this.mapVolumes(task, sandbox, executor.containerId);
         const uris = task.command?.uris ?? [];
         if (uris.length > 0) await fetchUris(uris, sandbox, user);
       },
@@ -438,7 +456,7 @@ export class SimulatedAgent implements SimulatedAgentApi {
           if (!task.command) throw new ContainerLaunchError('Task has no command');
           await executor.ready;
           await createNestedSandbox(executor.runDir, childContainerId, taskId);
-          await this.mapVolumes(task, sandbox, executor.runDir);
+          await this.mapVolumes(task, sandbox, childContainerId, executor.runDir);
         },
       });
     }
@@ -498,6 +516,7 @@ export class SimulatedAgent implements SimulatedAgentApi {
       state: TaskState.TASK_STAGING,
       placement,
       checkpointed: placement !== undefined && framework?.checkpoint === true,
+      containerId: launch.containerId.value,
     };
     // Checkpointed before anything runs, as the real agent does before launching.
     if (record.checkpointed) this.persist(record, (p) => this.checkpoint.recordTask(p, task, { sandbox: launch.sandbox, group: launch.groupIds }));
@@ -518,7 +537,7 @@ export class SimulatedAgent implements SimulatedAgentApi {
       killPolicy: task.kill_policy,
       defaultGracePeriodMs: this.killGracePeriodMs,
       sendKillingState: hasCapability(framework, Capability.TASK_KILLING_STATE),
-      emit: (fields) => this.report(record, fields),
+      emit: (fields) => this.reportAfterIsolation(record, fields),
       logger: this.logger,
     });
     this.taskRecords.set(key, record);
@@ -550,17 +569,34 @@ export class SimulatedAgent implements SimulatedAgentApi {
     return record;
   }
 
-  private async mapVolumes(task: mesos.v1.ITaskInfo, sandbox: string, parentSandbox?: string): Promise<void> {
+  private async mapVolumes(task: mesos.v1.ITaskInfo, sandbox: string, containerId: string, parentSandbox?: string): Promise<void> {
+    const csiTargets = await this.csi?.prepare(containerId, task.container?.volumes ?? []);
     const links = await resolveTaskVolumes(task, {
       sandbox,
       parentSandbox,
       dockerVolumeResolver: this.options.dockerVolumeResolver,
+      ...(csiTargets ? { csiTargets } : {}),
       persistentVolumePath: (role, id) => this.persistentVolumePath(role, id),
     });
     if (links.length > 0) await linkVolumes(sandbox, links);
   }
 
   // ---- status updates --------------------------------------------------------------------------
+
+  /**
+   * A task's update; a terminal one waits until the volume/csi isolator has cleaned the container's
+   * CSI volumes up (unpublished, unstaged), so the scheduler's ControllerUnpublishVolume, which
+   * the terminal update sets off, comes after the node's unpublish, as CSI orders them.
+   */
+  private reportAfterIsolation(record: TaskRecord, fields: StatusFields): void {
+    const containerId = record.containerId;
+    const csi = this.csi;
+    if (!csi || !isTerminalState(fields.state) || containerId === undefined || !(record.info.container?.volumes ?? []).some(isCsiVolume)) {
+      this.report(record, fields);
+      return;
+    }
+    void csi.cleanup(containerId).finally(() => this.report(record, fields));
+  }
 
   private report(record: TaskRecord, fields: StatusFields): void {
     const status = buildTaskStatus(

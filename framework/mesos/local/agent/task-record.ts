@@ -30,6 +30,8 @@ export interface TaskRecord {
   placement?: TaskPlacement;
   /** Its framework checkpoints: task.info and task.updates are written. */
   checkpointed: boolean;
+  /** The task's container (its own for a command task, the nested one in a task group): the volume/csi isolator's key. */
+  containerId?: string;
 }
 
 export function taskKey(frameworkId: string, id: string): string {

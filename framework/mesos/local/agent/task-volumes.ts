@@ -1,6 +1,7 @@
 /**
  * Which host paths a task's volumes point to: `ContainerInfo.volumes` (HOST_PATH, the legacy
- * `host_path` field, DOCKER_VOLUME through a resolver, SANDBOX_PATH) and persistent volumes among
+ * `host_path` field, DOCKER_VOLUME through a resolver, SANDBOX_PATH, CSI_VOLUME at the target path
+ * the volume/csi isolator published) and persistent volumes among
  * the task's resources (`disk.persistence.id` + `disk.volume.container_path`).
  * How they become visible in the sandbox is sandbox.ts's job.
  */
@@ -26,6 +27,8 @@ export interface VolumeContext {
   /** The executor's sandbox when the task runs nested (task groups); SANDBOX_PATH PARENT needs it. */
   parentSandbox?: string;
   dockerVolumeResolver?: DockerVolumeResolver;
+  /** Target paths of the container's CSI volumes, by container path, as the volume/csi isolator published them. */
+  csiTargets?: ReadonlyMap<string, string>;
   persistentVolumePath(role: string, persistenceId: string): string;
 }
 
@@ -86,6 +89,15 @@ async function resolveVolume(volume: mesos.v1.IVolume, context: VolumeContext): 
         throw new ContainerLaunchError(`Docker volume driver '${driver}' gave no absolute path for '${docker.name}'`);
       }
       return existingHostPath(hostPath, where);
+    }
+    case SourceType.CSI_VOLUME: {
+      const target = context.csiTargets?.get(volume.container_path);
+      if (target === undefined) {
+        throw new ContainerLaunchError(
+          `CSI volumes need the volume/csi isolator, which this agent does not run (no CSI plugin configuration directory: local.csiPluginConfigDir) (${where})`,
+        );
+      }
+      return target;
     }
     case SourceType.SANDBOX_PATH: {
       const sandboxPath = source.sandbox_path;

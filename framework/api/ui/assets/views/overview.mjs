@@ -124,6 +124,25 @@ export function overviewView(panel, { store, api }) {
             { label: 'Driver', cell: (s) => s.driver },
             { label: 'Mapping', cell: (s) => s.mapping },
             {
+              label: 'Backend',
+              // A CSI service: the plugin as it described itself (name, version, capabilities).
+              cell: (s) =>
+                s.csi?.plugin
+                  ? h(
+                      'div',
+                      {},
+                      h('span', {}, `${s.csi.plugin.name} ${s.csi.plugin.version}`),
+                      h(
+                        'ul',
+                        { class: 'inline-list' },
+                        s.csi.plugin.capabilities.map((c) => h('li', {}, badge(c))),
+                      ),
+                    )
+                  : s.csi
+                    ? `CSI plugin at ${s.csi.endpoint}`
+                    : '',
+            },
+            {
               label: 'Profiles',
               cell: (s) =>
                 h(

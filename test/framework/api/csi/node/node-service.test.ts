@@ -259,3 +259,58 @@ describe('CSI node service for a CO that calls only the node service (Mesos volu
     expect(mountsUnder(f.dir)).toEqual([]);
   });
 });
+
+describe('CSI node service that stages (csi.node.stageVolumes)', () => {
+  let f: CsiFixture;
+  let node: CsiNodeHandle;
+
+  beforeEach(async () => {
+    f = await makeCsiFixture({ overrides: { 'csi.nodes': [{ id: 'node-a' }], 'csi.node.stageVolumes': true } });
+    node = await f.startNode('node-a');
+  });
+
+  afterEach(async () => {
+    await f.dispose();
+  });
+
+  it('stages at the staging path, publishes from it, refuses to publish what is not staged, unstages idempotently', async () => {
+    expect((await node.client.node.NodeGetCapabilities({})).capabilities.map((c: { rpc: { type: string } }) => c.rpc.type)).toEqual([
+      'GET_VOLUME_STATS',
+      'STAGE_UNSTAGE_VOLUME',
+    ]);
+    const { volume } = await f.client.controller.CreateVolume({ name: 'staged', volume_capabilities: [MOUNT_SNW] });
+    const { publish_context } = await f.client.controller.ControllerPublishVolume({
+      volume_id: volume.volume_id,
+      node_id: 'node-a',
+      volume_capability: MOUNT_SNW,
+    });
+    const staging = f.targetDir('staging');
+    const target = path.join(f.targetDir('targets'), 't1');
+    const publish = () =>
+      node.client.node.NodePublishVolume({
+        volume_id: volume.volume_id,
+        target_path: target,
+        staging_target_path: staging,
+        volume_capability: MOUNT_SNW,
+        publish_context,
+      });
+    expect((await codeOf(publish())).code).toBe('FAILED_PRECONDITION');
+    const stage = () =>
+      node.client.node.NodeStageVolume({
+        volume_id: volume.volume_id,
+        staging_target_path: staging,
+        volume_capability: MOUNT_SNW,
+        publish_context,
+      });
+    await stage();
+    await stage();
+    await publish();
+    fs.writeFileSync(path.join(target, 'f'), 'x');
+    expect(mountsUnder(f.dir).sort()).toEqual([staging, target].sort());
+    await node.client.node.NodeUnpublishVolume({ volume_id: volume.volume_id, target_path: target });
+    await node.client.node.NodeUnstageVolume({ volume_id: volume.volume_id, staging_target_path: staging });
+    await node.client.node.NodeUnstageVolume({ volume_id: volume.volume_id, staging_target_path: staging });
+    expect(mountsUnder(f.dir)).toEqual([]);
+    expect(fs.readFileSync(path.join(f.vfsRoot(), 'volumes', volume.volume_id.split('.')[1], 'f'), 'utf8')).toBe('x');
+  });
+});
