@@ -15,7 +15,10 @@ beforeEach(async () => {
   await store.open();
   const ops = [];
   for (let i = 0; i < 25; i++) ops.push({ type: 'put' as const, key: `volumes/v${String(i).padStart(3, '0')}`, value: { i } });
-  ops.push({ type: 'put' as const, key: 'volumes-x/neighbour', value: { i: -1 } }, { type: 'put' as const, key: 'claims/c1', value: { i: -2 } });
+  ops.push(
+    { type: 'put' as const, key: 'volumes-x/neighbour', value: { i: -1 } },
+    { type: 'put' as const, key: 'claims/c1', value: { i: -2 } },
+  );
   await store.batch(ops);
 });
 
@@ -106,7 +109,11 @@ describe('scanAllValues', () => {
   test('LevelStore: batches of records the size of volume records are whole (not cut at 16 KiB)', async () => {
     // ~400 bytes each, like a volume record: at LevelDB's default read limit a batch held ~40.
     const padding = 'x'.repeat(400);
-    const ops = Array.from({ length: 1000 }, (_, i) => ({ type: 'put' as const, key: `big/${String(i).padStart(4, '0')}`, value: { i, padding } }));
+    const ops = Array.from({ length: 1000 }, (_, i) => ({
+      type: 'put' as const,
+      key: `big/${String(i).padStart(4, '0')}`,
+      value: { i, padding },
+    }));
     await store.batch(ops);
     const batches = await values(scanAllValues(store, 'big/', 500));
     expect(batches.map((b) => b.length)).toEqual([500, 500]);
