@@ -38,9 +38,11 @@ export class SortedIdSet {
       this.count++;
       return true;
     }
-    const c = this.chunkFor(id);
+    const last = chunks[chunks.length - 1];
+    // In order (the start-up load): appended without a search.
+    const c = id > last[last.length - 1] ? chunks.length - 1 : this.chunkFor(id);
     const chunk = chunks[c];
-    if (c === chunks.length - 1 && id > chunk[chunk.length - 1]) chunk.push(id);
+    if (chunk === last && id > last[last.length - 1]) chunk.push(id);
     else {
       const at = bound(chunk, id, false);
       if (chunk[at] === id) return false;
