@@ -136,7 +136,7 @@ export class AppLauncher {
         agent: (id) => this.agents.get(id),
         findVolume: (service, name) => this.storage.catalog.findByName(service, name),
         liveClaims: (volumeId) => ledger.liveClaims(volumeId),
-        claimsOnAgent: (agentId, service) => ledger.list({ agentId, live: true }).filter((c) => this.storage.catalog.find(c.volumeId)?.service === service).length,
+        claimsOnAgent: (agentId, service) => ledger.liveCountOnAgent(agentId, service),
         attachLimit: (service, agent) => {
           if (!registry.has(service)) return undefined;
           return registry.get(service).driver.attachLimit({ id: this.agents.instanceId(agent, service) });
