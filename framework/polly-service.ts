@@ -350,11 +350,7 @@ export class PollyService {
       throw err;
     }
     metrics.attachSources({
-      claimsByState: () => {
-        const counts: Record<string, number> = {};
-        for (const c of storage.ledger.list()) counts[c.state] = (counts[c.state] ?? 0) + 1;
-        return counts;
-      },
+      claimsByState: () => storage.ledger.countByState(),
       pendingIntents: async () => (await storage.intents.pending()).length,
     });
     const api = createApiServer({

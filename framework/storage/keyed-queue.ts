@@ -9,6 +9,7 @@
  * service's timeout together, so the caller has its answer when the timeout says.
  */
 import { withCallBudget } from '../../drivers/call-budget';
+import { Fifo } from './fifo';
 
 export interface KeyedSerialQueueOptions {
   /** Operations running at once, across all keys. Default 16. */
@@ -29,7 +30,7 @@ interface Task {
 }
 
 interface KeyState {
-  tasks: Task[];
+  tasks: Fifo<Task>;
   running: boolean;
 }
 
@@ -38,8 +39,11 @@ const NEVER_ABORTED = new AbortController().signal;
 export class KeyedSerialQueue {
   readonly concurrency: number;
   private readonly keys = new Map<string, KeyState>();
-  /** Keys whose next task waits for a free slot, in the order they became ready. */
-  private readonly ready: string[] = [];
+  /**
+   * Keys whose next task waits for a free slot, in the order they became ready. A Fifo, not an
+   * array: recovery can queue a repair for each of 1,000,000 volumes at once.
+   */
+  private readonly ready = new Fifo<string>();
   private active = 0;
   private queued = 0;
   private idleWaiters: Array<() => void> = [];
@@ -69,7 +73,7 @@ export class KeyedSerialQueue {
       const task: Task = { fn, resolve: resolve as (value: unknown) => void, reject, signal };
       let state = this.keys.get(key);
       if (!state) {
-        state = { tasks: [], running: false };
+        state = { tasks: new Fifo<Task>(), running: false };
         this.keys.set(key, state);
       }
       state.tasks.push(task);
@@ -91,14 +95,11 @@ export class KeyedSerialQueue {
 
   private cancel(key: string, task: Task): void {
     const state = this.keys.get(key);
-    const index = state?.tasks.indexOf(task) ?? -1;
-    if (!state || index < 0) return; // already started
-    state.tasks.splice(index, 1);
+    if (!state || !state.tasks.delete(task)) return; // already started
     this.queued--;
     if (state.tasks.length === 0 && !state.running) {
       this.keys.delete(key);
-      const at = this.ready.indexOf(key);
-      if (at >= 0) this.ready.splice(at, 1);
+      this.ready.delete(key);
     }
     task.reject(task.signal?.reason);
     this.checkIdle();

@@ -127,8 +127,10 @@ export class StorageService {
 
   private async startParts(): Promise<RecoveryReport> {
     await openStore(this.store, { logger: this.logger });
-    // Two independent prefix scans: overlapping them hides part of LevelDB's read latency.
-    const [volumes, claims] = await Promise.all([this.catalog.load(), this.ledger.load()]);
+    // The catalog first: the ledger shares the strings its records hold (claim-ledger.ts). Each
+    // scan reads one batch ahead, so LevelDB's reads overlap the parsing either way.
+    const volumes = await this.catalog.load();
+    const claims = await this.ledger.load();
     this.logger.info('storage state loaded', { volumes, claims });
     await this.backends.check();
     await this.registry.start();
