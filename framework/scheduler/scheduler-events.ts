@@ -3,7 +3,7 @@
  * operator intervention (who, what, why), in the style of the storage layer's `claim.audit`.
  * The API feeds them into the event journal (`/v1/events`, `polly events`).
  */
-import { TypedEmitter } from '../mesos/typed-emitter';
+import { TypedEmitter } from '../shared/typed-emitter';
 
 /** A task as events show it (a subset of the API's TaskView, so this module stands alone). */
 export interface TaskSummary {

@@ -12,8 +12,8 @@
 import { isLive } from '../storage/claim-record';
 import type { StorageService } from '../storage/storage-service';
 import type { VolumeRecord } from '../storage/volume-record';
-import { Logger, silentLogger } from '../mesos/logger';
-import { TypedEmitter } from '../mesos/typed-emitter';
+import { Logger, silentLogger } from '../shared/logger';
+import { TypedEmitter } from '../shared/typed-emitter';
 import type { AgentRecord, AgentRegistry } from './agent-registry';
 
 export interface OfferedVolumeView {

@@ -10,7 +10,7 @@ import type { PollyError } from '../errors/polly-error';
 import { storeWriteFailure } from '../errors/store-write-error';
 import { UnavailableError } from '../errors/unavailable-error';
 import { ValidationError } from '../errors/validation-error';
-import { Logger, silentLogger } from '../mesos/logger';
+import { Logger, silentLogger } from '../shared/logger';
 import { inspectLevelDirectory } from './level-directory';
 import {
   assertValidExpectedVersion,

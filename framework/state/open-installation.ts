@@ -11,7 +11,7 @@
  * one, and the home marker is (re)written from the store's. HA instances starting together on a new
  * ZooKeeper store all run this: openStore's compare-and-set lets one initialise, the others adopt.
  */
-import { Logger, silentLogger } from '../mesos/logger';
+import { Logger, silentLogger } from '../shared/logger';
 import { homeMarkerDiffers, homeMarkerPath, readHomeMarker, StoreDescription, writeHomeMarker, type HomeMarker } from './home-marker';
 import { initInstallation, type InstallationRecord, newInstallationRecord, readInstallation } from './installation';
 import {

@@ -14,7 +14,7 @@ import type { DriverVolume, StorageDriver } from '../../drivers/storage-driver';
 import { ConflictError } from '../errors/conflict-error';
 import { ForbiddenError } from '../errors/forbidden-error';
 import { NotFoundError } from '../errors/not-found-error';
-import { Logger, silentLogger } from '../mesos/logger';
+import { Logger, silentLogger } from '../shared/logger';
 import { claimByVolumeKey, claimKey, PREFIXES } from '../state/keys';
 import { scanAllValues } from '../state/scan-all';
 import type { BatchOperation, Store } from '../state/store';

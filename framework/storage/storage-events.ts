@@ -4,7 +4,7 @@
  * an attachment is emitted here after it is done (the API's `/v1/events` and the scheduler listen).
  */
 import type { QuarantinedEntry } from '../../drivers/storage-driver';
-import { TypedEmitter } from '../mesos/typed-emitter';
+import { TypedEmitter } from '../shared/typed-emitter';
 import type { ClaimRecord } from './claim-record';
 import type { RecoveryReport } from './storage-recovery';
 import type { ForeignAttachmentRecord, VolumeRecord } from './volume-record';

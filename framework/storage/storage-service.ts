@@ -7,7 +7,7 @@
  * anything is served, then starts pruning finished claims and recording backend marks; `stop()`
  * lets the operations in flight finish. Each part stays usable (and tested) on its own.
  */
-import { Logger, silentLogger } from '../mesos/logger';
+import { Logger, silentLogger } from '../shared/logger';
 import { storeUnreadable } from '../state/installation-refused-error';
 import { isLevelReadFailure } from '../state/level-store';
 import { describeStore } from '../state/open-installation';

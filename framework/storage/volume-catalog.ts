@@ -16,7 +16,7 @@ import { ConflictError } from '../errors/conflict-error';
 import { NotFoundError } from '../errors/not-found-error';
 import { UnavailableError } from '../errors/unavailable-error';
 import { ValidationError } from '../errors/validation-error';
-import { Logger, silentLogger } from '../mesos/logger';
+import { Logger, silentLogger } from '../shared/logger';
 import { PREFIXES, volumeKey, volumeNameKey } from '../state/keys';
 import { scanAllValues } from '../state/scan-all';
 import type { BatchOperation, Store } from '../state/store';

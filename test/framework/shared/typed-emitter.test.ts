@@ -1,4 +1,4 @@
-import { TypedEmitter } from '../../../framework/mesos/typed-emitter';
+import { TypedEmitter } from '../../../framework/shared/typed-emitter';
 
 interface Events {
   value: number;
