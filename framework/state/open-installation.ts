@@ -113,8 +113,10 @@ async function decideAndOpen(store: Store, context: Context, homeDir: string, lo
 }
 
 async function inspect(store: Store, init: boolean): Promise<Findings> {
-  const marker = await readInstallation(store);
+  // The stamp first: it and the marker are written in one batch, so a stamp seen means its marker is
+  // visible to the next read (another HA instance may initialise the store between our two reads).
   const schemaVersion = await readSchemaVersion(store);
+  const marker = await readInstallation(store);
   let anyKey = marker !== undefined || schemaVersion !== undefined;
   let holdsState = false;
   if (!marker || init) {
