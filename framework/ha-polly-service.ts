@@ -23,13 +23,13 @@
 import express from 'express';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from './mesos/logger';
+import type { Logger } from './shared/logger';
 import { PollyService, PollyServiceOptions } from './polly-service';
 import { leaderRedirect } from './api/middleware/leader-redirect';
 import { errorHandler } from './api/middleware/error-handler';
-import { TypedEmitter } from './mesos/typed-emitter';
+import { TypedEmitter } from './shared/typed-emitter';
 import { ConfigError } from './config/config-loader';
-import { ZkSession } from './state/zookeeper/zk-session';
+import { ZkSession } from './shared/zookeeper/zk-session';
 import { ZookeeperStore } from './state/zookeeper/zookeeper-store';
 import { LeaderElection } from './state/zookeeper/leader-election';
 import { openInstallation } from './state/open-installation';

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { PollyConfig } from './config/config-schema';
 import { UnavailableError } from './errors';
-import type { Logger } from './mesos/logger';
+import type { Logger } from './shared/logger';
 import { MasterDetector, StaticMasterDetector } from './mesos/master-detector';
 import { ZookeeperMasterDetector } from './mesos/zookeeper-master-detector';
 import { createStore } from './state/create-store';
@@ -350,11 +350,7 @@ export class PollyService {
       throw err;
     }
     metrics.attachSources({
-      claimsByState: () => {
-        const counts: Record<string, number> = {};
-        for (const c of storage.ledger.list()) counts[c.state] = (counts[c.state] ?? 0) + 1;
-        return counts;
-      },
+      claimsByState: () => storage.ledger.countByState(),
       pendingIntents: async () => (await storage.intents.pending()).length,
     });
     const api = createApiServer({

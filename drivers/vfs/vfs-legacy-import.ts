@@ -13,7 +13,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { DriverLogger } from '../driver-logger';
-import { isErrno, readJsonFile } from './atomic-json';
+import { isErrno, readdirOrEmpty, readJsonFile } from './atomic-json';
 import { FLATTEN_PREFIX, SNAPSHOT_META_PATTERN, VOLUME_META_PATTERN, VfsLayout, idNumber, isVolumeId } from './vfs-layout';
 import { parseSnapshotRecord, parseVolumeRecord } from './vfs-records';
 import { isCounter, type JournalEntry, type VfsState } from './vfs-state';
@@ -103,15 +103,6 @@ async function finishFlattening(layout: VfsLayout, id: string): Promise<void> {
 
 export async function removeLegacyFiles(leftovers: string[]): Promise<void> {
   for (const p of leftovers) await fs.rm(p, { recursive: true, force: true });
-}
-
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await fs.readdir(dir);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return [];
-    throw err;
-  }
 }
 
 async function exists(p: string): Promise<boolean> {

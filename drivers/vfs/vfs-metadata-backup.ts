@@ -18,7 +18,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { DriverConflictError, DriverInvalidError, DriverRefusedError } from '../errors';
 import type { BackendMetadata, BackendMetadataSummary, MetadataImportResult } from '../storage-driver';
-import { fsyncDir, isErrno, writeFileAtomic } from './atomic-json';
+import { fsyncDir, isErrno, readdirOrEmpty, writeFileAtomic } from './atomic-json';
 import { VfsJournal, type VfsJournalOptions } from './vfs-journal';
 import { CHECKPOINT_PATTERN, JOURNAL_PATTERN, VfsLayout } from './vfs-layout';
 import { unexplainedDirs } from './vfs-root-guard';
@@ -222,13 +222,4 @@ async function exists(p: string): Promise<boolean> {
       throw err;
     },
   );
-}
-
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await fs.readdir(dir);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return [];
-    throw err;
-  }
 }

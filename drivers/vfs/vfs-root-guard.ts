@@ -10,7 +10,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { DriverRefusedError } from '../errors';
-import { isErrno } from './atomic-json';
+import { readdirOrEmpty } from './atomic-json';
 import { FLATTEN_PREFIX, SNAPSHOT_ID_PATTERN, VOLUME_ID_PATTERN, VfsLayout, idNumber } from './vfs-layout';
 import type { VfsState } from './vfs-state';
 
@@ -95,13 +95,4 @@ function pad(n: number): string {
 
 async function isDirectory(p: string): Promise<boolean> {
   return (await fs.lstat(p).catch(() => undefined))?.isDirectory() === true;
-}
-
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await fs.readdir(dir);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return [];
-    throw err;
-  }
 }

@@ -14,7 +14,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express, { Express, Router } from 'express';
 import { NotFoundError } from '../errors/not-found-error';
-import { Logger, silentLogger } from '../mesos/logger';
+import { Logger, silentLogger } from '../shared/logger';
 import type { StorageService } from '../storage/storage-service';
 import { adminRoutes } from './admin/admin-routes';
 import type { ApiAuth } from './auth/api-auth';

@@ -19,7 +19,7 @@ import { PollyMetrics } from '../api/metrics/polly-metrics';
 import { ConfigError, loadConfig } from '../config/config-loader';
 import type { PollyConfig } from '../config/config-schema';
 import { createLogger } from '../logging/winston-logger';
-import type { Logger } from '../mesos/logger';
+import type { Logger } from '../shared/logger';
 import { createStore } from '../state/create-store';
 import { openInstallation } from '../state/open-installation';
 import { driverFactory } from '../storage/driver-factory';

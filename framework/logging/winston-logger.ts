@@ -2,7 +2,7 @@
  * Winston behind Polly's Logger seam: JSON lines in production, readable lines in a terminal.
  */
 import winston from 'winston';
-import type { Logger } from '../mesos/logger';
+import type { Logger } from '../shared/logger';
 
 export type LogFormat = 'json' | 'pretty';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';

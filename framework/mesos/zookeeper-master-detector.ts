@@ -8,10 +8,10 @@
  * from a master is honoured until ZooKeeper names a leader again (ZooKeeper stays authoritative).
  */
 import { Event } from 'node-zookeeper-client';
-import type { Logger } from './logger';
-import { silentLogger } from './logger';
+import type { Logger } from '../shared/logger';
+import { silentLogger } from '../shared/logger';
 import { MasterDetector, MasterUrlError, parseMasterUrl } from './master-detector';
-import { ZkSession } from '../state/zookeeper/zk-session';
+import { ZkSession } from '../shared/zookeeper/zk-session';
 
 export const MASTER_NODE_PREFIX = 'json.info_';
 

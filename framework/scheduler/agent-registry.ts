@@ -9,9 +9,9 @@
  * Mesos says so unambiguously: a TASK_GONE_BY_OPERATOR, or a TASK_GONE / TASK_LOST for a removed agent.
  */
 import { mesos } from '../mesos/generated/mesos';
-import { Logger, silentLogger } from '../mesos/logger';
+import { Logger, silentLogger } from '../shared/logger';
 import type { OperatorClient, OperatorSubscription } from '../mesos/operator/operator-client';
-import { TypedEmitter } from '../mesos/typed-emitter';
+import { TypedEmitter } from '../shared/typed-emitter';
 
 export type AgentState = 'active' | 'unreachable' | 'gone';
 

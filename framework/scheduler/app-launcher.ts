@@ -16,7 +16,7 @@ import { ConflictError } from '../errors/conflict-error';
 import { NotFoundError } from '../errors/not-found-error';
 import { ValidationError } from '../errors/validation-error';
 import type { mesos } from '../mesos/generated/mesos';
-import { Logger, silentLogger } from '../mesos/logger';
+import { Logger, silentLogger } from '../shared/logger';
 import type { StorageService } from '../storage/storage-service';
 import type { AgentRegistry } from './agent-registry';
 import { AppRollout } from './app-rollout';

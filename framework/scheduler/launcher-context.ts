@@ -6,7 +6,7 @@
  * periodic questions); `app-launcher.ts` ties them together behind the apps API.
  */
 import type { mesos } from '../mesos/generated/mesos';
-import type { Logger } from '../mesos/logger';
+import type { Logger } from '../shared/logger';
 import type { StorageService } from '../storage/storage-service';
 import type { AgentRegistry } from './agent-registry';
 import type { AppVolumes } from './app-volumes';

@@ -4,7 +4,7 @@
  * then SUPPRESS until there is work). Storage offers and app launching build on this.
  */
 import { mesos } from '../mesos/generated/mesos';
-import type { Logger } from '../mesos/logger';
+import type { Logger } from '../shared/logger';
 import type { MasterDetector } from '../mesos/master-detector';
 import { SchedulerClient } from '../mesos/scheduler/scheduler-client';
 import type { AppLauncher } from './app-launcher';

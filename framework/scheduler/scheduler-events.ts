@@ -3,7 +3,7 @@
  * operator intervention (who, what, why), in the style of the storage layer's `claim.audit`.
  * The API feeds them into the event journal (`/v1/events`, `polly events`).
  */
-import { TypedEmitter } from '../mesos/typed-emitter';
+import { EventFeed } from '../shared/typed-emitter';
 
 /** A task as events show it (a subset of the API's TaskView, so this module stands alone). */
 export interface TaskSummary {
@@ -56,13 +56,5 @@ export interface SchedulerEventMap {
 
 export type SchedulerEventName = keyof SchedulerEventMap;
 
-export class SchedulerEvents extends TypedEmitter<SchedulerEventMap> {
-  /** Emits; a throwing listener never breaks the scheduler. */
-  publish<K extends SchedulerEventName>(event: K, payload: SchedulerEventMap[K]): void {
-    try {
-      (this.emit as (e: K, p: SchedulerEventMap[K]) => boolean)(event, payload);
-    } catch {
-      // listeners must not break the scheduler
-    }
-  }
-}
+/** Published after the change is persisted (or applied); a throwing listener never undoes or blocks it. */
+export class SchedulerEvents extends EventFeed<SchedulerEventMap> {}

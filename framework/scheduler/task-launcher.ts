@@ -80,7 +80,7 @@ export class TaskLauncher {
         agent: (id) => agents.get(id),
         findVolume: (service, name) => storage.catalog.findByName(service, name),
         liveClaims: (volumeId) => ledger.liveClaims(volumeId),
-        claimsOnAgent: (agentId, service) => ledger.list({ agentId, live: true }).filter((c) => storage.catalog.find(c.volumeId)?.service === service).length,
+        claimsOnAgent: (agentId, service) => ledger.liveCountOnAgent(agentId, service),
         attachLimit: (service, agent) => {
           if (!registry.has(service)) return undefined;
           return registry.get(service).driver.attachLimit({ id: agents.instanceId(agent, service) });

@@ -18,7 +18,7 @@ import { ConflictError } from '../errors/conflict-error';
 import { NotFoundError } from '../errors/not-found-error';
 import { ValidationError } from '../errors/validation-error';
 import { mesos } from '../mesos/generated/mesos';
-import type { Logger } from '../mesos/logger';
+import type { Logger } from '../shared/logger';
 import { checkReason, type ClaimRecord } from '../storage/claim-record';
 import type { AgentRegistry } from './agent-registry';
 import type { AppRecord, InstanceTracker, TaskRecord } from './instance-tracker';

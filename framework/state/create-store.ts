@@ -6,10 +6,10 @@
 import path from 'node:path';
 import type { PollyConfig } from '../config/config-schema';
 import { ConfigError } from '../config/config-loader';
-import type { Logger } from '../mesos/logger';
+import type { Logger } from '../shared/logger';
 import { LevelStore } from './level-store';
 import type { Store } from './store';
-import type { ZkSession } from './zookeeper/zk-session';
+import type { ZkSession } from '../shared/zookeeper/zk-session';
 import { ZookeeperStore } from './zookeeper/zookeeper-store';
 
 export interface CreateStoreOptions {

@@ -11,7 +11,7 @@
  * one, and the home marker is (re)written from the store's. HA instances starting together on a new
  * ZooKeeper store all run this: openStore's compare-and-set lets one initialise, the others adopt.
  */
-import { Logger, silentLogger } from '../mesos/logger';
+import { Logger, silentLogger } from '../shared/logger';
 import { homeMarkerDiffers, homeMarkerPath, readHomeMarker, StoreDescription, writeHomeMarker, type HomeMarker } from './home-marker';
 import { initInstallation, type InstallationRecord, newInstallationRecord, readInstallation } from './installation';
 import {
@@ -113,8 +113,10 @@ async function decideAndOpen(store: Store, context: Context, homeDir: string, lo
 }
 
 async function inspect(store: Store, init: boolean): Promise<Findings> {
-  const marker = await readInstallation(store);
+  // The stamp first: it and the marker are written in one batch, so a stamp seen means its marker is
+  // visible to the next read (another HA instance may initialise the store between our two reads).
   const schemaVersion = await readSchemaVersion(store);
+  const marker = await readInstallation(store);
   let anyKey = marker !== undefined || schemaVersion !== undefined;
   let holdsState = false;
   if (!marker || init) {

@@ -16,7 +16,7 @@
  * compare-and-set, and a process that loses one re-reads the store and carries on from there.
  */
 import { PollyError } from '../errors/polly-error';
-import { Logger, silentLogger } from '../mesos/logger';
+import { Logger, silentLogger } from '../shared/logger';
 import { initInstallation, newInstallationRecord, installationMarkOp, readInstallation } from './installation';
 import { SCHEMA_VERSION_KEY } from './keys';
 import { BatchOperation, Store, StoreConflictError } from './store';

@@ -16,7 +16,7 @@ import { ConflictError } from '../errors/conflict-error';
 import { diskFailureOf } from '../errors/from-system-error';
 import { isPollyError } from '../errors/polly-error';
 import { ValidationError } from '../errors/validation-error';
-import { Logger, silentLogger } from '../mesos/logger';
+import { Logger, silentLogger } from '../shared/logger';
 import type { Store } from './store';
 
 /** The probe's key: under `meta/` with the store's other bookkeeping; its value is only the time of the probe. */

@@ -21,7 +21,7 @@ import { DriverRefusedError } from '../../drivers/errors';
 import type { BackendMark } from '../../drivers/storage-driver';
 import { BackendMismatchError } from '../errors/backend-mismatch-error';
 import { PollyError } from '../errors/polly-error';
-import { Logger, silentLogger } from '../mesos/logger';
+import { Logger, silentLogger } from '../shared/logger';
 import { readInstallation } from '../state/installation';
 import { backendKey } from '../state/keys';
 import type { Store } from '../state/store';

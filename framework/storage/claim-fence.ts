@@ -25,7 +25,7 @@
  */
 import { withCallBudget } from '../../drivers/call-budget';
 import { DriverNotFoundError } from '../../drivers/errors';
-import type { Logger } from '../mesos/logger';
+import type { Logger } from '../shared/logger';
 import type { BatchOperation, Store } from '../state/store';
 import type { StagedClaim } from './claim-ledger';
 import { ClaimMode, ClaimRecord, ClaimState, isLive } from './claim-record';

@@ -8,7 +8,7 @@
  * `maxKept` finished claims exist (oldest first). Live claims are never touched, nor finished ones
  * that an open intent still names (recovery reads them).
  */
-import { Logger, silentLogger } from '../mesos/logger';
+import { Logger, silentLogger } from '../shared/logger';
 import type { ClaimLedger } from './claim-ledger';
 import { ClaimRecord, isLive } from './claim-record';
 import type { IntentLog } from './intent-log';

@@ -17,7 +17,7 @@ import { hasControlChars } from '../../drivers/name-rules';
 import { ConflictError } from '../errors/conflict-error';
 import { NotFoundError } from '../errors/not-found-error';
 import { ValidationError } from '../errors/validation-error';
-import { Logger, silentLogger } from '../mesos/logger';
+import { Logger, silentLogger } from '../shared/logger';
 import type { Store } from '../state/store';
 import type { ClaimLedger } from './claim-ledger';
 import { checkReason } from './claim-record';

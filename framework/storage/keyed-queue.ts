@@ -14,6 +14,7 @@
  * at once, so two such operations with keys in common cannot wait for each other.
  */
 import { withCallBudget } from '../../drivers/call-budget';
+import { Fifo } from './fifo';
 
 export interface KeyedSerialQueueOptions {
   /** Operations running at once, across all keys. Default 16. */
@@ -51,7 +52,7 @@ interface Hold {
 type Entry = Task | Hold;
 
 interface KeyState {
-  tasks: Entry[];
+  tasks: Fifo<Entry>;
   running: boolean;
 }
 
@@ -64,10 +65,13 @@ const NEVER_ABORTED = new AbortController().signal;
 export class KeyedSerialQueue {
   readonly concurrency: number;
   private readonly keys = new Map<string, KeyState>();
-  /** Keys whose next task waits for a free slot, in the order they became ready. */
-  private readonly ready: string[] = [];
+  /**
+   * Keys whose next task waits for a free slot, in the order they became ready. A Fifo, not an
+   * array: recovery can queue a repair for each of 1,000,000 volumes at once.
+   */
+  private readonly ready = new Fifo<string>();
   /** Exclusive operations holding every key they need, waiting for a free slot to run. */
-  private readonly readyExclusive: ExclusiveTask[] = [];
+  private readonly readyExclusive = new Fifo<ExclusiveTask>();
   private active = 0;
   private queued = 0;
   private idleWaiters: Array<() => void> = [];
@@ -97,7 +101,7 @@ export class KeyedSerialQueue {
       const task: Task = { fn, resolve: resolve as (value: unknown) => void, reject, signal };
       let state = this.keys.get(key);
       if (!state) {
-        state = { tasks: [], running: false };
+        state = { tasks: new Fifo<Entry>(), running: false };
         this.keys.set(key, state);
       }
       state.tasks.push(task);
@@ -128,7 +132,7 @@ export class KeyedSerialQueue {
       for (const key of distinct) {
         let state = this.keys.get(key);
         if (!state) {
-          state = { tasks: [], running: false };
+          state = { tasks: new Fifo<Entry>(), running: false };
           this.keys.set(key, state);
         }
         state.tasks.push({ exclusive });
@@ -146,14 +150,11 @@ export class KeyedSerialQueue {
 
   private cancel(key: string, task: Task): void {
     const state = this.keys.get(key);
-    const index = state?.tasks.indexOf(task) ?? -1;
-    if (!state || index < 0) return; // already started
-    state.tasks.splice(index, 1);
+    if (!state || !state.tasks.delete(task)) return; // already started
     this.queued--;
     if (state.tasks.length === 0 && !state.running) {
       this.keys.delete(key);
-      const at = this.ready.indexOf(key);
-      if (at >= 0) this.ready.splice(at, 1);
+      this.ready.delete(key);
     }
     task.reject(task.signal?.reason);
     this.checkIdle();

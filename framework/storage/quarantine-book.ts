@@ -8,7 +8,7 @@ import { isDriverError } from '../../drivers/errors';
 import type { QuarantinedEntry } from '../../drivers/storage-driver';
 import { NotFoundError } from '../errors/not-found-error';
 import { ValidationError } from '../errors/validation-error';
-import { Logger, silentLogger } from '../mesos/logger';
+import { Logger, silentLogger } from '../shared/logger';
 import type { ServiceRegistry, StorageService as ConfiguredService } from './service-registry';
 import type { StorageEvents } from './storage-events';
 import { toPollyError } from './storage-errors';

@@ -13,7 +13,7 @@ import { CsiServiceConfig, CsiServiceConfigSchema, LibStorageServiceConfig, Serv
 import { NotFoundError } from '../errors/not-found-error';
 import { PollyError } from '../errors/polly-error';
 import { ValidationError } from '../errors/validation-error';
-import { Logger, silentLogger } from '../mesos/logger';
+import { Logger, silentLogger } from '../shared/logger';
 import { PREFIXES, profileUsedKey } from '../state/keys';
 import { Store, StoreConflictError } from '../state/store';
 import {

@@ -10,7 +10,7 @@ import type { DriverSnapshot } from '../../drivers/storage-driver';
 import { NotImplementedError } from '../errors/not-implemented-error';
 import { UnavailableError } from '../errors/unavailable-error';
 import { crashPoint } from './crash-points';
-import { Logger, silentLogger } from '../mesos/logger';
+import { Logger, silentLogger } from '../shared/logger';
 import type { IntentLog, IntentRecord } from './intent-log';
 import type { KeyedSerialQueue } from './keyed-queue';
 import { isTransient, retryCreate, retryTransient, RetryOptions } from './retry';

@@ -4,7 +4,7 @@
  * an attachment is emitted here after it is done (the API's `/v1/events` and the scheduler listen).
  */
 import type { QuarantinedEntry } from '../../drivers/storage-driver';
-import { TypedEmitter } from '../mesos/typed-emitter';
+import { EventFeed } from '../shared/typed-emitter';
 import type { ClaimRecord } from './claim-record';
 import type { RecoveryReport } from './storage-recovery';
 import type { ForeignAttachmentRecord, VolumeRecord } from './volume-record';
@@ -79,13 +79,5 @@ export interface StorageEventMap {
 
 export type StorageEventName = keyof StorageEventMap;
 
-export class StorageEvents extends TypedEmitter<StorageEventMap> {
-  /** Emits after the change is persisted; a throwing listener never undoes or blocks the change. */
-  publish<K extends StorageEventName>(event: K, payload: StorageEventMap[K]): void {
-    try {
-      (this.emit as (e: K, p: StorageEventMap[K]) => boolean)(event, payload);
-    } catch {
-      // listeners must not break the storage layer
-    }
-  }
-}
+/** Published after the change is persisted (or applied); a throwing listener never undoes or blocks it. */
+export class StorageEvents extends EventFeed<StorageEventMap> {}

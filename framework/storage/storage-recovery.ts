@@ -23,7 +23,7 @@
  */
 import { DriverNotFoundError } from '../../drivers/errors';
 import type { DriverVolume, StorageDriver, VolumeCreateOptions } from '../../drivers/storage-driver';
-import { Logger, silentLogger } from '../mesos/logger';
+import { Logger, silentLogger } from '../shared/logger';
 import type { ClaimLedger } from './claim-ledger';
 import type { ForeignAttachments } from './foreign-attachments';
 import { isLive } from './claim-record';

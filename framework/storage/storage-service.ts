@@ -7,7 +7,7 @@
  * anything is served, then starts pruning finished claims and recording backend marks; `stop()`
  * lets the operations in flight finish. Each part stays usable (and tested) on its own.
  */
-import { Logger, silentLogger } from '../mesos/logger';
+import { Logger, silentLogger } from '../shared/logger';
 import { storeUnreadable } from '../state/installation-refused-error';
 import { isLevelReadFailure } from '../state/level-store';
 import { describeStore } from '../state/open-installation';
@@ -127,8 +127,10 @@ export class StorageService {
 
   private async startParts(): Promise<RecoveryReport> {
     await openStore(this.store, { logger: this.logger });
-    // Two independent prefix scans: overlapping them hides part of LevelDB's read latency.
-    const [volumes, claims] = await Promise.all([this.catalog.load(), this.ledger.load()]);
+    // The catalog first: the ledger shares the strings its records hold (claim-ledger.ts). Each
+    // scan reads one batch ahead, so LevelDB's reads overlap the parsing either way.
+    const volumes = await this.catalog.load();
+    const claims = await this.ledger.load();
     this.logger.info('storage state loaded', { volumes, claims });
     await this.backends.check();
     await this.registry.start();

@@ -6,10 +6,11 @@
  * ~40 characters). Pooling those fields of loaded records saves their copies.
  *
  * Bounded: once full, new values are returned as they are (still correct, just not shared), so a
- * field of unexpectedly high cardinality cannot grow the pool without limit. Strings are immutable
+ * field of unexpectedly high cardinality cannot grow the pool without limit. The bound leaves room
+ * for the agent and instance IDs of 10,000 agents several times over (~5 MiB when full). Strings are immutable
  * and pooled lists are frozen, so sharing is invisible to callers.
  */
-export const MAX_POOLED = 20_000;
+export const MAX_POOLED = 100_000;
 /** Longer strings are not worth a pool entry (and are unlikely to repeat). */
 export const MAX_POOLED_LENGTH = 128;
 

@@ -16,7 +16,7 @@ import { ConflictError } from '../errors/conflict-error';
 import { NotFoundError } from '../errors/not-found-error';
 import { UnavailableError } from '../errors/unavailable-error';
 import { ValidationError } from '../errors/validation-error';
-import { Logger, silentLogger } from '../mesos/logger';
+import { Logger, silentLogger } from '../shared/logger';
 import { PREFIXES, volumeKey, volumeNameKey } from '../state/keys';
 import { scanAllValues } from '../state/scan-all';
 import type { BatchOperation, Store } from '../state/store';
@@ -29,6 +29,7 @@ import { isTransient, retryCreate, retryTransient, RetryOptions } from './retry'
 import type { ServiceRegistry } from './service-registry';
 import { StorageEvents } from './storage-events';
 import { sharedStrings } from './string-pool';
+import { SortedIdSet } from './sorted-id-set';
 import { errorMessage, toPollyError } from './storage-errors';
 import { formatVolumeId, parseVolumeId } from './volume-id';
 import {
@@ -83,6 +84,28 @@ export interface VolumeFilter {
   name?: string;
   zone?: string;
   status?: VolumeStatus;
+}
+
+/** How many volumes one page may hold. */
+export const MAX_PAGE_SIZE = 10_000;
+
+export interface PageRequest {
+  /** 1 to MAX_PAGE_SIZE. */
+  limit: number;
+  /** The `next` of the previous page: the page starts after this volume ID. */
+  after?: string;
+}
+
+/** One page of a listing, in volume ID order; `next` is set when more volumes follow. */
+export interface VolumePage {
+  volumes: VolumeRecord[];
+  next?: string;
+}
+
+/** The volumes an index narrowed a filter to (undefined: no index applies, every volume is a candidate). */
+interface Candidates {
+  ids: Iterable<string>;
+  size: number;
 }
 
 /** A record change computed but not yet applied: persist `ops` (with other ops), then `commit()`. */
@@ -180,6 +203,27 @@ function removeFrom(index: Map<string, Set<string>>, key: string, id: string): v
   if (set.size === 0) index.delete(key);
 }
 
+function unindexSecondary(from: { byZone: Map<string, Set<string>>; byScheduler: Map<string, Set<string>> }, record: VolumeRecord): void {
+  if (record.availabilityZone !== undefined) removeFrom(from.byZone, record.availabilityZone, record.id);
+  for (const s of record.schedulers) removeFrom(from.byScheduler, s, record.id);
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function checkPageRequest(request: PageRequest): void {
+  const { limit, after } = request;
+  const problems: Array<{ field: string; message: string }> = [];
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+    problems.push({ field: 'limit', message: `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}` });
+  }
+  if (after !== undefined && (typeof after !== 'string' || after.length === 0 || after.length > 1024)) {
+    problems.push({ field: 'after', message: 'after must be the next value of the previous page (a volume ID)' });
+  }
+  if (problems.length > 0) throw new ValidationError(problems.map((p) => p.message).join('; '), { field: problems[0].field, problems });
+}
+
 export class VolumeCatalog {
   private readonly store: Store;
   private readonly registry: ServiceRegistry;
@@ -197,6 +241,8 @@ export class VolumeCatalog {
    * then on: start-up (100,000 volumes) does not build 300,000 Set entries before serving.
    */
   private secondary: { byZone: Map<string, Set<string>>; byScheduler: Map<string, Set<string>> } | undefined;
+  /** Every volume ID in order: pages are read from here (O(log n) to find where one starts). */
+  private readonly ordered = new SortedIdSet();
   /** Names being created right now: a concurrent create of the same name fails fast. */
   private readonly creating = new Set<string>();
   /** Asked before a remove: the live claim holding the volume, if any (the ledger answers). */
@@ -221,6 +267,7 @@ export class VolumeCatalog {
   async load(): Promise<number> {
     this.volumes.clear();
     this.byName.clear();
+    this.ordered.clear();
     this.secondary = undefined;
     // One await per batch of records, not per record (100,000 volumes at start-up).
     for await (const batch of scanAllValues<VolumeRecord>(this.store, PREFIXES.volumes)) {
@@ -263,28 +310,46 @@ export class VolumeCatalog {
 
   /** Managed volumes matching `filter`, using the most selective index available. */
   list(filter: VolumeFilter = {}): VolumeRecord[] {
-    let candidates: Iterable<string>;
-    if (filter.name !== undefined && filter.service !== undefined) {
-      const id = this.nameOwner(filter.service, nameKey(filter.name));
-      candidates = id === undefined ? [] : [id];
-    } else if (filter.scheduler !== undefined) candidates = this.secondaryIndexes().byScheduler.get(filter.scheduler) ?? [];
-    else if (filter.zone !== undefined) candidates = this.secondaryIndexes().byZone.get(filter.zone) ?? [];
-    else candidates = this.volumes.keys();
-    const wantName = filter.name === undefined ? undefined : nameKey(filter.name);
-    const labels = Object.entries(filter.labels ?? {});
+    const matches = this.matcher(filter);
     const out: VolumeRecord[] = [];
-    for (const id of candidates) {
+    for (const id of this.candidates(filter)?.ids ?? this.volumes.keys()) {
       const v = this.volumes.get(id);
-      if (!v) continue;
-      if (filter.service !== undefined && v.service !== filter.service) continue;
-      if (filter.scheduler !== undefined && !v.schedulers.includes(filter.scheduler)) continue;
-      if (filter.zone !== undefined && v.availabilityZone !== filter.zone) continue;
-      if (filter.status !== undefined && v.status !== filter.status) continue;
-      if (wantName !== undefined && nameKey(v.name) !== wantName) continue;
-      if (labels.some(([k, val]) => v.labels[k] !== val)) continue;
-      out.push(v);
+      if (v && matches(v)) out.push(v);
     }
     return out;
+  }
+
+  /**
+   * One page of `list(filter)`, in volume ID order: the first `request.limit` matches after the ID
+   * `request.after`, with `next` set when more follow. Its cost does not grow with the catalog: the
+   * start is found in O(log n), then IDs are read in order from there until the page is full (and
+   * one more match is seen), unless an index narrows the filter to so few volumes that sorting
+   * those is cheaper than the walk it would take to fill the page.
+   */
+  page(filter: VolumeFilter, request: PageRequest): VolumePage {
+    checkPageRequest(request);
+    const { limit, after } = request;
+    const matches = this.matcher(filter);
+    const narrowed = this.candidates(filter);
+    let ids: Iterable<string> = this.ordered.after(after);
+    if (narrowed !== undefined) {
+      const k = narrowed.size;
+      // Expected IDs walked to find limit + 1 matches spread evenly, against sorting the k candidates.
+      const walk = Math.min(this.volumes.size, ((limit + 1) * this.volumes.size) / Math.max(k, 1));
+      if (k * Math.log2(k + 2) < walk) {
+        const sorted: string[] = [];
+        for (const id of narrowed.ids) if (after === undefined || id > after) sorted.push(id);
+        ids = sorted.sort();
+      }
+    }
+    const volumes: VolumeRecord[] = [];
+    for (const id of ids) {
+      const v = this.volumes.get(id);
+      if (!v || !matches(v)) continue;
+      if (volumes.length === limit) return { volumes, next: volumes[limit - 1].id };
+      volumes.push(v);
+    }
+    return { volumes };
   }
 
   /** Volumes on the backends that are not registered (read from the drivers; one `volumes()` call per service). */
@@ -312,15 +377,42 @@ export class VolumeCatalog {
   /** Managed volumes matching `filter` plus (when `all`) the unmanaged ones of the filtered service(s). */
   async listAll(filter: VolumeFilter = {}): Promise<VolumeRecord[]> {
     const managed = this.list(filter);
+    const unmanaged = await this.unmanagedMatching(filter);
+    return unmanaged.length === 0 ? managed : [...managed, ...unmanaged];
+  }
+
+  /**
+   * One page of `listAll(filter)` in volume ID order (see `page`). The unmanaged volumes come from
+   * the drivers, one `volumes()` call per service for each page, as for `listAll`.
+   */
+  async pageAll(filter: VolumeFilter, request: PageRequest): Promise<VolumePage> {
+    const managed = this.page(filter, request);
+    const { limit, after } = request;
+    const unmanaged = (await this.unmanagedMatching(filter)).filter((v) => after === undefined || v.id > after);
+    if (unmanaged.length === 0) return managed;
+    unmanaged.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const merged: VolumeRecord[] = [];
+    let m = 0;
+    let u = 0;
+    while (merged.length <= limit && (m < managed.volumes.length || u < unmanaged.length)) {
+      const takeManaged = u >= unmanaged.length || (m < managed.volumes.length && managed.volumes[m].id < unmanaged[u].id);
+      merged.push(takeManaged ? managed.volumes[m++] : unmanaged[u++]);
+    }
+    const more = merged.length > limit || managed.next !== undefined;
+    const volumes = merged.slice(0, limit);
+    return more ? { volumes, next: volumes[volumes.length - 1].id } : { volumes };
+  }
+
+  /** The unmanaged volumes `filter` lets through (none when it asks for a scheduler or labels). */
+  private async unmanagedMatching(filter: VolumeFilter): Promise<VolumeRecord[]> {
     // Unmanaged volumes are offered to nobody and carry no labels.
-    if (filter.scheduler !== undefined || Object.keys(filter.labels ?? {}).length > 0) return managed;
-    const unmanaged = (await this.listUnmanaged(filter.service)).filter(
+    if (filter.scheduler !== undefined || Object.keys(filter.labels ?? {}).length > 0) return [];
+    return (await this.listUnmanaged(filter.service)).filter(
       (v) =>
         (filter.zone === undefined || v.availabilityZone === filter.zone) &&
         (filter.status === undefined || v.status === filter.status) &&
         (filter.name === undefined || nameKey(v.name) === nameKey(filter.name)),
     );
-    return [...managed, ...unmanaged];
   }
 
   /** Creates a volume through the intent log: validated, unique, then driver, then record. */
@@ -601,8 +693,7 @@ export class VolumeCatalog {
         if (this.volumes.get(id) !== before) {
           this.logger.warn('volume record changed while a staged update was in flight', { volumeId: id });
         }
-        this.unindex(before);
-        this.index(after);
+        this.replace(before, after);
         this.events.publish('volume.updated', { volume: after });
       },
     };
@@ -651,7 +742,12 @@ export class VolumeCatalog {
    * Creates under the intent. A "maybe" (timeout) is resolved by asking the backend for the name
    * (the create's idempotency key) before trying again; a definite failure closes the intent.
    */
-  private async driverCreate(driver: StorageDriver, name: string, make: () => Promise<DriverVolume>, intentId: string): Promise<DriverVolume> {
+  private async driverCreate(
+    driver: StorageDriver,
+    name: string,
+    make: () => Promise<DriverVolume>,
+    intentId: string,
+  ): Promise<DriverVolume> {
     try {
       return await retryCreate(make, () => driver.volumeInspectByName(name), this.retry);
     } catch (err) {
@@ -690,26 +786,72 @@ export class VolumeCatalog {
     return this.secondary;
   }
 
+  /** The IDs the most selective index gives for `filter`; undefined when none applies. */
+  private candidates(filter: VolumeFilter): Candidates | undefined {
+    if (filter.name !== undefined && filter.service !== undefined) {
+      const id = this.nameOwner(filter.service, nameKey(filter.name));
+      return id === undefined ? { ids: [], size: 0 } : { ids: [id], size: 1 };
+    }
+    const of = (set: Set<string> | undefined): Candidates => (set === undefined ? { ids: [], size: 0 } : { ids: set, size: set.size });
+    if (filter.scheduler !== undefined) return of(this.secondaryIndexes().byScheduler.get(filter.scheduler));
+    if (filter.zone !== undefined) return of(this.secondaryIndexes().byZone.get(filter.zone));
+    return undefined;
+  }
+
+  /** Whether a record passes every part of `filter`. */
+  private matcher(filter: VolumeFilter): (v: VolumeRecord) => boolean {
+    const wantName = filter.name === undefined ? undefined : nameKey(filter.name);
+    const labels = Object.entries(filter.labels ?? {});
+    return (v) =>
+      (filter.service === undefined || v.service === filter.service) &&
+      (filter.scheduler === undefined || v.schedulers.includes(filter.scheduler)) &&
+      (filter.zone === undefined || v.availabilityZone === filter.zone) &&
+      (filter.status === undefined || v.status === filter.status) &&
+      (wantName === undefined || nameKey(v.name) === wantName) &&
+      labels.every(([k, val]) => v.labels[k] === val);
+  }
+
   private index(record: VolumeRecord): void {
     this.volumes.set(record.id, record);
     let names = this.byName.get(record.service);
     if (!names) this.byName.set(record.service, (names = new Map()));
     names.set(nameKey(record.name), record.id);
+    this.ordered.add(record.id);
     if (this.secondary) indexSecondary(this.secondary, record);
   }
 
   private unindex(record: VolumeRecord): void {
     this.volumes.delete(record.id);
+    this.ordered.delete(record.id);
     const names = this.byName.get(record.service);
     const nk = nameKey(record.name);
     if (names?.get(nk) === record.id) {
       names.delete(nk);
       if (names.size === 0) this.byName.delete(record.service);
     }
+    if (this.secondary) unindexSecondary(this.secondary, record);
+  }
+
+  /**
+   * An updated record in its predecessor's place: the map entry is overwritten, and only the
+   * indexes whose keys changed are touched (an attach or a release changes none of them).
+   */
+  private replace(before: VolumeRecord, after: VolumeRecord): void {
+    if (
+      this.volumes.get(before.id) !== before ||
+      before.id !== after.id ||
+      before.service !== after.service ||
+      before.name !== after.name
+    ) {
+      this.unindex(before);
+      this.index(after);
+      return;
+    }
+    this.volumes.set(after.id, after);
     const secondary = this.secondary;
-    if (secondary) {
-      if (record.availabilityZone !== undefined) removeFrom(secondary.byZone, record.availabilityZone, record.id);
-      for (const s of record.schedulers) removeFrom(secondary.byScheduler, s, record.id);
+    if (secondary && (before.availabilityZone !== after.availabilityZone || !sameList(before.schedulers, after.schedulers))) {
+      unindexSecondary(secondary, before);
+      indexSecondary(secondary, after);
     }
   }
 }

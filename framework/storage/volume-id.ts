@@ -69,6 +69,12 @@ export function parseVolumeId(id: string): ParsedVolumeId {
   return { service, driverVolumeId };
 }
 
+/** The service a volume ID names: the part before its first dot (no other checks: cheap, for indexes). */
+export function serviceOf(volumeId: string): string {
+  const dot = volumeId.indexOf('.');
+  return dot < 0 ? volumeId : volumeId.slice(0, dot);
+}
+
 export function isVolumeId(id: unknown): id is string {
   if (typeof id !== 'string') return false;
   try {

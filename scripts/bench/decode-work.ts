@@ -27,7 +27,7 @@ import type { WireFormat } from '../../framework/mesos/codec';
 import type { mesos } from '../../framework/mesos/generated/mesos';
 import type { RecordIoDecoder } from '../../framework/mesos/recordio';
 import type { SchedulerEventStream } from '../../framework/mesos/scheduler/scheduler-event-stream';
-import { TypedEmitter } from '../../framework/mesos/typed-emitter';
+import { TypedEmitter } from '../../framework/shared/typed-emitter';
 
 interface DcosRecordio {
   read(input: string): [string[], string];

@@ -2,17 +2,23 @@
 'use strict';
 // `npm run bench`: runs each benchmark in its own process (TypeScript through swc), prints one
 // table and writes scripts/bench/results.json. `npm run bench -- decode` runs only matching ones.
+// `npm run bench -- scale` runs the benchmarks that have 1,000,000-volume rows (they read
+// BENCH_SCALE) with those rows on, each beside its 100,000-volume row; BENCH_SCALE=1 turns them on
+// in any run.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..', '..');
 const PREFIX = 'BENCH_RESULTS ';
-const filter = process.argv.slice(2);
+const words = process.argv.slice(2);
+const scale = words.includes('scale') || process.env.BENCH_SCALE === '1';
+const filter = words.filter((word) => word !== 'scale');
 const benches = fs
   .readdirSync(__dirname)
   .filter((f) => f.endsWith('-bench.ts'))
   .filter((f) => filter.length === 0 || filter.some((word) => f.includes(word)))
+  .filter((f) => !words.includes('scale') || filter.length > 0 || fs.readFileSync(path.join(__dirname, f), 'utf8').includes('BENCH_SCALE'))
   .sort();
 
 const results = [];
@@ -23,6 +29,7 @@ for (const file of benches) {
     cwd: root,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: scale ? { ...process.env, BENCH_SCALE: '1' } : process.env,
     maxBuffer: 64 * 1024 * 1024,
     timeout: 20 * 60 * 1000,
   });

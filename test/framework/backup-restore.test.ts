@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { silentLogger } from '../../framework/mesos/logger';
+import { silentLogger } from '../../framework/shared/logger';
 import { PollyService } from '../../framework/polly-service';
 import { LevelStore } from '../../framework/state/level-store';
 import { snapshotDir } from '../support/dir-snapshot';

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../framework/config/config-loader';
 import { LocalCluster } from '../../framework/mesos/local/local-cluster';
-import { Logger, silentLogger } from '../../framework/mesos/logger';
+import { Logger, silentLogger } from '../../framework/shared/logger';
 import { HaPollyService } from '../../framework/ha-polly-service';
 import { waitFor } from '../support/mesos-http';
 import { useZooKeeperServer } from '../support/zookeeper-server';

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { silentLogger } from '../../framework/mesos/logger';
+import { silentLogger } from '../../framework/shared/logger';
 import { PollyService } from '../../framework/polly-service';
 import { CsiClient, csiClient, MOUNT_SNW } from '../support/csi-client';
 import { LocalPollyFixture, startLocalPollyFixture } from '../support/local-polly';

@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { silentLogger } from '../../framework/mesos/logger';
+import { silentLogger } from '../../framework/shared/logger';
 import { PollyService } from '../../framework/polly-service';
 import { cliCreateBody, MASK, RexrayClient } from '../support/rexray-client';
 import { LocalPollyFixture, startLocalPollyFixture } from '../support/local-polly';

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { silentLogger } from '../../framework/mesos/logger';
+import { silentLogger } from '../../framework/shared/logger';
 import { PollyService } from '../../framework/polly-service';
 import { homeMarkerPath, readHomeMarker } from '../../framework/state/home-marker';
 import { InstallationRefusedError } from '../../framework/state/installation-refused-error';

@@ -5,7 +5,7 @@
  * normal by itself once the cause is gone.
  */
 import path from 'node:path';
-import { silentLogger } from '../../framework/mesos/logger';
+import { silentLogger } from '../../framework/shared/logger';
 import { PollyService } from '../../framework/polly-service';
 import { LoopFilesystem } from '../support/loop-filesystem';
 import { LocalPollyFixture, startLocalPollyFixture } from '../support/local-polly';

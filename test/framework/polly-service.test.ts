@@ -3,7 +3,7 @@
  * its identity, is a good citizen with offers, and a restart resumes the same framework.
  */
 import { LocalCluster } from '../../framework/mesos/local/local-cluster';
-import { silentLogger } from '../../framework/mesos/logger';
+import { silentLogger } from '../../framework/shared/logger';
 import { PollyService } from '../../framework/polly-service';
 import { waitFor } from '../support/mesos-http';
 import { LocalPollyFixture, startLocalPollyFixture } from '../support/local-polly';

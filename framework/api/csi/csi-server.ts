@@ -17,7 +17,7 @@ import { UnavailableError } from '../../errors/unavailable-error';
 import { ValidationError } from '../../errors/validation-error';
 import { toGrpcStatus } from '../../errors/to-grpc-status';
 import { PollyError } from '../../errors/polly-error';
-import { Logger, silentLogger } from '../../mesos/logger';
+import { Logger, silentLogger } from '../../shared/logger';
 import { crashPoint } from '../../storage/crash-points';
 import { SCHEDULER_NAME_PATTERN } from '../../storage/volume-record';
 import { CsiEndpoint, formatCsiEndpoint, grpcAddress } from './csi-endpoint';

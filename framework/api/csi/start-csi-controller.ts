@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Registry } from 'prom-client';
 import type { CsiConfig } from '../../config/config-schema';
 import { ValidationError } from '../../errors/validation-error';
-import { Logger, silentLogger } from '../../mesos/logger';
+import { Logger, silentLogger } from '../../shared/logger';
 import type { AgentRegistry } from '../../scheduler/agent-registry';
 import type { StorageService } from '../../storage/storage-service';
 import { CsiEndpoint, parseCsiEndpoint } from './csi-endpoint';

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Registry } from 'prom-client';
 import type { PollyConfig } from '../../config/config-schema';
-import { Logger, silentLogger } from '../../mesos/logger';
+import { Logger, silentLogger } from '../../shared/logger';
 import { CsiEndpoint, parseCsiEndpoint } from './csi-endpoint';
 import { csiRpcHistogram } from './csi-metrics';
 import { csiServices } from './csi-proto';

@@ -27,7 +27,7 @@ import type {
 } from '../../../drivers/libstorage/libstorage-wire';
 import type { DriverSnapshot } from '../../../drivers/storage-driver';
 import { ConflictError } from '../../errors/conflict-error';
-import { Logger, silentLogger } from '../../mesos/logger';
+import { Logger, silentLogger } from '../../shared/logger';
 import type { ClaimRecord } from '../../storage/claim-record';
 import type { StorageService as RegisteredService } from '../../storage/service-registry';
 import { sameInstance, toPollyError } from '../../storage/storage-errors';

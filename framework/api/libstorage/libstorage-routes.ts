@@ -8,7 +8,7 @@
  */
 import express, { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import type { LsServiceInfo } from '../../../drivers/libstorage/libstorage-wire';
-import { Logger, silentLogger } from '../../mesos/logger';
+import { Logger, silentLogger } from '../../shared/logger';
 import { POLLY_VERSION } from '../../version';
 import { maskNeedsInstanceId, parseAttachmentMask } from './attachment-mask';
 import { ANONYMOUS_CALLER, Caller, LibStorageAuth } from './libstorage-auth';

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import express, { Express } from 'express';
 import { LS_HEADERS } from '../../../drivers/libstorage/libstorage-wire';
 import type { LibStorageConfig } from '../../config/config-schema';
-import { Logger, silentLogger } from '../../mesos/logger';
+import { Logger, silentLogger } from '../../shared/logger';
 import type { ServiceRegistry } from '../../storage/service-registry';
 import type { StorageService } from '../../storage/storage-service';
 import type { ApiAuth } from '../auth/api-auth';

@@ -4,7 +4,7 @@
  */
 import type { LibStorageConfig } from '../../config/config-schema';
 import type { ApiAuth } from '../auth/api-auth';
-import { Logger, silentLogger } from '../../mesos/logger';
+import { Logger, silentLogger } from '../../shared/logger';
 import type { StorageService } from '../../storage/storage-service';
 import type { PreemptPolicy } from './libstorage-backend';
 import { createLibStorageServer, LibStorageAddress, LibStorageServer } from './libstorage-server';

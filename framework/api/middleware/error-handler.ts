@@ -4,7 +4,7 @@
  */
 import type { ErrorRequestHandler } from 'express';
 import { toHttpError } from '../../errors/to-http-error';
-import type { Logger } from '../../mesos/logger';
+import type { Logger } from '../../shared/logger';
 import { requestIdOf } from './request-id';
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import type { Logger } from '../../mesos/logger';
+import type { Logger } from '../../shared/logger';
 
 const SANE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 

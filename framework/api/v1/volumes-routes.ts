@@ -1,9 +1,10 @@
 /**
  * `/v1/volumes`: list (filters: service, scheduler, zone, status, name, label=k=v, all=true for
- * unmanaged too), get, create (201 + Location), delete (204), PATCH labels and schedulers, and
- * `POST /v1/volumes/:id/detach {instanceId, reason}` (admin only): detach the volume from an
- * instance no claim accounts for (a `foreignAttachments` entry), audited as a `volume.audit` event.
- * Scheduler tokens see only volumes offered to them.
+ * unmanaged too; `limit=N` and `after=<next>` page through it in volume ID order, and without them
+ * the whole list is streamed), get, create (201 + Location), delete (204), PATCH labels and
+ * schedulers, and `POST /v1/volumes/:id/detach {instanceId, reason}` (admin only): detach the
+ * volume from an instance no claim accounts for (a `foreignAttachments` entry), audited as a
+ * `volume.audit` event. Scheduler tokens see only volumes offered to them.
  */
 import { Router } from 'express';
 import { ForbiddenError } from '../../errors/forbidden-error';
@@ -11,9 +12,10 @@ import { NotFoundError } from '../../errors/not-found-error';
 import { ValidationError } from '../../errors/validation-error';
 import { checkDetachRequest } from '../../storage/foreign-attachments';
 import type { StorageService } from '../../storage/storage-service';
-import type { VolumeFilter } from '../../storage/volume-catalog';
+import { MAX_PAGE_SIZE, PageRequest, VolumeFilter } from '../../storage/volume-catalog';
 import type { VolumeRecord, VolumeStatus } from '../../storage/volume-record';
 import { canSeeVolume, principalOf } from '../auth/principal';
+import { sendJsonList } from '../json-list';
 import { validateBody } from '../validation';
 import { volumeView } from '../volume-views';
 import { queryBoolean, queryLabels, queryString } from './query';
@@ -21,24 +23,51 @@ import { VolumeCreate, VolumeCreateSchema, VolumePatch, VolumePatchSchema } from
 
 const STATUSES: readonly VolumeStatus[] = ['available', 'attached', 'removing', 'missing'];
 
-function filterOf(query: Record<string, unknown>): VolumeFilter {
+/** The page size when `after` is given without `limit`. */
+export const DEFAULT_PAGE_SIZE = 1000;
+
+interface ListQuery {
+  filter: VolumeFilter;
+  all: boolean;
+  /** Set when the caller pages (`limit` or `after` given). */
+  page?: PageRequest;
+}
+
+/** The list's query parameters, every problem named at once (one 400). */
+function listQueryOf(query: Record<string, unknown>): ListQuery {
+  const problems: Array<{ field: string; message: string }> = [];
+  const read = <T>(field: string, parse: () => T): T | undefined => {
+    try {
+      return parse();
+    } catch (err) {
+      problems.push({ field, message: (err as Error).message });
+      return undefined;
+    }
+  };
   const filter: VolumeFilter = {};
-  const service = queryString(query, 'service');
-  const scheduler = queryString(query, 'scheduler');
-  const zone = queryString(query, 'zone');
-  const name = queryString(query, 'name');
-  const status = queryString(query, 'status');
-  if (service !== undefined) filter.service = service;
-  if (scheduler !== undefined) filter.scheduler = scheduler;
-  if (zone !== undefined) filter.zone = zone;
-  if (name !== undefined) filter.name = name;
-  if (status !== undefined) {
-    if (!STATUSES.includes(status as VolumeStatus)) throw ValidationError.field('status', `status must be one of ${STATUSES.join(', ')}`);
-    filter.status = status as VolumeStatus;
+  for (const key of ['service', 'scheduler', 'zone', 'name'] as const) {
+    const value = read(key, () => queryString(query, key));
+    if (value !== undefined) filter[key] = value;
   }
-  const labels = queryLabels(query);
-  if (Object.keys(labels).length > 0) filter.labels = labels;
-  return filter;
+  const status = read('status', () => queryString(query, 'status'));
+  if (status !== undefined) {
+    if (STATUSES.includes(status as VolumeStatus)) filter.status = status as VolumeStatus;
+    else problems.push({ field: 'status', message: `status must be one of ${STATUSES.join(', ')}` });
+  }
+  const labels = read('label', () => queryLabels(query));
+  if (labels !== undefined && Object.keys(labels).length > 0) filter.labels = labels;
+  const all = read('all', () => queryBoolean(query, 'all')) ?? false;
+  const limitText = read('limit', () => queryString(query, 'limit'));
+  const after = read('after', () => queryString(query, 'after'));
+  const limit = limitText === undefined ? DEFAULT_PAGE_SIZE : Number(limitText);
+  if (limitText !== undefined && (!/^[0-9]{1,6}$/.test(limitText) || limit < 1 || limit > MAX_PAGE_SIZE)) {
+    problems.push({ field: 'limit', message: `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}` });
+  }
+  if (after === '') problems.push({ field: 'after', message: 'after must be the next value of the previous page (a volume ID)' });
+  if (problems.length > 0) throw new ValidationError(problems.map((p) => p.message).join('; '), { field: problems[0].field, problems });
+  const out: ListQuery = { filter, all };
+  if (limitText !== undefined || after !== undefined) out.page = after === undefined ? { limit } : { limit, after };
+  return out;
 }
 
 export function volumesRoutes(storage: StorageService): Router {
@@ -53,13 +82,17 @@ export function volumesRoutes(storage: StorageService): Router {
   };
 
   router.get('/volumes', async (req, res) => {
-    const query = req.query as Record<string, unknown>;
-    const filter = filterOf(query);
+    const { filter, all, page } = listQueryOf(req.query as Record<string, unknown>);
     const principal = principalOf(res);
     if (principal.scope === 'scheduler') filter.scheduler = principal.scheduler;
     if (filter.service !== undefined) storage.registry.get(filter.service); // unknown service → 404, not an empty list
-    const volumes = queryBoolean(query, 'all') && principal.scope !== 'scheduler' ? await catalog.listAll(filter) : catalog.list(filter);
-    res.json({ volumes: volumes.map(volumeView) });
+    const withUnmanaged = all && principal.scope !== 'scheduler';
+    if (page) {
+      const { volumes, next } = withUnmanaged ? await catalog.pageAll(filter, page) : catalog.page(filter, page);
+      res.json(next === undefined ? { volumes: volumes.map(volumeView) } : { volumes: volumes.map(volumeView), next });
+      return;
+    }
+    await sendJsonList(res, 'volumes', withUnmanaged ? await catalog.listAll(filter) : catalog.list(filter), volumeView);
   });
 
   router.get('/volumes/:id', (req, res) => {

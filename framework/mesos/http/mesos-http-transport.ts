@@ -10,8 +10,8 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { AbortedError, Backoff, BackoffOptions, delay } from '../backoff';
-import type { Logger } from '../logger';
-import { silentLogger } from '../logger';
+import type { Logger } from '../../shared/logger';
+import { silentLogger } from '../../shared/logger';
 import type { MasterDetector } from '../master-detector';
 import { errorFromResponse, MesosHttpError, networkError, RedirectError } from './mesos-http-error';
 

@@ -15,8 +15,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { mesos } from '../generated/mesos';
-import type { Logger } from '../logger';
-import { silentLogger } from '../logger';
+import type { Logger } from '../../shared/logger';
+import { silentLogger } from '../../shared/logger';
 import type { MasterLink, SimulatedAgentApi } from './agent-link';
 import { DEFAULT_AGENTS, parseAgentSpec, type AgentSpecInput } from './agent-spec';
 import { AgentCheckpoint } from './agent/agent-checkpoint';

@@ -4,10 +4,10 @@
  * sequence leads. Lets `zk://` master detection be tested against the local cluster.
  */
 import zookeeper from 'node-zookeeper-client';
-import type { Logger } from '../logger';
-import { silentLogger } from '../logger';
+import type { Logger } from '../../shared/logger';
+import { silentLogger } from '../../shared/logger';
 import { MASTER_NODE_PREFIX } from '../zookeeper-master-detector';
-import { isZkCode, ZK_CODES, ZkSession } from '../../state/zookeeper/zk-session';
+import { isZkCode, ZK_CODES, ZkSession } from '../../shared/zookeeper/zk-session';
 
 export interface ZookeeperRegistrationOptions {
   servers: string;

@@ -7,11 +7,11 @@ import { formatOfMediaType, MessageCodec, WireFormat } from '../codec';
 import { mesos } from '../generated/mesos';
 import { UnexpectedResponseError } from '../http/mesos-http-error';
 import { Credentials, MesosHttpTransport, MesosStreamResponse, TlsOptions } from '../http/mesos-http-transport';
-import type { Logger } from '../logger';
-import { silentLogger } from '../logger';
+import type { Logger } from '../../shared/logger';
+import { silentLogger } from '../../shared/logger';
 import { MasterDetector, StaticMasterDetector } from '../master-detector';
 import { RecordIoDecodeStream } from '../recordio';
-import { TypedEmitter } from '../typed-emitter';
+import { TypedEmitter } from '../../shared/typed-emitter';
 
 export interface OperatorClientOptions {
   /** Where the master is; or give `url`. */

@@ -10,10 +10,10 @@ import { MessageCodec, WireFormat } from '../codec';
 import { mesos } from '../generated/mesos';
 import { MesosHttpError } from '../http/mesos-http-error';
 import { Credentials, MesosHttpTransport, TlsOptions } from '../http/mesos-http-transport';
-import type { Logger } from '../logger';
-import { silentLogger } from '../logger';
+import type { Logger } from '../../shared/logger';
+import { silentLogger } from '../../shared/logger';
 import type { MasterDetector } from '../master-detector';
-import { TypedEmitter } from '../typed-emitter';
+import { TypedEmitter } from '../../shared/typed-emitter';
 import { SchedulerEventStream } from './scheduler-event-stream';
 import { SchedulerSession, SessionStateName } from './scheduler-session';
 

@@ -19,11 +19,11 @@
  * LeaderHeartbeat), and a leader that stops cleanly removes its own (stop()): the next one leads at once.
  */
 import zookeeper, { Event } from 'node-zookeeper-client';
-import type { Logger } from '../../mesos/logger';
-import { silentLogger } from '../../mesos/logger';
-import { TypedEmitter } from '../../mesos/typed-emitter';
+import type { Logger } from '../../shared/logger';
+import { silentLogger } from '../../shared/logger';
+import { TypedEmitter } from '../../shared/typed-emitter';
 import { LeaderHeartbeat } from './leader-heartbeat';
-import { isZkCode, ZK_CODES, ZkSession } from './zk-session';
+import { isZkCode, ZK_CODES, ZkSession } from '../../shared/zookeeper/zk-session';
 
 const PREFIX = 'candidate_';
 /** The leader's heartbeat znode, beside the candidates (not one of them: no PREFIX). */

@@ -16,9 +16,9 @@
  * has not beaten yet (still starting: loading state, recovering) is never taken over this way, only
  * by its session's expiry — a long start-up cannot make leaders take turns.
  */
-import type { Logger } from '../../mesos/logger';
-import { silentLogger } from '../../mesos/logger';
-import { isZkCode, ZK_CODES, ZkError, ZkSession } from './zk-session';
+import type { Logger } from '../../shared/logger';
+import { silentLogger } from '../../shared/logger';
+import { isZkCode, ZK_CODES, ZkError, ZkSession } from '../../shared/zookeeper/zk-session';
 
 export interface LeaderHeartbeatOptions {
   session: ZkSession;

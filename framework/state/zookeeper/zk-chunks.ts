@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { NodeHeader } from './node-header';
-import { isZkCode, ZK_CODES, ZkSession } from './zk-session';
+import { isZkCode, ZK_CODES, ZkSession } from '../../shared/zookeeper/zk-session';
 import { CHUNKS_DIR, joinPath } from './znode-paths';
 
 /** Inline values up to this many bytes; larger ones are chunked (ZooKeeper's default jute.maxbuffer is 1 MiB). */

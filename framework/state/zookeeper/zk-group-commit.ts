@@ -26,7 +26,7 @@ import { KnownNodes } from './known-nodes';
 import { ABSENT, KnownNode, knownFromRead } from './node-header';
 import { CHUNK_THRESHOLD, ZkChunks } from './zk-chunks';
 import { KeyTarget, PlannedChange, planWrite, WritePlan } from './zk-write-plan';
-import { isZkCode, ZK_CODES, ZkError, ZkOp, ZkSession } from './zk-session';
+import { isZkCode, ZK_CODES, ZkError, ZkOp, ZkSession } from '../../shared/zookeeper/zk-session';
 import { keyToPath, parentPath } from './znode-paths';
 
 /** Attempts of one group before giving up (only reached under extreme contention). */

@@ -12,9 +12,9 @@
  * mirror and delivers what changed meanwhile, deletions included.
  */
 import { Event } from 'node-zookeeper-client';
-import type { Logger } from '../../mesos/logger';
+import type { Logger } from '../../shared/logger';
 import type { StoreChange, StoreListener } from '../store';
-import type { ZkSession } from './zk-session';
+import type { ZkSession } from '../../shared/zookeeper/zk-session';
 import { childKey, decodeSegment, joinPath, prefixToBase } from './znode-paths';
 import { type NodeHeader, parseHeader } from './node-header';
 

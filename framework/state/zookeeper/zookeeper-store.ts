@@ -21,7 +21,7 @@ import { WriteBatchStore } from '../write-batch-store';
 import { storeWriteFailure } from '../../errors/store-write-error';
 import { UnavailableError } from '../../errors/unavailable-error';
 import { ValidationError } from '../../errors/validation-error';
-import { Logger, silentLogger } from '../../mesos/logger';
+import { Logger, silentLogger } from '../../shared/logger';
 import {
   assertValidExpectedVersion,
   assertValidKey,
@@ -37,7 +37,7 @@ import { knownFromRead, NodeHeader, parseHeader } from './node-header';
 import { mapLimit, ZkChunks } from './zk-chunks';
 import { ZkGroupCommit } from './zk-group-commit';
 import type { PlannedChange } from './zk-write-plan';
-import { ZkSession } from './zk-session';
+import { ZkSession } from '../../shared/zookeeper/zk-session';
 import { childKey, joinPath, keyToPath, normaliseRoot, prefixToBase } from './znode-paths';
 import { ZkTreeWatcher } from './zk-tree-watcher';
 

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { DriverConflictError, DriverInvalidError, DriverRefusedError } from '../../../drivers/errors';
 import type { BackendMetadata } from '../../../drivers/storage-driver';
 import { VfsDriver } from '../../../drivers/vfs/vfs-driver';
+import { snapshotDir } from '../../support/dir-snapshot';
 
 let root: string;
 let other: string;
@@ -25,15 +26,6 @@ afterEach(async () => {
   await fs.rm(other, { recursive: true, force: true });
 });
 
-/** Every path under `dir` with each file's bytes, for "nothing changed" checks (the transient lock file aside). */
-async function tree(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const entry of await fs.readdir(dir, { recursive: true, withFileTypes: true })) {
-    const full = path.join(entry.parentPath, entry.name);
-    out[path.relative(dir, full)] = entry.isFile() ? (await fs.readFile(full)).toString('base64') : '<dir>';
-  }
-  return out;
-}
 
 /** A root with two volumes (files in them), an attachment, a snapshot and an installation binding. */
 async function populated(dir: string, compactBytes?: number): Promise<VfsDriver> {
@@ -59,9 +51,9 @@ const state = async (driver: VfsDriver) => ({
 test('export reads a consistent copy and writes nothing; import into a root without meta/ gives everything back', async () => {
   const driver = await populated(root);
   const before = await state(driver);
-  const files = await tree(root);
+  const files = snapshotDir(root);
   const metadata = (await driver.exportMetadata())!;
-  expect(await tree(root)).toEqual(files);
+  expect(snapshotDir(root)).toEqual(files);
   expect(JSON.parse(JSON.stringify(metadata))).toEqual(metadata); // plain JSON
   const summary = driver.describeMetadata(metadata);
   expect(summary).toEqual({ mark: before.mark, volumeIds: before.volumes.map((v) => v.id) });
@@ -104,9 +96,9 @@ test('a root without metadata or data exports nothing; data without a journal, o
   const lines = (await fs.readFile(journal, 'utf8')).split('\n');
   lines[2] = '{"volume": torn';
   await fs.writeFile(journal, lines.join('\n'));
-  const files = await tree(root);
+  const files = snapshotDir(root);
   await expect(new VfsDriver({ root }).exportMetadata()).rejects.toThrow(/cannot be read whole .*corrupt vfs journal/);
-  expect(await tree(root)).toEqual(files);
+  expect(snapshotDir(root)).toEqual(files);
 });
 
 test('import refuses a root with other metadata unless forced (then moves it aside), and keeps its own when as new', async () => {
@@ -115,9 +107,9 @@ test('import refuses a root with other metadata unless forced (then moves it asi
   const exported = await state(source);
 
   // Same root, as new: kept, nothing written.
-  const files = await tree(other);
+  const files = snapshotDir(other);
   expect(await source.importMetadata(metadata)).toEqual({ location: path.join(other, 'meta'), kept: true });
-  expect(await tree(other)).toEqual(files);
+  expect(snapshotDir(other)).toEqual(files);
   // Same root, newer: kept too (the export would only lose the change).
   await source.volumeDetach(exported.volumes[0].id, { id: 'host-1' });
   expect((await source.importMetadata(metadata, { force: true })).kept).toBe(true);
@@ -130,18 +122,18 @@ test('import refuses a root with other metadata unless forced (then moves it asi
   await fs.rename(path.join(scratch, 'meta'), path.join(root, 'meta'));
   await fs.rm(scratch, { recursive: true });
   const target = new VfsDriver({ root });
-  const theirs = await tree(path.join(root, 'meta'));
-  const before = await tree(root);
+  const theirs = snapshotDir(path.join(root, 'meta'));
+  const before = snapshotDir(root);
   const refused = await target.importMetadata(metadata).catch((e: unknown) => e);
   expect(refused).toBeInstanceOf(DriverConflictError);
   expect((refused as Error).message).toMatch(/already has metadata .*another root's .*only with --force/);
-  expect(await tree(root)).toEqual(before);
+  expect(snapshotDir(root)).toEqual(before);
   await expect(target.importMetadata(metadata, { force: true, dryRun: true })).resolves.toEqual({ location: path.join(root, 'meta') });
-  expect(await tree(root)).toEqual(before);
+  expect(snapshotDir(root)).toEqual(before);
 
   const forced = await target.importMetadata(metadata, { force: true });
   expect(forced.replacedTo).toMatch(/meta\.replaced-/);
-  expect(await tree(forced.replacedTo!)).toEqual(theirs);
+  expect(snapshotDir(forced.replacedTo!)).toEqual(theirs);
   // Restored into another directory: the same records, naming their new place.
   expect(await state(target)).toEqual(JSON.parse(JSON.stringify(exported).replaceAll(other, root)));
 });
@@ -152,19 +144,19 @@ test('import refuses data that does not match the export (newer volumes, missing
   const later = await source.volumeCreate('later', {});
   await source.close();
   await fs.rm(path.join(root, 'meta'), { recursive: true });
-  const before = await tree(root);
+  const before = snapshotDir(root);
   const driver = new VfsDriver({ root });
   await expect(driver.importMetadata(metadata)).rejects.toThrow(new RegExp(`holds data newer than the export \\(.*${later.id}`));
-  expect(await tree(root)).toEqual(before);
+  expect(snapshotDir(root)).toEqual(before);
 
   await fs.rename(path.join(root, 'volumes', later.id), path.join(other, later.id));
   const alpha = (await fs.readdir(path.join(root, 'volumes'))).sort()[0];
   await fs.rename(path.join(root, 'volumes', alpha), path.join(other, alpha));
-  const without = await tree(root);
+  const without = snapshotDir(root);
   const refused = await driver.importMetadata(metadata).catch((e: unknown) => e);
   expect(refused).toBeInstanceOf(DriverRefusedError);
   expect((refused as Error).message).toMatch(new RegExp(`lacks the data of 1 volume or snapshot .*\\(${alpha}\\): restore the data`));
-  expect(await tree(root)).toEqual(without);
+  expect(snapshotDir(root)).toEqual(without);
 });
 
 test('metadata that is not vfs metadata, or damaged, is refused before the root is touched', async () => {

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DriverConflictError, DriverNotFoundError, DriverRefusedError } from '../../../drivers/errors';
 import { VfsDriver } from '../../../drivers/vfs/vfs-driver';
+import { snapshotDir } from '../../support/dir-snapshot';
 
 let root: string;
 let spare: string;
@@ -26,15 +27,6 @@ afterEach(async () => {
 const meta = (f = ''): string => path.join(root, 'meta', f);
 const journal = (gen = 1): string => meta(`journal-${String(gen).padStart(6, '0')}.log`);
 
-/** Every path under `dir` with each file's bytes (base64) and each directory marked, for "nothing changed" checks. */
-async function tree(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const entry of await fs.readdir(dir, { recursive: true, withFileTypes: true })) {
-    const full = path.join(entry.parentPath, entry.name);
-    out[path.relative(dir, full)] = entry.isFile() ? (await fs.readFile(full)).toString('base64') : '<dir>';
-  }
-  return out;
-}
 
 /** A driver that has written a file into each of `names`' volumes. */
 async function withData(names: string[]): Promise<{ driver: VfsDriver; ids: string[] }> {
@@ -62,24 +54,24 @@ describe('a vfs root refuses a journal it cannot trust, and changes nothing', ()
   it('refuses a root whose journal was removed', async () => {
     await withData(['a', 'b', 'c']);
     await fs.rm(journal());
-    const before = await tree(root);
+    const before = snapshotDir(root);
     const err = await refusal(new VfsDriver({ root }));
     expect(err.message).toContain(`vfs root ${root} holds volume data`);
     expect(err.message).toContain(`has no journal in ${meta().replace(/\/$/, '')}`);
     expect(err.message).toMatch(/Nothing was changed\. Restore .* from a backup at least as new as the data/);
-    expect(await tree(root)).toEqual(before);
+    expect(snapshotDir(root)).toEqual(before);
     // Reads are refused the same way (they never see an empty root), and still nothing changes.
     await expect(new VfsDriver({ root }).volumes()).rejects.toBeInstanceOf(DriverRefusedError);
     await expect(new VfsDriver({ root }).backendMark()).rejects.toBeInstanceOf(DriverRefusedError);
-    expect(await tree(root)).toEqual(before);
+    expect(snapshotDir(root)).toEqual(before);
   });
 
   it('refuses a root whose whole meta directory is gone', async () => {
     await withData(['a']);
     await fs.rm(meta(), { recursive: true });
-    const before = await tree(root);
+    const before = snapshotDir(root);
     await refusal(new VfsDriver({ root }));
-    expect(await tree(root)).toEqual(before);
+    expect(snapshotDir(root)).toEqual(before);
   });
 
   it('refuses a journal truncated before the last creates, then starts once the journal is back', async () => {
@@ -88,13 +80,13 @@ describe('a vfs root refuses a journal it cannot trust, and changes nothing', ()
     await withData(['c', 'd']);
     const whole = await fs.readFile(journal(), 'utf8');
     await fs.writeFile(journal(), full); // cut back to where only a and b existed
-    const before = await tree(root);
+    const before = snapshotDir(root);
     const err = await refusal(new VfsDriver({ root }));
     expect(err.message).toContain(
       `${path.join(root, 'volumes', 'vfs-000003')}, ${path.join(root, 'volumes', 'vfs-000004')} are newer than the journal`,
     );
     expect(err.message).toContain('never start Polly on an older journal');
-    expect(await tree(root)).toEqual(before);
+    expect(snapshotDir(root)).toEqual(before);
     // The way out: the journal back as it was.
     await fs.writeFile(journal(), whole);
     const driver = new VfsDriver({ root });
@@ -113,10 +105,10 @@ describe('a vfs root refuses a journal it cannot trust, and changes nothing', ()
     await driver.close();
     await fs.rm(meta(), { recursive: true });
     await fs.cp(path.join(spare, 'meta'), meta(), { recursive: true });
-    const before = await tree(root);
+    const before = snapshotDir(root);
     const err = await refusal(new VfsDriver({ root }));
     expect(err.message).toContain(path.join(root, 'snapshots', 'vfs-snap-000001'));
-    expect(await tree(root)).toEqual(before);
+    expect(snapshotDir(root)).toEqual(before);
   });
 
   it('refuses a generation whose checkpoint is missing', async () => {
@@ -126,10 +118,10 @@ describe('a vfs root refuses a journal it cannot trust, and changes nothing', ()
     const checkpoints = (await fs.readdir(meta())).filter((f) => f.startsWith('checkpoint-'));
     expect(checkpoints).toHaveLength(1);
     await fs.rm(meta(checkpoints[0]));
-    const before = await tree(root);
+    const before = snapshotDir(root);
     const err = await refusal(new VfsDriver({ root }));
     expect(err.message).toContain(`needs ${meta(checkpoints[0])}, which is missing`);
-    expect(await tree(root)).toEqual(before);
+    expect(snapshotDir(root)).toEqual(before);
   });
 
   it('creates a journal for a new root, and for one whose only data is already quarantined', async () => {

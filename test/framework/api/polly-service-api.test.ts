@@ -1,6 +1,6 @@
 /** The API wired into PollyService: bound on port 0, ready once subscribed, closed by stop(); auth refused off loopback. */
 import { ConfigError } from '../../../framework/config/config-loader';
-import { silentLogger } from '../../../framework/mesos/logger';
+import { silentLogger } from '../../../framework/shared/logger';
 import { PollyService } from '../../../framework/polly-service';
 import { waitFor } from '../../support/mesos-http';
 import { LocalPollyFixture, startLocalPollyFixture } from '../../support/local-polly';

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../../framework/config/config-loader';
 import { HaPollyService } from '../../../framework/ha-polly-service';
-import { Logger, silentLogger } from '../../../framework/mesos/logger';
+import { Logger, silentLogger } from '../../../framework/shared/logger';
 
 const debugLogger = (name: string): Logger => ({
   debug: () => undefined,

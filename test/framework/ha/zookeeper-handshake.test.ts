@@ -5,7 +5,7 @@
  * it left Polly without a session after roughly one restart in ten.
  */
 import net from 'node:net';
-import { ZkSession } from '../../../framework/state/zookeeper/zk-session';
+import { ZkSession } from '../../../framework/shared/zookeeper/zk-session';
 import { waitFor } from '../../support/mesos-http';
 import { useZooKeeperServer } from '../../support/zookeeper-server';
 

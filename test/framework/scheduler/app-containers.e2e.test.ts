@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LocalCluster } from '../../../framework/mesos/local/local-cluster';
-import { silentLogger } from '../../../framework/mesos/logger';
+import { silentLogger } from '../../../framework/shared/logger';
 import { PollyService } from '../../../framework/polly-service';
 import { waitFor } from '../../support/mesos-http';
 import { startLocalPollyFixture, type LocalPollyFixture } from '../../support/local-polly';

@@ -6,7 +6,7 @@
  * scale-down to 0 while instances launch, and for a delete that a Polly restart interrupts.
  */
 import { mesos } from '../../../framework/mesos/generated/mesos';
-import { silentLogger } from '../../../framework/mesos/logger';
+import { silentLogger } from '../../../framework/shared/logger';
 import { PollyService } from '../../../framework/polly-service';
 import { waitFor } from '../../support/mesos-http';
 import { LocalPollyFixture, startLocalPollyFixture } from '../../support/local-polly';

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { csiVolumeName } from '../../../drivers/csi/csi-names';
 import { encodeVolumeId } from '../../../framework/mesos/local/agent/csi-node-volumes';
 import { loadConfig } from '../../../framework/config/config-loader';
-import { silentLogger } from '../../../framework/mesos/logger';
+import { silentLogger } from '../../../framework/shared/logger';
 import { PollyService } from '../../../framework/polly-service';
 import { CsiPluginProcesses, startCsiPluginProcesses } from '../../support/csi-plugin-processes';
 import { unmountAll } from '../../support/csi-fixture';

@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../../../framework/mesos/logger';
+import type { Logger } from '../../../framework/shared/logger';
 import { PollyService } from '../../../framework/polly-service';
 import { waitFor } from '../../support/mesos-http';
 import { startLocalPollyFixture, type LocalPollyFixture } from '../../support/local-polly';

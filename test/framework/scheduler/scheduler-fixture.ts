@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LocalCluster, type AgentSpecInput } from '../../../framework/mesos/local/local-cluster';
-import { silentLogger } from '../../../framework/mesos/logger';
+import { silentLogger } from '../../../framework/shared/logger';
 import { StaticMasterDetector } from '../../../framework/mesos/master-detector';
 import { AgentRegistry } from '../../../framework/scheduler/agent-registry';
 import { AppLauncher, MesosDriver } from '../../../framework/scheduler/app-launcher';

@@ -54,6 +54,40 @@ describe('StorageOfferBook', () => {
     expect(names('polly', 'A0')).toEqual(['anywhere']);
   });
 
+  it('at start files only what is attachable; an offered-to change moves a volume between schedulers and rescinds both offers', async () => {
+    const { catalog, ledger } = f.storage;
+    const held = await catalog.create({ service: 'local', name: 'held', size: 1, schedulers: ['polly'], availabilityZone: 'zone-a' });
+    const free = await catalog.create({ service: 'local', name: 'free', size: 1, schedulers: ['polly'], availabilityZone: 'zone-a' });
+    const claim = await ledger.claim({ volumeId: held.id, scheduler: 'polly', agentId: 'A0', instanceId: 'node0', taskId: 't1' });
+    book = new StorageOfferBook({ storage: f.storage, agents });
+    book.start();
+    expect(names('polly', 'A0')).toEqual(['free']);
+    expect(book.isAttachable(held.id, 'polly', { zone: 'zone-a' })).toBe(false);
+    expect(book.isAttachable(free.id, 'polly', { zone: 'zone-a' })).toBe(true);
+    expect(book.isAttachable(free.id, 'polly', { zone: 'zone-b' })).toBe(false);
+    const pollyOffer = book.list({ scheduler: 'polly', agentId: 'A0' })[0].id;
+    const marathonOffer = book.list({ scheduler: 'marathon', agentId: 'A0' })[0].id;
+    const rescinded: string[] = [];
+    book.on('offer.rescinded', (e) => rescinded.push(e.offerId));
+    await catalog.offer(free.id, ['marathon']);
+    expect(rescinded).toEqual([pollyOffer, marathonOffer]);
+    expect(names('marathon', 'A0')).toEqual(['free']);
+    await catalog.revoke(free.id, ['polly']);
+    expect(names('polly', 'A0')).toEqual([]);
+    expect(book.isAttachable(free.id, 'marathon', { zone: 'zone-a' })).toBe(true);
+    // A label changes no bucket: nothing is rescinded, the offer keeps its ID.
+    const kept = book.list({ scheduler: 'marathon', agentId: 'A0' })[0].id;
+    rescinded.length = 0;
+    await catalog.setLabels(free.id, { tier: 'gold' });
+    expect(rescinded).toEqual([]);
+    expect(book.list({ scheduler: 'marathon', agentId: 'A0' })[0].id).toBe(kept);
+    await ledger.release(claim.id);
+    expect(names('polly', 'A0')).toEqual(['held']);
+    await catalog.remove(free.id);
+    expect(names('marathon', 'A0')).toEqual([]);
+    expect(book.isAttachable(free.id, 'marathon', { zone: 'zone-a' })).toBe(false);
+  });
+
   it('lists only active agents', async () => {
     book = new StorageOfferBook({ storage: f.storage, agents });
     book.start();

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import zookeeper from 'node-zookeeper-client';
 import { LeaderElection } from '../../../framework/state/zookeeper/leader-election';
 import { LeaderHeartbeat } from '../../../framework/state/zookeeper/leader-heartbeat';
-import { ZkSession } from '../../../framework/state/zookeeper/zk-session';
+import { ZkSession } from '../../../framework/shared/zookeeper/zk-session';
 import { waitFor } from '../../support/mesos-http';
 import { useZooKeeperServer } from '../../support/zookeeper-server';
 

@@ -7,7 +7,7 @@ import { LevelStore } from '../../../framework/state/level-store';
 import { StoreClosedError } from '../../../framework/state/store';
 import { storeFailureCause, StoreFailureCause, StoreWriteMonitor, WRITE_PROBE_KEY } from '../../../framework/state/store-write-monitor';
 import { StoreFencedError } from '../../../framework/state/zookeeper/zookeeper-store';
-import { ZkUnavailableError } from '../../../framework/state/zookeeper/zk-session';
+import { ZkUnavailableError } from '../../../framework/shared/zookeeper/zk-session';
 import { waitFor } from '../../support/mesos-http';
 
 describe('StoreWriteMonitor', () => {

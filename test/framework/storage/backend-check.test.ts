@@ -10,6 +10,7 @@ import { BackendMismatchError } from '../../../framework/errors/backend-mismatch
 import { backendKey, INSTALLATION_KEY } from '../../../framework/state/keys';
 import type { BackendMarkRecord, BackendProblem } from '../../../framework/storage/backend-check';
 import { Fixture, makeFixture } from './storage-fixture';
+import { snapshotDir } from '../../support/dir-snapshot';
 
 let fixtures: Fixture[] = [];
 afterEach(async () => {
@@ -23,15 +24,6 @@ async function fixture(options: Parameters<typeof makeFixture>[0] = {}): Promise
   return f;
 }
 
-/** Every file and directory under `dir`, with each file's bytes (base64). */
-async function tree(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const entry of await fs.readdir(dir, { recursive: true, withFileTypes: true })) {
-    const full = path.join(entry.parentPath, entry.name);
-    out[path.relative(dir, full)] = entry.isFile() ? (await fs.readFile(full)).toString('base64') : '<dir>';
-  }
-  return out;
-}
 
 /** Every key and value of the store. */
 async function storeDump(f: Fixture): Promise<Record<string, unknown>> {
@@ -60,7 +52,7 @@ async function refusedRestart(first: Fixture, options: Parameters<typeof makeFix
   await reader.store.open();
   const storeBefore = await storeDump(reader);
   await reader.store.close();
-  const treeBefore = await tree(first.home);
+  const treeBefore = snapshotDir(first.home);
   const again = await fixture({ dir: first.dir, start: false, ...options });
   const err = await again.storage.start().then(
     () => undefined,
@@ -68,7 +60,7 @@ async function refusedRestart(first: Fixture, options: Parameters<typeof makeFix
   );
   expect(err).toBeInstanceOf(BackendMismatchError);
   await again.close();
-  expect(await tree(first.home)).toEqual(treeBefore);
+  expect(snapshotDir(first.home)).toEqual(treeBefore);
   const after = await makeFixture({ dir: first.dir, start: false, ...options });
   await after.store.open();
   expect(await storeDump(after)).toEqual(storeBefore);
@@ -233,7 +225,7 @@ describe('backend check', () => {
     const other = await fixture({ start: false, services });
     await other.store.open();
     await other.store.put(INSTALLATION_KEY, { id: 'inst-B', createdAt: new Date().toISOString() });
-    const treeBefore = await tree(f.vfsRoot());
+    const treeBefore = snapshotDir(f.vfsRoot());
     const err = (await other.storage.start().then(
       () => undefined,
       (e: unknown) => e,
@@ -243,7 +235,7 @@ describe('backend check', () => {
     expect(err.message).toContain('belongs to another Polly installation (inst-A; this store is installation inst-B)');
     expect(err.message).toContain('polly start --init');
     await other.close();
-    expect(await tree(f.vfsRoot())).toEqual(treeBefore);
+    expect(snapshotDir(f.vfsRoot())).toEqual(treeBefore);
 
     const adopting = await fixture({ dir: other.dir, start: false, services, adoptBackends: true });
     await adopting.storage.start();

@@ -265,4 +265,51 @@ describe('ClaimLedger', () => {
     for await (const _ of fx.store.scan('claims/')) stored++;
     expect(stored).toBe(1);
   });
+
+  test('live counts per agent and service, and claims per state, follow every change, a prune and a reload', async () => {
+    // What the counts must equal: the same figures read from list().
+    const expectCounts = (l: ClaimLedger): void => {
+      const byState: Record<string, number> = {};
+      for (const c of l.list()) byState[c.state] = (byState[c.state] ?? 0) + 1;
+      expect(l.countByState()).toEqual(byState);
+      for (const agent of ['a1', 'a2', 'a3']) {
+        expect(l.liveCountOnAgent(agent, 'local')).toBe(l.list({ agentId: agent, live: true }).length);
+        expect(l.liveCountOnAgent(agent, 'other')).toBe(0);
+      }
+    };
+    const { catalog } = fx.storage;
+    const more = await Promise.all(
+      ['v2', 'v3', 'v4'].map((name) => catalog.create({ service: 'local', name, size: 1, schedulers: ['marathon'] })),
+    );
+    const on = (v: VolumeRecord, agent: string) =>
+      ledger.claim({ volumeId: v.id, scheduler: 'marathon', agentId: agent, instanceId: `host-${agent}`, taskId: `t-${v.name}` });
+    const first = await claimRW('marathon', 'a1');
+    const second = await on(more[0], 'a1');
+    await on(more[1], 'a2');
+    expect(ledger.liveCountOnAgent('a1', 'local')).toBe(2);
+    expectCounts(ledger);
+    faults.add({ op: 'volumeAttach', error: new DriverConflictError('refused') });
+    await expect(on(more[2], 'a3')).rejects.toThrow(ConflictError);
+    expectCounts(ledger);
+    await ledger.release(first.id);
+    await ledger.forceRelease(second.id, 'agent gone');
+    expect(ledger.liveCountOnAgent('a1', 'local')).toBe(0);
+    expect(ledger.countByState()).toEqual({ attached: 1, released: 2, failed: 1 });
+    expectCounts(ledger);
+    await ledger.pruneFinished([first.id]);
+    expect(ledger.countByState()).toEqual({ attached: 1, released: 1, failed: 1 });
+    expectCounts(ledger);
+    const again = new ClaimLedger({
+      store: fx.store,
+      registry: fx.registry,
+      catalog,
+      queue: fx.storage.queue,
+      intents: fx.storage.intents,
+      events: fx.storage.events,
+    });
+    await again.load();
+    expect(again.countByState()).toEqual({ attached: 1, released: 1, failed: 1 });
+    expect(again.liveCountOnAgent('a2', 'local')).toBe(1);
+    expectCounts(again);
+  });
 });

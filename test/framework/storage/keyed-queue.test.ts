@@ -179,6 +179,23 @@ describe('KeyedSerialQueue', () => {
     await expect(queue.run('v', async () => 1, { signal: already.signal })).rejects.toThrow('too late');
   });
 
+  it('drains a backlog of 100,000 keys in order (recovery queues one repair per volume)', async () => {
+    const queue = new KeyedSerialQueue({ concurrency: 16 });
+    const order: number[] = [];
+    let peak = 0;
+    const runs = Array.from({ length: 100_000 }, (_, i) =>
+      queue.run(`vol-${i}`, async () => {
+        peak = Math.max(peak, queue.running);
+        order.push(i);
+      }),
+    );
+    expect(queue.size).toBe(100_000);
+    await Promise.all(runs);
+    expect(order).toEqual(Array.from({ length: 100_000 }, (_, i) => i));
+    expect(peak).toBe(16);
+    expect(queue.size).toBe(0);
+  });
+
   it('validates its arguments', () => {
     expect(() => new KeyedSerialQueue({ concurrency: 0 })).toThrow(RangeError);
     expect(() => new KeyedSerialQueue({ concurrency: 1.5 })).toThrow(RangeError);

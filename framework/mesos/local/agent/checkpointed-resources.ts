@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { mesos } from '../../generated/mesos';
 import { fromMesosJson, toMesosJson } from '../../codec';
-import { silentLogger, type Logger } from '../../logger';
+import { silentLogger, type Logger } from '../../../shared/logger';
 import { assertPathComponent } from './sandbox';
 
 export interface PersistentVolumeId {

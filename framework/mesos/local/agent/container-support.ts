@@ -6,7 +6,7 @@
  * other task, without the image's filesystem or network (a development shortcut, logged).
  */
 import { mesos } from '../../generated/mesos';
-import type { Logger } from '../../logger';
+import type { Logger } from '../../../shared/logger';
 import { ContainerLaunchError } from './errors';
 
 /** `fail` (a real agent without a container engine) or `host` (run the command on the host anyway). */

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { csiClient, type CsiClient } from '../../../../drivers/csi/csi-client';
 import { grpcCodeName } from '../../../../drivers/csi/csi-errors';
 import { mesos } from '../../generated/mesos';
-import type { Logger } from '../../logger';
+import type { Logger } from '../../../shared/logger';
 import type { CsiPluginInfo } from './csi-plugin-configs';
 
 /** Mesos' VolumeState.State (src/csi/state.proto) for the steps of a pre-provisioned volume. */

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { readCsiEndpoint, type CsiEndpoint } from '../../../../drivers/csi/csi-endpoint';
-import type { Logger } from '../../logger';
+import type { Logger } from '../../../shared/logger';
 
 export interface CsiPluginInfo {
   type: string;

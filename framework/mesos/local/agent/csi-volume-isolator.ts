@@ -13,7 +13,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { mesos } from '../../generated/mesos';
-import type { Logger } from '../../logger';
+import type { Logger } from '../../../shared/logger';
 import { CsiNodeVolumes, defaultSecretResolver, type SecretResolver } from './csi-node-volumes';
 import { readCsiPluginInfo } from './csi-plugin-configs';
 import { ContainerLaunchError } from './errors';

@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Logger } from '../../logger';
+import type { Logger } from '../../../shared/logger';
 import { bootId, environmentVariable, groupMembers, readStat, type ProcessIdentity } from './process-identity';
 
 /** What a pid file holds. */

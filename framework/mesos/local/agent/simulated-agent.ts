@@ -32,7 +32,7 @@ import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { mesos } from '../../generated/mesos';
 import { delay } from '../../backoff';
-import { silentLogger, type Logger } from '../../logger';
+import { silentLogger, type Logger } from '../../../shared/logger';
 import type { AgentState, AgentTaskView, MasterLink, SimulatedAgentApi } from '../agent-link';
 import type { AgentSpec } from '../agent-spec';
 import { AgentCheckpoint, type RecoveredTask, type TaskPlacement } from './agent-checkpoint';

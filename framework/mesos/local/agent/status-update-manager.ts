@@ -7,7 +7,7 @@
  * every head at once, as the real manager does when the agent (re)registers.
  */
 import type { mesos } from '../../generated/mesos';
-import { silentLogger, type Logger } from '../../logger';
+import { silentLogger, type Logger } from '../../../shared/logger';
 import { isTerminalState, uuidToString } from './task-status';
 
 export interface RetryInterval {

@@ -7,7 +7,7 @@
  * A repeated kill may shorten the remaining grace period but never lengthen it.
  */
 import { mesos } from '../../generated/mesos';
-import { silentLogger, type Logger } from '../../logger';
+import { silentLogger, type Logger } from '../../../shared/logger';
 import { HealthChecker } from './health-checker';
 import type { StatusFields } from './task-status';
 import { describeExit, TaskProcess, type TaskProcessExit } from './task-process';

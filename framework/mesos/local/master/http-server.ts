@@ -1,7 +1,7 @@
 /** The master's HTTP routes: scheduler API, operator API, and the JSON endpoints the web UI reads. */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../../logger';
+import type { Logger } from '../../../shared/logger';
 import type { LocalMaster } from './local-master';
 import { MESOS_VERSION } from './local-master';
 import type { SchedulerEndpoint } from './scheduler-endpoint';

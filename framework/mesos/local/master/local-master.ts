@@ -5,8 +5,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { mesos } from '../../generated/mesos';
-import type { Logger } from '../../logger';
-import { silentLogger } from '../../logger';
+import type { Logger } from '../../../shared/logger';
+import { silentLogger } from '../../../shared/logger';
 import type { MasterLink, SimulatedAgentApi } from '../agent-link';
 import { AgentRegistry, type AgentRecord } from './agent-registry';
 import { Allocator, refuseSecondsOf } from './allocator';

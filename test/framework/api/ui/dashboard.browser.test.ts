@@ -13,7 +13,7 @@ import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
 import { VfsDriver } from '../../../../drivers/vfs/vfs-driver';
 import { loadConfig } from '../../../../framework/config/config-loader';
 import { LocalCluster } from '../../../../framework/mesos/local/local-cluster';
-import { silentLogger } from '../../../../framework/mesos/logger';
+import { silentLogger } from '../../../../framework/shared/logger';
 import { PollyService } from '../../../../framework/polly-service';
 import { waitFor } from '../../../support/mesos-http';
 

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { mesos } from '../../../../../framework/mesos/generated/mesos';
-import { silentLogger } from '../../../../../framework/mesos/logger';
+import { silentLogger } from '../../../../../framework/shared/logger';
 import { encodeVolumeId } from '../../../../../framework/mesos/local/agent/csi-node-volumes';
 import { CsiVolumeIsolator } from '../../../../../framework/mesos/local/agent/csi-volume-isolator';
 import { CsiFixture, makeCsiFixture, mountsUnder } from '../../../../support/csi-fixture';

@@ -15,7 +15,7 @@ import {
   type PidRecord,
 } from '../../../../../framework/mesos/local/agent/leftover-processes';
 import { bootId, groupMembers, identify, readStat } from '../../../../../framework/mesos/local/agent/process-identity';
-import { silentLogger } from '../../../../../framework/mesos/logger';
+import { silentLogger } from '../../../../../framework/shared/logger';
 import { makeTempDir, waitFor } from './agent-test-kit';
 
 let dir: string;

@@ -1,4 +1,4 @@
-import { TypedEmitter } from '../../../framework/mesos/typed-emitter';
+import { EventFeed, TypedEmitter } from '../../../framework/shared/typed-emitter';
 
 interface Events {
   value: number;
@@ -31,5 +31,19 @@ describe('TypedEmitter', () => {
     s.on('valeu', () => undefined);
     // @ts-expect-error a wrong payload type does not compile
     s.on('value', (x: string) => x);
+  });
+});
+
+describe('EventFeed', () => {
+  it('publishes to listeners, and a throwing listener never reaches the publisher', () => {
+    const feed = new EventFeed<{ changed: { id: string } }>();
+    const seen: string[] = [];
+    feed.on('changed', ({ id }) => void seen.push(id));
+    feed.publish('changed', { id: 'a' });
+    feed.on('changed', () => {
+      throw new Error('a broken listener');
+    });
+    expect(() => feed.publish('changed', { id: 'b' })).not.toThrow();
+    expect(seen).toEqual(['a', 'b']);
   });
 });

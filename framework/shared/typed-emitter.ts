@@ -49,3 +49,17 @@ export class TypedEmitter<E extends { [K in keyof E]: unknown }> {
     return this.emitter.emit(event, ...args);
   }
 }
+
+/**
+ * A typed emitter for events published after a change has happened (persisted, applied): a
+ * throwing listener is ignored, so it can never undo, block or break the publisher.
+ */
+export class EventFeed<E extends { [K in keyof E]: unknown }> extends TypedEmitter<E> {
+  publish<K extends keyof E & string>(event: K, payload: E[K]): void {
+    try {
+      (this.emit as (e: K, p: E[K]) => boolean)(event, payload);
+    } catch {
+      // listeners must not break the publisher
+    }
+  }
+}

@@ -12,8 +12,8 @@
  */
 import zookeeper, { Client, Event, Stat } from 'node-zookeeper-client';
 import { UnavailableError } from '../../errors/unavailable-error';
-import { Logger, silentLogger } from '../../mesos/logger';
-import { TypedEmitter } from '../../mesos/typed-emitter';
+import { Logger, silentLogger } from '../logger';
+import { TypedEmitter } from '../typed-emitter';
 
 export type ZkWatcher = (event: Event) => void;
 
