@@ -63,6 +63,8 @@ export class TaskLauncher {
   private filtered = false;
   private revivedAt = 0;
   private reviving: Promise<void> | undefined;
+  /** The REVIVE a throttled `wantOffers` left for the end of the interval. */
+  private reviveLater: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ctx: LauncherContext,
@@ -103,13 +105,25 @@ export class TaskLauncher {
    * Work arrived: REVIVE when suppressed (or always with `force`). Also when offers were declined
    * with a filter since the last REVIVE — the agent that can run the new work may be among them —
    * but then at most every REVIVE_MIN_INTERVAL_MS (a thousand instances of a dead agent becoming
-   * pending one by one make a few REVIVEs, not a thousand). Calls while one is on its way share it.
+   * pending one by one make a few REVIVEs, not a thousand; a call inside the interval leaves one
+   * for its end). Calls while one is on its way share it.
    */
   async wantOffers(force = false): Promise<void> {
     const { ctx } = this;
     const driver = ctx.driver();
     if (!driver || ctx.isStopped()) return;
-    if (!force && !this.suppressed && (!this.filtered || Date.now() - this.revivedAt < REVIVE_MIN_INTERVAL_MS)) return;
+    if (!force && !this.suppressed) {
+      if (!this.filtered) return;
+      const wait = this.revivedAt + REVIVE_MIN_INTERVAL_MS - Date.now();
+      if (wait > 0) {
+        // Too soon after the last: one REVIVE once the interval is over, if work still waits then.
+        this.reviveLater ??= setTimeout(() => {
+          this.reviveLater = undefined;
+          if (ctx.queue.size > 0) void this.wantOffers();
+        }, wait).unref();
+        return;
+      }
+    }
     if (this.reviving) return this.reviving;
     this.suppressed = false;
     this.filtered = false;
