@@ -33,6 +33,7 @@ import { ZkSession } from './shared/zookeeper/zk-session';
 import { ZookeeperStore } from './state/zookeeper/zookeeper-store';
 import { LeaderElection } from './state/zookeeper/leader-election';
 import { openInstallation } from './state/open-installation';
+import { csiServices } from './api/csi/csi-proto';
 import { joinPath, LEADER_DIR, normaliseRoot } from './state/zookeeper/znode-paths';
 
 interface HaEvents {
@@ -105,6 +106,9 @@ export class HaPollyService extends TypedEmitter<HaEvents> {
     try {
       await store.open();
       await openInstallation(store, { home: config.home, init: options.init, logger });
+      // Parsed now, not when this instance takes the lead: loading the CSI definitions takes
+      // ~200 ms, which would otherwise be part of every failover.
+      if (config.csi.enabled) csiServices();
       await ha.startStandby(config.api.port);
       ha.advertised = config.state.advertiseUrl || ha.apiUrl;
       const election = new LeaderElection({

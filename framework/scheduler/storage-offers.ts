@@ -15,6 +15,7 @@ import type { VolumeRecord } from '../storage/volume-record';
 import { Logger, silentLogger } from '../shared/logger';
 import { TypedEmitter } from '../shared/typed-emitter';
 import type { AgentRecord, AgentRegistry } from './agent-registry';
+import { listedZonesInclude } from './volume-zones';
 
 export interface OfferedVolumeView {
   id: string;
@@ -152,7 +153,7 @@ export class StorageOfferBook extends TypedEmitter<StorageOfferEvents> {
     const v = this.indexed.get(volumeId);
     if (!v || !v.schedulers.includes(scheduler)) return false;
     const zoneKey = zoneKeyOf(v);
-    return zoneKey === ANY_ZONE || zoneKey === agent.zone;
+    return (zoneKey === ANY_ZONE || zoneKey === agent.zone) && listedZonesInclude(v, agent.zone);
   }
 
   /** The current offers of a scheduler (all active agents, or one). */
@@ -194,7 +195,8 @@ export class StorageOfferBook extends TypedEmitter<StorageOfferEvents> {
     for (const zoneKey of agent.zone === undefined ? [ANY_ZONE] : [agent.zone, ANY_ZONE]) {
       for (const id of buckets?.get(zoneKey) ?? []) {
         const v = this.storage.catalog.find(id);
-        if (!v) continue;
+        // A regional volume sits in the zoneless bucket but is offered only where it is accessible.
+        if (!v || (zoneKey === ANY_ZONE && !listedZonesInclude(v, agent.zone))) continue;
         const view: OfferedVolumeView = { id: v.id, name: v.name, service: v.service, size: v.size, status: v.status };
         if (v.type !== undefined) view.type = v.type;
         if (v.iops !== undefined) view.iops = v.iops;

@@ -13,12 +13,17 @@ export function accessibleZones(volume: Pick<VolumeRecord, 'fields'>): readonly 
   return listed === undefined ? undefined : listed.split(',');
 }
 
+/** Whether a zone list, if the volume has one, includes `zone` (an agent without a zone is in none). */
+export function listedZonesInclude(volume: Pick<VolumeRecord, 'fields'>, zone: string | undefined): boolean {
+  const zones = accessibleZones(volume);
+  return zones === undefined || (zone !== undefined && zones.includes(zone));
+}
+
 /** Whether every one of `volumes` is accessible from `zone`, by their zone lists (undefined zone: none is). */
 export function accessibleFrom(volumes: ReadonlyArray<VolumeRecord | undefined>, zone: string | undefined): string | undefined {
   for (const v of volumes) {
-    const zones = v === undefined ? undefined : accessibleZones(v);
-    if (zones !== undefined && (zone === undefined || !zones.includes(zone))) {
-      return `waiting: volume ${v!.name} is accessible only from zones ${zones.join(', ')}`;
+    if (v !== undefined && !listedZonesInclude(v, zone)) {
+      return `waiting: volume ${v.name} is accessible only from zones ${accessibleZones(v)!.join(', ')}`;
     }
   }
   return undefined;

@@ -53,3 +53,34 @@ export async function* scanAllValues<T>(store: Store, prefix: string, size: numb
   }
   for await (const batch of scanAll<T>(store, prefix, size)) yield batch.map((entry) => entry[1]);
 }
+
+/** An iteration started before its consumer is ready: see `readAhead`. */
+export interface ReadAhead<T> extends AsyncIterable<T> {
+  /** Ends the iteration unread (its consumer will not come): releases the backend's iterator. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts reading `source` now, so its first item is fetched while the caller does other work (a
+ * ZooKeeper scan fetches everything before its first item: loading claims while the catalog loads
+ * halves that part of a failover). Iterate the result once, or close it.
+ */
+export function readAhead<T>(source: AsyncIterable<T>): ReadAhead<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  const first = iterator.next();
+  // Surfaced when the consumer reads it; not an unhandled rejection meanwhile.
+  first.catch(() => undefined);
+  return {
+    async *[Symbol.asyncIterator]() {
+      try {
+        for (let next = await first; !next.done; next = await iterator.next()) yield next.value;
+      } finally {
+        await iterator.return?.();
+      }
+    },
+    async close() {
+      await first.catch(() => undefined);
+      await iterator.return?.();
+    },
+  };
+}

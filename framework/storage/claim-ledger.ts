@@ -176,15 +176,18 @@ export class ClaimLedger {
     });
   }
 
-  /** Loads every claim with one prefix scan (after the catalog's load: see shareStrings). */
-  async load(): Promise<number> {
+  /**
+   * Loads every claim with one prefix scan (after the catalog's load: see shareStrings); `batches`
+   * is that scan when the caller started it already (readAhead).
+   */
+  async load(batches: AsyncIterable<ClaimRecord[]> = scanAllValues<ClaimRecord>(this.store, PREFIXES.claims)): Promise<number> {
     this.claims.clear();
     this.liveByVolume.clear();
     this.liveByTask.clear();
     this.liveByAgent.clear();
     this.liveOnAgent.clear();
     this.stateCounts.clear();
-    for await (const batch of scanAllValues<ClaimRecord>(this.store, PREFIXES.claims)) {
+    for await (const batch of batches) {
       for (const claim of batch) this.index(freeze(shareStrings(claim, this.catalog.find(claim.volumeId))));
     }
     return this.claims.size;

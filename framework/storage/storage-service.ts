@@ -11,10 +11,13 @@ import { Logger, silentLogger } from '../shared/logger';
 import { storeUnreadable } from '../state/installation-refused-error';
 import { isLevelReadFailure } from '../state/level-store';
 import { describeStore } from '../state/open-installation';
+import { PREFIXES } from '../state/keys';
+import { readAhead, scanAllValues } from '../state/scan-all';
 import { openStore } from '../state/schema';
 import type { Store } from '../state/store';
 import { BackendCheck } from './backend-check';
 import { ClaimLedger } from './claim-ledger';
+import type { ClaimRecord } from './claim-record';
 import { ClaimRetention, DEFAULT_CLAIM_RETENTION } from './claim-retention';
 import { ForeignAttachments } from './foreign-attachments';
 import { IntentLog } from './intent-log';
@@ -128,9 +131,17 @@ export class StorageService {
   private async startParts(): Promise<RecoveryReport> {
     await openStore(this.store, { logger: this.logger });
     // The catalog first: the ledger shares the strings its records hold (claim-ledger.ts). Each
-    // scan reads one batch ahead, so LevelDB's reads overlap the parsing either way.
-    const volumes = await this.catalog.load();
-    const claims = await this.ledger.load();
+    // scan reads one batch ahead, so LevelDB's reads overlap the parsing either way; the claims'
+    // scan starts now too (on ZooKeeper it reads every claim before its first batch).
+    const claimBatches = readAhead(scanAllValues<ClaimRecord>(this.store, PREFIXES.claims));
+    let volumes: number;
+    try {
+      volumes = await this.catalog.load();
+    } catch (err) {
+      await claimBatches.close().catch(() => undefined);
+      throw err;
+    }
+    const claims = await this.ledger.load(claimBatches);
     this.logger.info('storage state loaded', { volumes, claims });
     await this.backends.check();
     await this.registry.start();

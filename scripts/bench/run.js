@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict';
 // `npm run bench`: runs each benchmark in its own process (TypeScript through swc), prints one
-// table and writes scripts/bench/results.json. `npm run bench -- decode` runs only matching ones.
+// table and writes scripts/bench/results.json. `npm run bench -- decode` runs only matching ones and
+// replaces only their rows in results.json (each row names its bench file), keeping the others.
 // `npm run bench -- scale` runs the benchmarks that have 1,000,000-volume rows (they read
 // BENCH_SCALE) with those rows on, each beside its 100,000-volume row; BENCH_SCALE=1 turns them on
 // in any run.
@@ -14,9 +15,8 @@ const PREFIX = 'BENCH_RESULTS ';
 const words = process.argv.slice(2);
 const scale = words.includes('scale') || process.env.BENCH_SCALE === '1';
 const filter = words.filter((word) => word !== 'scale');
-const benches = fs
-  .readdirSync(__dirname)
-  .filter((f) => f.endsWith('-bench.ts'))
+const allBenches = fs.readdirSync(__dirname).filter((f) => f.endsWith('-bench.ts'));
+const benches = allBenches
   .filter((f) => filter.length === 0 || filter.some((word) => f.includes(word)))
   .filter((f) => !words.includes('scale') || filter.length > 0 || fs.readFileSync(path.join(__dirname, f), 'utf8').includes('BENCH_SCALE'))
   .sort();
@@ -39,7 +39,7 @@ for (const file of benches) {
     process.stderr.write(`bench: ${file} failed (exit ${run.status})\n${run.stdout || ''}`);
     continue;
   }
-  results.push(...JSON.parse(line.slice(PREFIX.length)));
+  results.push(...JSON.parse(line.slice(PREFIX.length)).map((row) => ({ bench: file, ...row })));
 }
 
 const fmt = (v) => (v === undefined ? '' : typeof v === 'number' ? (Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : String(v)) : String(v));
@@ -56,6 +56,18 @@ for (const [n, row] of rows.entries()) {
   if (n === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 }
 for (const r of results.filter((r) => r.note || r.skipped)) console.log(`  ${r.name}: ${r.skipped !== undefined ? `skipped: ${r.skipped}` : r.note}`);
-fs.writeFileSync(path.join(__dirname, 'results.json'), JSON.stringify(results, null, 2) + '\n');
-console.log(`\nwrote scripts/bench/results.json (${results.length} results)`);
+const resultsFile = path.join(__dirname, 'results.json');
+const kept = earlierRows(resultsFile).filter((row) => allBenches.includes(row.bench) && !benches.includes(row.bench));
+fs.writeFileSync(resultsFile, JSON.stringify([...kept, ...results], null, 2) + '\n');
+console.log(`\nwrote scripts/bench/results.json (${results.length} results${kept.length > 0 ? `, ${kept.length} kept from earlier runs of other benches` : ''})`);
 process.exit(failed ? 1 : 0);
+
+/** The rows an earlier run wrote; none when the file is missing or not a list of rows. */
+function earlierRows(file) {
+  try {
+    const rows = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return Array.isArray(rows) ? rows.filter((row) => row !== null && typeof row === 'object') : [];
+  } catch {
+    return [];
+  }
+}

@@ -94,4 +94,18 @@ describe('StorageOfferBook', () => {
     agents.markLost('A2', 'FAILURE');
     expect(book.list({ scheduler: 'polly' }).map((o) => o.agentId)).toEqual(['A0']);
   });
+
+  it('offers a volume accessible from a list of zones (a regional CSI disk) only on agents in those zones', async () => {
+    agents.observeOffer(offer('A3', 'node3', 'zone-c'));
+    const regional = await f.storage.catalog.create({ service: 'local', name: 'regional', size: 1, schedulers: ['polly'], fields: { 'csi.zones': 'zone-a,zone-b' } });
+    await f.storage.catalog.create({ service: 'local', name: 'anywhere', size: 1, schedulers: ['polly'] });
+    book = new StorageOfferBook({ storage: f.storage, agents });
+    book.start();
+    expect(names('polly', 'A0')).toEqual(['anywhere', 'regional']);
+    expect(names('polly', 'A2')).toEqual(['anywhere', 'regional']);
+    expect(names('polly', 'A3')).toEqual(['anywhere']);
+    expect(book.isAttachable(regional.id, 'polly', { zone: 'zone-b' })).toBe(true);
+    expect(book.isAttachable(regional.id, 'polly', { zone: 'zone-c' })).toBe(false);
+    expect(book.isAttachable(regional.id, 'polly', {})).toBe(false);
+  });
 });

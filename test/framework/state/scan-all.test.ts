@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LevelStore } from '../../../framework/state/level-store';
-import { hasBatchScan, hasValueBatchScan, scanAll, scanAllValues } from '../../../framework/state/scan-all';
+import { hasBatchScan, hasValueBatchScan, readAhead, scanAll, scanAllValues } from '../../../framework/state/scan-all';
 import type { Store } from '../../../framework/state/store';
 import { InvalidStoreKeyError } from '../../../framework/state/store';
 
@@ -140,5 +140,56 @@ describe('scanAllValues', () => {
     }
     // The store is still usable and closes cleanly (no iterator left open).
     expect((await values(scanAllValues(store, 'volumes/', 100))).flat()).toHaveLength(25);
+  });
+});
+
+describe('readAhead', () => {
+  /** A source that records what was asked of it. */
+  function source(items: number[], failAt?: number) {
+    const seen = { started: 0, read: [] as number[], closed: false };
+    async function* gen(): AsyncGenerator<number> {
+      seen.started++;
+      try {
+        for (const [i, item] of items.entries()) {
+          if (i === failAt) throw new Error(`failed at ${i}`);
+          seen.read.push(item);
+          yield item;
+        }
+      } finally {
+        seen.closed = true;
+      }
+    }
+    return { seen, iterable: gen() };
+  }
+
+  it('fetches the first item before anyone iterates, then yields everything once, in order', async () => {
+    const { seen, iterable } = source([1, 2, 3]);
+    const ahead = readAhead(iterable);
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toMatchObject({ started: 1, read: [1], closed: false });
+    const got: number[] = [];
+    for await (const item of ahead) got.push(item);
+    expect(got).toEqual([1, 2, 3]);
+    expect(seen.closed).toBe(true);
+  });
+
+  it('close() releases a source nobody will read, and an early break releases it too', async () => {
+    const unread = source([1, 2, 3]);
+    await readAhead(unread.iterable).close();
+    expect(unread.seen).toMatchObject({ read: [1], closed: true });
+    const broken = source([1, 2, 3]);
+    for await (const item of readAhead(broken.iterable)) if (item === 2) break;
+    expect(broken.seen).toMatchObject({ read: [1, 2], closed: true });
+  });
+
+  it('a failure while reading ahead surfaces when the consumer reads, not before', async () => {
+    const { iterable } = source([1, 2], 0);
+    const ahead = readAhead(iterable);
+    await new Promise((r) => setImmediate(r));
+    await expect(
+      (async () => {
+        for await (const item of ahead) void item;
+      })(),
+    ).rejects.toThrow('failed at 0');
   });
 });
