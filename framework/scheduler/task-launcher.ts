@@ -62,7 +62,8 @@ export class TaskLauncher {
   /** Offers were declined with a filter (or an ACCEPT left resources filtered) since the last REVIVE. */
   private filtered = false;
   private revivedAt = 0;
-  private reviving: Promise<void> | undefined;
+  /** The last DECLINE, SUPPRESS or REVIVE sent: the next waits for it (`inOrder`). */
+  private offerCalls: Promise<unknown> = Promise.resolve();
   /** The REVIVE a throttled `wantOffers` left for the end of the interval. */
   private reviveLater: NodeJS.Timeout | undefined;
 
@@ -106,7 +107,7 @@ export class TaskLauncher {
    * with a filter since the last REVIVE — the agent that can run the new work may be among them —
    * but then at most every REVIVE_MIN_INTERVAL_MS (a thousand instances of a dead agent becoming
    * pending one by one make a few REVIVEs, not a thousand; a call inside the interval leaves one
-   * for its end). Calls while one is on its way share it.
+   * for its end).
    */
   async wantOffers(force = false): Promise<void> {
     const { ctx } = this;
@@ -124,18 +125,25 @@ export class TaskLauncher {
         return;
       }
     }
-    if (this.reviving) return this.reviving;
     this.suppressed = false;
     this.filtered = false;
     this.revivedAt = Date.now();
-    this.reviving = driver
-      .revive()
-      .then(
-        () => ctx.logger.info('work pending: revived offers', { pending: ctx.queue.size }),
-        (err: Error) => ctx.logger.warn('revive failed', { error: err.message }),
-      )
-      .finally(() => (this.reviving = undefined));
-    return this.reviving;
+    await this.inOrder(() => driver.revive()).then(
+      () => ctx.logger.info('work pending: revived offers', { pending: ctx.queue.size }),
+      (err: Error) => ctx.logger.warn('revive failed', { error: err.message }),
+    );
+  }
+
+  /**
+   * DECLINEs with their filters, SUPPRESS and REVIVE reach the master in the order Polly decided
+   * them, each sent once the one before is answered: concurrent calls may be handled in any order,
+   * and a SUPPRESS overtaking the REVIVE decided after it (work arrived meanwhile) would leave that
+   * work with no offers coming at all.
+   */
+  private inOrder<T>(call: () => Promise<T>): Promise<T> {
+    const sent = this.offerCalls.then(call);
+    this.offerCalls = sent.catch(() => undefined);
+    return sent;
   }
 
   /** Offers arrived: undo unwanted reservations, place pending instances, decline the rest. */
@@ -172,12 +180,12 @@ export class TaskLauncher {
       const refuse = hasWork() ? this.pendingRefuseSeconds : this.declineRefuseSeconds;
       ctx.stats.offersDeclined += declines.length;
       if (refuse > 0) this.filtered = true;
-      driver.decline(declines, { refuse_seconds: refuse }).catch((err: Error) => ctx.logger.warn('decline failed', { error: err.message }));
+      this.inOrder(() => driver.decline(declines, { refuse_seconds: refuse })).catch((err: Error) => ctx.logger.warn('decline failed', { error: err.message }));
     }
     await Promise.all([...byOffer].map(([offer, prepares]) => this.launchOnOffer(offer, prepares, driver)));
     if (!hasWork() && !this.suppressed) {
       this.suppressed = true;
-      await driver.suppress().catch((err: Error) => {
+      await this.inOrder(() => driver.suppress()).catch((err: Error) => {
         this.suppressed = false;
         ctx.logger.warn('suppress failed', { error: err.message });
       });
