@@ -148,7 +148,8 @@ export class BoundedDriver implements StorageDriver {
     }
     if (inner.volumeExpand) {
       const expand = inner.volumeExpand.bind(inner);
-      this.volumeExpand = (volumeId, newSizeGiB, options) => this.run('volumeExpand', volumeId, options, (o) => expand(volumeId, newSizeGiB, o));
+      this.volumeExpand = (volumeId, newSizeGiB, options) =>
+        this.run('volumeExpand', volumeId, options, (o) => expand(volumeId, newSizeGiB, o));
     }
     if (inner.expansion) {
       const expansion = inner.expansion.bind(inner);

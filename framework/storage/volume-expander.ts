@@ -99,7 +99,10 @@ export class VolumeExpander {
     return queue.run(id, async () => {
       const volume = catalog.get(id);
       if (volume.status === 'removing' || volume.status === 'missing') {
-        throw new PreconditionFailedError(`Volume ${id} is ${volume.status}: it cannot be expanded`, { volumeId: id, status: volume.status });
+        throw new PreconditionFailedError(`Volume ${id} is ${volume.status}: it cannot be expanded`, {
+          volumeId: id,
+          status: volume.status,
+        });
       }
       if (toSize < volume.size) {
         throw new OutOfRangeError(`Volume ${id} is ${volume.size} GiB: it cannot shrink to ${toSize} GiB (volumes only grow)`, {
@@ -110,7 +113,8 @@ export class VolumeExpander {
       }
       const max = this.maxSizeOf(volume);
       if (toSize > max) {
-        const bound = volume.profile !== undefined ? `profile "${volume.profile}" of service "${volume.service}"` : `service "${volume.service}"`;
+        const bound =
+          volume.profile !== undefined ? `profile "${volume.profile}" of service "${volume.service}"` : `service "${volume.service}"`;
         throw new OutOfRangeError(`size ${toSize} GiB is above what ${bound} allows (at most ${max} GiB)`, {
           field: 'size',
           volumeId: id,
@@ -209,12 +213,20 @@ export class VolumeExpander {
       dv = await retryTransient(() => expand(volume.driverVolumeId, toSize), this.retry);
     } catch (err) {
       if (isTransient(err)) {
-        this.logger.error('volume expand outcome unknown; recovery will settle it', { volumeId: id, intentId: intent.id, error: errorMessage(err) });
+        this.logger.error('volume expand outcome unknown; recovery will settle it', {
+          volumeId: id,
+          intentId: intent.id,
+          error: errorMessage(err),
+        });
         throw new UnavailableError(`Expanding volume ${id} timed out; recovery will settle it from the backend's size`, { volumeId: id });
       }
       await intents.resolve(intent.id); // definitely not grown
       if (err instanceof DriverInvalidError) {
-        throw new OutOfRangeError(`The backend refused to grow volume ${id} to ${toSize} GiB: ${err.message}`, { field: 'size', volumeId: id }, { cause: err });
+        throw new OutOfRangeError(
+          `The backend refused to grow volume ${id} to ${toSize} GiB: ${err.message}`,
+          { field: 'size', volumeId: id },
+          { cause: err },
+        );
       }
       throw toPollyError(err);
     }
@@ -231,6 +243,13 @@ export class VolumeExpander {
 
   private audit(volume: VolumeRecord, fromSize: number, by: string): void {
     this.logger.info('volume expanded', { volumeId: volume.id, service: volume.service, fromGiB: fromSize, toGiB: volume.size, by });
-    this.options.events.publish('volume.audit', { volume, action: 'expand', fromSize, toSize: volume.size, by, at: new Date().toISOString() });
+    this.options.events.publish('volume.audit', {
+      volume,
+      action: 'expand',
+      fromSize,
+      toSize: volume.size,
+      by,
+      at: new Date().toISOString(),
+    });
   }
 }

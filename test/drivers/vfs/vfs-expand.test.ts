@@ -27,7 +27,10 @@ afterEach(async () => {
 const metaDir = (): string => path.join(root, 'meta');
 
 async function journalLines(): Promise<Array<Record<string, unknown>>> {
-  const file = (await fs.readdir(metaDir())).filter((f) => f.startsWith('journal-')).sort().pop()!;
+  const file = (await fs.readdir(metaDir()))
+    .filter((f) => f.startsWith('journal-'))
+    .sort()
+    .pop()!;
   const text = await fs.readFile(path.join(metaDir(), file), 'utf8');
   return text
     .split('\n')

@@ -111,7 +111,13 @@ it('publish, unpublish and delete answered "maybe" after the plugin did them: on
 });
 
 it('expand answered "maybe" after the plugin grew it (the plugin restarted mid-call): retried, grown once, the catalog has the size', async () => {
-  const volume = await polly.storage.catalog.create({ service: 'disks', name: 'grows', size: 1, availabilityZone: 'zone-a', scheduler: 'polly' });
+  const volume = await polly.storage.catalog.create({
+    service: 'disks',
+    name: 'grows',
+    size: 1,
+    availabilityZone: 'zone-a',
+    scheduler: 'polly',
+  });
   // Polly's plugin (a real `polly csi controller` over vfs) grows volumes while published.
   expect(polly.storage.expander.expansionOf('disks')).toBe('online');
   proxy.inject('ControllerExpandVolume', { when: 'after', code: 'UNAVAILABLE', action: () => plugin.restartController() });

@@ -7,12 +7,7 @@
  */
 import { DriverInvalidError, DriverTransientError } from '../../../drivers/errors';
 import type { StorageDriver } from '../../../drivers/storage-driver';
-import {
-  ExpansionUnsupportedError,
-  NotFoundError,
-  UnavailableError,
-  ValidationError,
-} from '../../../framework/errors';
+import { ExpansionUnsupportedError, NotFoundError, UnavailableError, ValidationError } from '../../../framework/errors';
 import { OutOfRangeError } from '../../../framework/errors/out-of-range-error';
 import { PreconditionFailedError } from '../../../framework/errors/precondition-failed-error';
 import { toGrpcStatus } from '../../../framework/errors/to-grpc-status';
@@ -37,7 +32,8 @@ describe('VolumeExpander', () => {
       get: (target, prop, receiver) => {
         const value = Reflect.get(target, prop, receiver) as unknown;
         if (prop === 'volumeExpand' && expansion === 'none') return undefined;
-        if (prop === 'expansion') return () => (expansion === 'none' ? undefined : expansion === 'online' ? driver.expansion!() : 'offline');
+        if (prop === 'expansion')
+          return () => (expansion === 'none' ? undefined : expansion === 'online' ? driver.expansion!() : 'offline');
         if (prop !== 'volumeExpand' || typeof value !== 'function') return value;
         return async (...args: unknown[]) => {
           seenByDriver.push((await fx.storage.intents.pending()).map((i) => i.kind));
@@ -127,7 +123,13 @@ describe('VolumeExpander', () => {
   });
 
   test('online: grows while claimed RW; offline: refused while claimed, allowed once released', async () => {
-    const claim = await fx.storage.ledger.claim({ volumeId: volume.id, scheduler: 'marathon', agentId: 'a1', instanceId: 'host-1', mode: 'RW' });
+    const claim = await fx.storage.ledger.claim({
+      volumeId: volume.id,
+      scheduler: 'marathon',
+      agentId: 'a1',
+      instanceId: 'host-1',
+      mode: 'RW',
+    });
     expect((await fx.storage.expander.expand(volume.id, 3)).volume.size).toBe(3);
 
     expansion = 'offline';

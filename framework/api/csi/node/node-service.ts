@@ -102,7 +102,9 @@ export class NodeService {
         ? { handle: (r: NodeUnstageVolumeRequest) => this.unstage(r), mutating: true, fields: staging }
         : unimplemented('NodeUnstageVolume is not implemented: Polly binds volumes at publish time (no STAGE_UNSTAGE_VOLUME)'),
       // Never needed: ControllerExpandVolume answers node_expansion_required false, and EXPAND_VOLUME is not a node capability.
-      NodeExpandVolume: unimplemented('NodeExpandVolume is not implemented: Polly volumes are directories with nothing to grow at the node'),
+      NodeExpandVolume: unimplemented(
+        'NodeExpandVolume is not implemented: Polly volumes are directories with nothing to grow at the node',
+      ),
     };
   }
 
