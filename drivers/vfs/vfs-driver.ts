@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { throwIfAborted } from '../abort';
-import { checkCreateOptions } from '../create-options';
+import { assertValidSize, checkCreateOptions } from '../create-options';
 import { DriverLogger, silentDriverLogger } from '../driver-logger';
 import { DriverInvalidError, DriverNotFoundError, DriverNotImplementedError, DriverRefusedError } from '../errors';
 import { assertValidName, hasControlChars } from '../name-rules';
@@ -49,6 +49,7 @@ import type {
   StorageDriver,
   StorageType,
   VolumeCreateOptions,
+  VolumeExpansion,
 } from '../storage-driver';
 import { fsyncDir, isErrno } from './atomic-json';
 import { GroupCommit, Queued } from './group-commit';
@@ -490,6 +491,35 @@ export class VfsDriver implements StorageDriver {
       await fs.rm(this.layout.snapshotDir(snapshotId), { recursive: true, force: true });
       this.logger.info('vfs snapshot removed', { snapshotId });
     });
+  }
+
+  /**
+   * A vfs size is nominal (the directory has no size of its own), so growing is one journal entry:
+   * the record with its new size, appended and synced under the root lock before the call returns,
+   * like every other metadata change. Growing to the current size or less changes nothing (the
+   * storage layer refuses shrinking before it calls). Nothing to do at the mount, so online.
+   */
+  async volumeExpand(volumeId: string, newSizeGiB: number, options?: CallOptions): Promise<DriverVolume> {
+    const signal = options?.signal;
+    checkVolumeId(volumeId);
+    assertValidSize(newSizeGiB);
+    await this.ready(signal, 'volumeExpand');
+    return this.lock.withLock(signal, `volumeExpand ${volumeId}`, () =>
+      this.journal.update(async (state) => {
+        const before = state.volumes.get(volumeId);
+        if (!before) throw new DriverNotFoundError(`volume ${volumeId} not found`, { volumeId });
+        if (newSizeGiB <= before.size) return { entries: [], result: toDriverVolume(before) };
+        throwIfAborted(signal, 'volumeExpand');
+        const after: VfsVolumeRecord = { ...before, size: newSizeGiB };
+        this.logger.info('vfs volume expanded', { volumeId, fromGiB: before.size, toGiB: newSizeGiB });
+        return { entries: [{ volume: after }], result: toDriverVolume(after) };
+      }),
+    );
+  }
+
+  /** Always online: a vfs size is metadata, nothing at the mount grows. */
+  expansion(): VolumeExpansion {
+    return 'online';
   }
 
   /** The root filesystem's size and free space; the same in every zone (the root is shared). */
