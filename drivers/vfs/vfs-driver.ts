@@ -596,8 +596,7 @@ export class VfsDriver implements StorageDriver {
         // A removed volume's data goes once its removal is committed (a crash before that leaves a
         // directory without a record, which the next start quarantines).
         if (o.dir) entry.resolve(this.makeVolumeDir(o.dir).then(() => o.value));
-        else if (o.removedDir)
-          entry.resolve(fs.rm(this.layout.volumeDir(o.removedDir), { recursive: true, force: true }).then(() => o.value));
+        else if (o.removedDir) entry.resolve(removeVolumeDir(this.layout.volumeDir(o.removedDir)).then(() => o.value));
         else entry.resolve(o.value);
       }
     });
@@ -734,6 +733,19 @@ export class VfsDriver implements StorageDriver {
     const r = (await this.journal.refresh()).snapshots.get(snapshotId);
     if (!r) throw new DriverNotFoundError(`snapshot ${snapshotId} not found`, { snapshotId });
     return r;
+  }
+}
+
+/**
+ * A removed volume's directory: one rmdir when it is empty (as most are), else the whole tree.
+ * fs.rm's recursive walk costs an lstat and its JavaScript on top of the rmdir for every remove.
+ */
+async function removeVolumeDir(dir: string): Promise<void> {
+  try {
+    await fs.rmdir(dir);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return;
+    await fs.rm(dir, { recursive: true, force: true });
   }
 }
 
