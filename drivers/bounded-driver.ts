@@ -36,6 +36,7 @@ import type {
   StorageDriver,
   StorageType,
   VolumeCreateOptions,
+  VolumeExpansion,
 } from './storage-driver';
 
 /** The bounded (async) operations of a StorageDriver. */
@@ -56,6 +57,7 @@ export type DriverOperation =
   | 'snapshotInspect'
   | 'snapshotRemove'
   | 'snapshotCopy'
+  | 'volumeExpand'
   | 'capacity'
   | 'backendMark'
   | 'bindInstallation'
@@ -86,6 +88,8 @@ export class BoundedDriver implements StorageDriver {
   readonly purgeQuarantined?: (id: string, options?: CallOptions) => Promise<QuarantinedEntry>;
   readonly restoreQuarantined?: (id: string, name: string, options?: CallOptions) => Promise<DriverVolume>;
   readonly snapshotCopy?: (snapshotId: string, snapshotName: string, options?: CallOptions) => Promise<DriverSnapshot>;
+  readonly volumeExpand?: (volumeId: string, newSizeGiB: number, options?: CallOptions) => Promise<DriverVolume>;
+  readonly expansion?: () => VolumeExpansion | undefined;
   readonly exportMetadata?: (options?: CallOptions) => Promise<BackendMetadata | undefined>;
   readonly describeMetadata?: (metadata: BackendMetadata) => BackendMetadataSummary;
   readonly importMetadata?: (metadata: BackendMetadata, options?: MetadataImportOptions) => Promise<MetadataImportResult>;
@@ -141,6 +145,15 @@ export class BoundedDriver implements StorageDriver {
       const copy = inner.snapshotCopy.bind(inner);
       this.snapshotCopy = (snapshotId, snapshotName, options) =>
         this.run('snapshotCopy', snapshotId, options, (o) => copy(snapshotId, snapshotName, o));
+    }
+    if (inner.volumeExpand) {
+      const expand = inner.volumeExpand.bind(inner);
+      this.volumeExpand = (volumeId, newSizeGiB, options) =>
+        this.run('volumeExpand', volumeId, options, (o) => expand(volumeId, newSizeGiB, o));
+    }
+    if (inner.expansion) {
+      const expansion = inner.expansion.bind(inner);
+      this.expansion = () => expansion();
     }
     // Backups: reading and writing the backend's own metadata are bounded calls; describing it is not a call.
     if (inner.exportMetadata) {

@@ -99,6 +99,12 @@ export interface RemoveOptions {
   force?: boolean;
 }
 
+/**
+ * How a backend grows volumes: `online` also while a volume is attached (in use), `offline` only
+ * while it is attached nowhere.
+ */
+export type VolumeExpansion = 'online' | 'offline';
+
 /** Every call can be cancelled; the bounded wrapper also applies a deadline. */
 export interface CallOptions {
   signal?: AbortSignal;
@@ -242,6 +248,19 @@ export interface StorageDriver {
    * a driver without it cannot copy snapshots (501).
    */
   snapshotCopy?(snapshotId: string, snapshotName: string, options?: CallOptions): Promise<DriverSnapshot>;
+
+  /**
+   * Grows a volume to `newSizeGiB` (a whole number of GiB). Growing to its current size or less is
+   * a no-op that returns the volume as it is (idempotent; the caller refuses shrinking first), so
+   * a repeat after a crash is safe. Optional: a driver without it cannot expand (501).
+   */
+  volumeExpand?(volumeId: string, newSizeGiB: number, options?: CallOptions): Promise<DriverVolume>;
+  /**
+   * Whether `volumeExpand` works on this backend now, and while attached or only while detached
+   * (after `init`; a driver over a remote backend learns it there). Undefined: it cannot expand.
+   * A driver with `volumeExpand` but without this is taken to expand offline only.
+   */
+  expansion?(): VolumeExpansion | undefined;
 
   /** Provisionable capacity for a profile in a zone, where the backend knows it; undefined otherwise. */
   capacity(query: CapacityQuery, zone: string | undefined, options?: CallOptions): Promise<Capacity | undefined>;

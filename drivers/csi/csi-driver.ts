@@ -16,7 +16,7 @@
  */
 import { DriverConflictError, DriverInvalidError, DriverNotFoundError, DriverNotImplementedError } from '../errors';
 import { assertValidName, nameKey } from '../name-rules';
-import { checkCreateOptions } from '../create-options';
+import { assertValidSize, checkCreateOptions } from '../create-options';
 import type { DriverLogger } from '../driver-logger';
 import { silentDriverLogger } from '../driver-logger';
 import type {
@@ -34,10 +34,12 @@ import type {
   StorageDriver,
   StorageType,
   VolumeCreateOptions,
+  VolumeExpansion,
 } from '../storage-driver';
 import { csiSnapshotName, csiVolumeName } from './csi-names';
 import { ControllerCapabilityName, CsiPlugin, CsiTlsFiles, PluginFacts } from './csi-plugin';
 import {
+  bytesToGib,
   COMMON_ZONE_KEY,
   CsiSnapshotMessage,
   CsiVolumeMessage,
@@ -385,6 +387,39 @@ export class CsiDriver implements StorageDriver {
   async volumeDetach(volumeId: string, instanceId: InstanceId, _detach?: DetachOptions, options?: CallOptions): Promise<DriverVolume> {
     if (this.plugin.can('PUBLISH_UNPUBLISH_VOLUME')) await this.unpublish(volumeId, instanceId.id, options?.signal);
     return { id: volumeId, name: volumeId, size: 0, fields: {}, attachments: [] };
+  }
+
+  /**
+   * ControllerExpandVolume (EXPAND_VOLUME) to `newSizeGiB`: the plugin answers the capacity the
+   * volume has now, at least that (a volume already as large is answered as it is: the spec's
+   * idempotency rule, which also makes a repeat after a crash safe).
+   */
+  async volumeExpand(volumeId: string, newSizeGiB: number, options?: CallOptions): Promise<DriverVolume> {
+    assertValidSize(newSizeGiB);
+    this.needs('EXPAND_VOLUME', 'expand volumes');
+    const reply = await this.plugin.call(
+      'controller',
+      'ControllerExpandVolume',
+      {
+        volume_id: volumeId,
+        capacity_range: { required_bytes: String(newSizeGiB * GIB) },
+        volume_capability: this.capability(WRITER_MODE),
+        secrets: this.secrets(),
+      },
+      `ControllerExpandVolume ${volumeId} to ${newSizeGiB} GiB`,
+      options?.signal,
+    );
+    if (reply?.node_expansion_required === true) {
+      // Mesos' volume/csi isolator never calls NodeExpandVolume: the node sees the new size once its file system is grown there.
+      this.logger.warn('CSI plugin asks for node expansion, which Polly and Mesos do not perform', { plugin: this.plugin.label, volumeId });
+    }
+    return { id: volumeId, name: volumeId, size: bytesToGib(reply?.capacity_bytes), fields: {}, attachments: [], attachmentsUnknown: true };
+  }
+
+  /** Whether the plugin grows volumes (EXPAND_VOLUME), and while published (VolumeExpansion ONLINE) or not. */
+  expansion(): VolumeExpansion | undefined {
+    if (!this.plugin.can('EXPAND_VOLUME')) return undefined;
+    return this.plugin.described?.expansion === 'ONLINE' ? 'online' : 'offline';
   }
 
   // ---- snapshots ----

@@ -143,7 +143,7 @@ export class RootLock {
         this.useLinks = false;
         this.logger.warn('vfs root does not support hard links; taking the lock with open(wx)', { lockFile: file });
       } finally {
-        await fs.rm(tmp, { force: true });
+        await unlinkIfPresent(tmp);
       }
     }
     return (await createExclusive(file, content)) ? 'created' : 'exists';
@@ -155,7 +155,7 @@ export class RootLock {
       this.logger.warn('vfs lock was taken over while held', { lockFile: this.file });
       return;
     }
-    await fs.rm(this.file, { force: true });
+    await unlinkIfPresent(this.file);
   }
 
   private async touch(): Promise<void> {
@@ -222,6 +222,18 @@ export class RootLock {
     // Unreadable: a writer killed between create and write (fallback / older Polly); a live one writes within ms.
     if (!owner && age > Math.min(UNREADABLE_GRACE_MS, staleAfterMs)) return identity;
     return undefined;
+  }
+}
+
+/**
+ * Removes a file, if it is there. One unlink: fs.rm would lstat it twice first, and the lock changes
+ * hands many times a second under load (each hand-off removes the lock and a temp file).
+ */
+async function unlinkIfPresent(file: string): Promise<void> {
+  try {
+    await fs.unlink(file);
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
   }
 }
 

@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { throwIfAborted } from '../abort';
-import { checkCreateOptions } from '../create-options';
+import { assertValidSize, checkCreateOptions } from '../create-options';
 import { DriverLogger, silentDriverLogger } from '../driver-logger';
 import { DriverInvalidError, DriverNotFoundError, DriverNotImplementedError, DriverRefusedError } from '../errors';
 import { assertValidName, hasControlChars } from '../name-rules';
@@ -49,6 +49,7 @@ import type {
   StorageDriver,
   StorageType,
   VolumeCreateOptions,
+  VolumeExpansion,
 } from '../storage-driver';
 import { fsyncDir, isErrno } from './atomic-json';
 import { GroupCommit, Queued } from './group-commit';
@@ -492,6 +493,35 @@ export class VfsDriver implements StorageDriver {
     });
   }
 
+  /**
+   * A vfs size is nominal (the directory has no size of its own), so growing is one journal entry:
+   * the record with its new size, appended and synced under the root lock before the call returns,
+   * like every other metadata change. Growing to the current size or less changes nothing (the
+   * storage layer refuses shrinking before it calls). Nothing to do at the mount, so online.
+   */
+  async volumeExpand(volumeId: string, newSizeGiB: number, options?: CallOptions): Promise<DriverVolume> {
+    const signal = options?.signal;
+    checkVolumeId(volumeId);
+    assertValidSize(newSizeGiB);
+    await this.ready(signal, 'volumeExpand');
+    return this.lock.withLock(signal, `volumeExpand ${volumeId}`, () =>
+      this.journal.update(async (state) => {
+        const before = state.volumes.get(volumeId);
+        if (!before) throw new DriverNotFoundError(`volume ${volumeId} not found`, { volumeId });
+        if (newSizeGiB <= before.size) return { entries: [], result: toDriverVolume(before) };
+        throwIfAborted(signal, 'volumeExpand');
+        const after: VfsVolumeRecord = { ...before, size: newSizeGiB };
+        this.logger.info('vfs volume expanded', { volumeId, fromGiB: before.size, toGiB: newSizeGiB });
+        return { entries: [{ volume: after }], result: toDriverVolume(after) };
+      }),
+    );
+  }
+
+  /** Always online: a vfs size is metadata, nothing at the mount grows. */
+  expansion(): VolumeExpansion {
+    return 'online';
+  }
+
   /** The root filesystem's size and free space; the same in every zone (the root is shared). */
   async capacity(query: CapacityQuery, _zone: string | undefined, options?: CallOptions): Promise<Capacity | undefined> {
     await this.readable(options?.signal, 'capacity');
@@ -566,8 +596,7 @@ export class VfsDriver implements StorageDriver {
         // A removed volume's data goes once its removal is committed (a crash before that leaves a
         // directory without a record, which the next start quarantines).
         if (o.dir) entry.resolve(this.makeVolumeDir(o.dir).then(() => o.value));
-        else if (o.removedDir)
-          entry.resolve(fs.rm(this.layout.volumeDir(o.removedDir), { recursive: true, force: true }).then(() => o.value));
+        else if (o.removedDir) entry.resolve(removeVolumeDir(this.layout.volumeDir(o.removedDir)).then(() => o.value));
         else entry.resolve(o.value);
       }
     });
@@ -704,6 +733,19 @@ export class VfsDriver implements StorageDriver {
     const r = (await this.journal.refresh()).snapshots.get(snapshotId);
     if (!r) throw new DriverNotFoundError(`snapshot ${snapshotId} not found`, { snapshotId });
     return r;
+  }
+}
+
+/**
+ * A removed volume's directory: one rmdir when it is empty (as most are), else the whole tree.
+ * fs.rm's recursive walk costs an lstat and its JavaScript on top of the rmdir for every remove.
+ */
+async function removeVolumeDir(dir: string): Promise<void> {
+  try {
+    await fs.rmdir(dir);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return;
+    await fs.rm(dir, { recursive: true, force: true });
   }
 }
 

@@ -10,6 +10,9 @@ import { ValidationError } from '../errors/validation-error';
 
 const ajv = new Ajv({ allErrors: false, strict: false, coerceTypes: false, useDefaults: false });
 const compiled = new WeakMap<TSchema, ValidateFunction>();
+/** For bodies whose 400 names every problem at once (`checkAll`). */
+const ajvAll = new Ajv({ allErrors: true, strict: false, coerceTypes: false, useDefaults: false });
+const compiledAll = new WeakMap<TSchema, ValidateFunction>();
 
 function compile(schema: TSchema): ValidateFunction {
   let fn = compiled.get(schema);
@@ -63,6 +66,35 @@ export function validateBody<S extends TSchema>(schema: S): RequestHandler {
   compile(schema); // compile at route registration, not on the first request
   return (req, _res, next) => {
     req.body = check(schema, req.body === undefined ? {} : req.body);
+    next();
+  };
+}
+
+/**
+ * Like `check`, but the ValidationError names every problem at once: its message joins them, and
+ * `details.problems` lists each `{ field, message }` (`details.field` is the first one's field).
+ */
+export function checkAll<S extends TSchema>(schema: S, value: unknown, what = 'body'): Static<S> {
+  let fn = compiledAll.get(schema);
+  if (!fn) {
+    fn = ajvAll.compile(schema);
+    compiledAll.set(schema, fn);
+  }
+  if (fn(value)) return value as Static<S>;
+  const problems = fn.errors!.map((error) => {
+    const field = fieldOf(error);
+    if (field === '(body)' && error.keyword === 'type') {
+      return { field: what, message: `The request ${what} must be a JSON ${(error.params as { type: string }).type}` };
+    }
+    return { field, message: messageOf(error, field) };
+  });
+  throw new ValidationError(problems.map((p) => p.message).join('; '), { field: problems[0].field, problems });
+}
+
+/** Middleware: like `validateBody`, naming every problem of the body at once (`checkAll`). */
+export function validateBodyAll<S extends TSchema>(schema: S): RequestHandler {
+  return (req, _res, next) => {
+    req.body = checkAll(schema, req.body === undefined ? {} : req.body);
     next();
   };
 }

@@ -1,7 +1,7 @@
 /**
  * `polly volume ls|get|create|rm|offer|revoke|label|unlabel` over `/v1/volumes` (every command that
- * names a volume takes its ID or its name); `polly volume detach` (an attachment no claim accounts
- * for) over `/v1/volumes/:id/detach`; and the quarantine: `polly volume quarantine ls|restore` and
+ * names a volume takes its ID or its name); `polly volume expand` over `/v1/volumes/:id/expand`;
+ * `polly volume detach` (an attachment no claim accounts for) over `/v1/volumes/:id/detach`; and the quarantine: `polly volume quarantine ls|restore` and
  * `polly volume purge` over `/v1/services/:name/quarantine`.
  */
 import type { Command } from 'commander';
@@ -171,6 +171,24 @@ export function registerVolumeCommand(program: Command): void {
       const { id } = await findVolume(ctx, ref);
       await ctx.client.delete(path(id));
       ctx.out(render(ctx.format, { removed: id }, () => `removed ${id}\n`));
+    });
+
+  volume
+    .command('expand <id|name>')
+    .description('grow a volume to a new size (the same size again changes nothing; volumes never shrink)')
+    .requiredOption('--size <GiB>', 'the new size in GiB')
+    .action(async (ref: string, flags: { size: string }, cmd: Command) => {
+      const size = positiveInt(flags.size, '--size');
+      if (size < 1) throw new UsageError('--size must be at least 1 (GiB)');
+      const ctx = contextOf(cmd);
+      const { id } = await findVolume(ctx, ref);
+      const result = await ctx.client.post<{ volume: VolumeRecord; expanded: boolean }>(`${path(id)}/expand`, { size });
+      const v = result.volume;
+      ctx.out(
+        render(ctx.format, result, () =>
+          result.expanded ? `expanded ${id} to ${humanSize(v.size)}\n` : `${id} is already ${humanSize(v.size)}; nothing changed\n`,
+        ),
+      );
     });
 
   volume

@@ -9,6 +9,7 @@ export { ConflictError } from './conflict-error';
 export { UnprocessableError } from './unprocessable-error';
 export { GoneError } from './gone-error';
 export { NotImplementedError } from './not-implemented-error';
+export { ExpansionUnsupportedError } from './expansion-unsupported-error';
 export { UnavailableError } from './unavailable-error';
 export { TimeoutError } from './timeout-error';
 export { InsufficientStorageError } from './insufficient-storage-error';

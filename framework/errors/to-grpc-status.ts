@@ -56,6 +56,9 @@ const BY_POLLY_CODE: Record<string, GrpcCodeName> = {
   RESOURCE_EXHAUSTED: 'RESOURCE_EXHAUSTED',
   PAYLOAD_TOO_LARGE: 'RESOURCE_EXHAUSTED',
   NOT_IMPLEMENTED: 'UNIMPLEMENTED',
+  // Polly advertises EXPAND_VOLUME when any service can expand; a volume on one that cannot is a
+  // precondition of that volume, not an RPC Polly lacks.
+  EXPANSION_UNSUPPORTED: 'FAILED_PRECONDITION',
   METHOD_NOT_ALLOWED: 'UNIMPLEMENTED',
   UNSUPPORTED_MEDIA_TYPE: 'INVALID_ARGUMENT',
   UNAVAILABLE: 'UNAVAILABLE',

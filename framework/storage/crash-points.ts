@@ -9,11 +9,11 @@
  * and the CSI entry points (`csi:received` before a mutating call reaches the core, `csi:replying`
  * after the core is done and before the reply is sent), which the CSI crash test arms.
  */
-export type CrashKind = 'create' | 'remove' | 'attach' | 'detach' | 'snapshot' | 'snapshot-remove' | 'csi';
+export type CrashKind = 'create' | 'remove' | 'attach' | 'detach' | 'expand' | 'snapshot' | 'snapshot-remove' | 'csi';
 export type CrashStage = 'before-intent' | 'after-intent' | 'after-driver' | 'after-resolve' | 'received' | 'replying';
 
 /** The storage core's kinds and stages (the storage crash test arms every pair). */
-export const CRASH_KINDS: readonly CrashKind[] = ['create', 'remove', 'attach', 'detach'];
+export const CRASH_KINDS: readonly CrashKind[] = ['create', 'remove', 'attach', 'detach', 'expand'];
 export const CRASH_STAGES: readonly CrashStage[] = ['before-intent', 'after-intent', 'after-driver', 'after-resolve'];
 /** Snapshot intents (stages as the core's) and the CSI entry points. */
 export const SNAPSHOT_CRASH_KINDS: readonly CrashKind[] = ['snapshot', 'snapshot-remove'];

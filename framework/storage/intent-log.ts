@@ -1,6 +1,6 @@
 /**
  * The intent log: before every driver call that changes the world (create, remove, attach, detach,
- * snapshot create and remove)
+ * expand, snapshot create and remove)
  * an intent is durably written under `intents/<id>`; after the call its outcome is recorded and the
  * intent deleted, in the same store batch where possible. Whatever is left at start is a half-done
  * operation that `StorageRecovery` finishes or rolls back against the driver's real state.
@@ -9,12 +9,12 @@ import { randomUUID } from 'node:crypto';
 import { intentKey, PREFIXES } from '../state/keys';
 import type { BatchOperation, Store } from '../state/store';
 
-export type IntentKind = 'create' | 'remove' | 'attach' | 'detach' | 'snapshot' | 'snapshot-remove';
+export type IntentKind = 'create' | 'remove' | 'attach' | 'detach' | 'expand' | 'snapshot' | 'snapshot-remove';
 
 export interface IntentInput {
   kind: IntentKind;
   /**
-   * Idempotency key: the volume name (create), claim ID (attach/detach), volume ID (remove),
+   * Idempotency key: the volume name (create), claim ID (attach/detach), volume ID (remove, expand),
    * `<volume ID>/<name>` (snapshot) or driver snapshot ID (snapshot-remove).
    */
   key: string;

@@ -59,12 +59,25 @@ export interface VolumeAuditEvent {
   at: string;
 }
 
+/** A volume grown (by an operator through the API, or by a scheduler through CSI): who, from what size to what, when. */
+export interface VolumeExpandAuditEvent {
+  volume: VolumeRecord;
+  action: 'expand';
+  /** GiB. */
+  fromSize: number;
+  /** GiB. */
+  toSize: number;
+  /** Who asked: an API token's name, or `csi:<scheduler>` ('' when unknown). */
+  by: string;
+  at: string;
+}
+
 export interface StorageEventMap {
   'volume.created': { volume: VolumeRecord };
   'volume.updated': { volume: VolumeRecord };
   'volume.removed': { volume: VolumeRecord };
   'volume.unexplained-attachment': UnexplainedAttachmentEvent;
-  'volume.audit': VolumeAuditEvent;
+  'volume.audit': VolumeAuditEvent | VolumeExpandAuditEvent;
   'claim.pending': ClaimEvent;
   'claim.attaching': ClaimEvent;
   'claim.attached': ClaimEvent;

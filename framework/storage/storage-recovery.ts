@@ -4,7 +4,8 @@
  * 1. Every open intent is settled against the driver's real state, oldest first: a half-done
  *    create is finished (the backend has the name: register it) or rolled back; a remove is
  *    finished; an attach is finished for a live claim (attach is idempotent) or undone; a detach is
- *    finished; an interrupted snapshot is kept if the backend has it, a snapshot removal finished.
+ *    finished; an interrupted snapshot is kept if the backend has it, a snapshot removal finished;
+ *    an interrupted expand takes the size the backend has now.
  *    No backend volume leaks, no claim disagrees with the backend.
  * 2. One pass compares catalog, claims and backend (one `volumes()` call per service, no per-volume
  *    inspects): managed volumes gone from the backend are marked `missing` (reported, never deleted
@@ -36,6 +37,7 @@ import type { ServiceRegistry } from './service-registry';
 import type { StorageEvents } from './storage-events';
 import { errorMessage, sameInstance } from './storage-errors';
 import type { VolumeCatalog } from './volume-catalog';
+import type { VolumeExpander } from './volume-expander';
 import { formatVolumeId } from './volume-id';
 import { statusFor, volumeFromDriver, type VolumeRecord } from './volume-record';
 
@@ -77,6 +79,8 @@ export interface StorageRecoveryOptions {
   ledger: ClaimLedger;
   foreign: ForeignAttachments;
   snapshots: SnapshotBook;
+  /** Settles expand intents (from the backend's size); absent in setups that never expand. */
+  expander?: VolumeExpander;
   intents: IntentLog;
   queue: KeyedSerialQueue;
   events?: StorageEvents;
@@ -151,6 +155,12 @@ export class StorageRecovery {
           return this.settleAttach(intent, report);
         case 'detach':
           return this.settleDetach(intent, report);
+        case 'expand': {
+          if (!this.options.expander) return 'open';
+          const settled = await this.options.expander.settle(intent);
+          if (settled.outcome !== 'open') note(report, settled.note);
+          return settled.outcome;
+        }
         case 'snapshot':
         case 'snapshot-remove': {
           const settled = await this.options.snapshots.settle(intent);

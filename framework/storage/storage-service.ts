@@ -29,6 +29,7 @@ import { SnapshotBook } from './snapshot-book';
 import { StorageEvents } from './storage-events';
 import { RecoveryReport, StorageRecovery } from './storage-recovery';
 import { VolumeCatalog } from './volume-catalog';
+import { VolumeExpander } from './volume-expander';
 
 export interface StorageServiceOptions {
   store: Store;
@@ -61,6 +62,7 @@ export class StorageService {
   readonly recovery: StorageRecovery;
   readonly retention: ClaimRetention;
   readonly snapshots: SnapshotBook;
+  readonly expander: VolumeExpander;
   readonly backends: BackendCheck;
   readonly quarantine: QuarantineBook;
   private readonly logger: Logger;
@@ -84,6 +86,7 @@ export class StorageService {
     this.catalog = new VolumeCatalog(common);
     this.ledger = new ClaimLedger({ ...common, catalog: this.catalog });
     this.snapshots = new SnapshotBook(common);
+    this.expander = new VolumeExpander({ ...common, catalog: this.catalog, ledger: this.ledger });
     this.foreignAttachments = new ForeignAttachments({ ...common, catalog: this.catalog, ledger: this.ledger });
     this.recovery = new StorageRecovery({
       ...common,
@@ -91,6 +94,7 @@ export class StorageService {
       ledger: this.ledger,
       foreign: this.foreignAttachments,
       snapshots: this.snapshots,
+      expander: this.expander,
     });
     this.backends = new BackendCheck({
       store: this.store,

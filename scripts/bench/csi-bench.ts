@@ -325,6 +325,8 @@ async function main(): Promise<void> {
       .join(', ');
   const results: BenchResult[] = [];
   for (const clients of [1, 8, 64]) {
+    // With BENCH_CSI_ROWS, a client count whose two rows did not both run has no result.
+    if (!keys.includes(`csi-${clients}`) || !keys.includes(`http-${clients}`)) continue;
     const csi = value(`csi-${clients}`);
     const httpRate = value(`http-${clients}`);
     results.push({

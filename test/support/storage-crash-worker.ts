@@ -1,7 +1,7 @@
 /**
  * Child process for the storage crash test: runs a StorageService on `<dir>/state` (LevelDB) and
  * `<dir>/home/vfs/local` (vfs) and performs random create / claim / release / force-release /
- * remove operations, a few at a time, until it has done `ops` operations or the crash point armed
+ * expand / remove operations, a few at a time, until it has done `ops` operations or the crash point armed
  * by POLLY_CRASH_POINT kills it with SIGKILL.
  *
  *   node -r ./test/support/register-ts.js test/support/storage-crash-worker.ts <dir> <seed> <ops>
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const { catalog, ledger } = storage;
   let counter = 0;
 
-  const ops: Record<'create' | 'attach' | 'detach' | 'remove', () => Promise<unknown> | undefined> = {
+  const ops: Record<'create' | 'attach' | 'detach' | 'expand' | 'remove', () => Promise<unknown> | undefined> = {
     create: () => catalog.create({ service: 'local', name: `v-${seedArg}-${counter++}`, size: 1, schedulers: SCHEDULERS }),
     attach: () => {
       const volumes = catalog.list({ service: 'local' }).filter((v) => v.status !== 'removing');
@@ -58,6 +58,12 @@ async function main(): Promise<void> {
       if (live.length === 0) return undefined;
       const c = pick(live);
       return random() < 0.2 ? ledger.forceRelease(c.id, 'crash test fencing') : ledger.release(c.id);
+    },
+    expand: () => {
+      const volumes = catalog.list({ service: 'local' }).filter((v) => v.status !== 'removing');
+      if (volumes.length === 0) return undefined;
+      const v = pick(volumes);
+      return storage.expander.expand(v.id, v.size + 1 + Math.floor(random() * 3));
     },
     remove: () => {
       const free = catalog.list({ service: 'local' }).filter((v) => ledger.liveClaims(v.id).length === 0);

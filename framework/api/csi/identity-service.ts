@@ -18,6 +18,8 @@ export interface IdentityOptions {
   ready(): boolean | Promise<boolean>;
   /** A missing dependency, described for the operator (Probe answers FAILED_PRECONDITION with it). */
   unhealthy?(): string | undefined | Promise<string | undefined>;
+  /** The plugin's VolumeExpansion capability, when it can grow volumes (absent: it cannot). */
+  volumeExpansion?(): 'ONLINE' | 'OFFLINE' | undefined;
 }
 
 export function identityMethods(options: IdentityOptions): CsiMethods {
@@ -30,9 +32,16 @@ export function identityMethods(options: IdentityOptions): CsiMethods {
       }),
     },
     GetPluginCapabilities: {
-      handle: () => ({
-        capabilities: [{ service: { type: 'CONTROLLER_SERVICE' } }, { service: { type: 'VOLUME_ACCESSIBILITY_CONSTRAINTS' } }],
-      }),
+      handle: () => {
+        const expansion = options.volumeExpansion?.();
+        return {
+          capabilities: [
+            { service: { type: 'CONTROLLER_SERVICE' } },
+            { service: { type: 'VOLUME_ACCESSIBILITY_CONSTRAINTS' } },
+            ...(expansion ? [{ volume_expansion: { type: expansion } }] : []),
+          ],
+        };
+      },
     },
     Probe: {
       handle: async () => {

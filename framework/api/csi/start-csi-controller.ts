@@ -15,6 +15,7 @@ import { csiRpcHistogram } from './csi-metrics';
 import { csiServices } from './csi-proto';
 import { CsiEventSink, CsiServer } from './csi-server';
 import { controllerMethods } from './controller/controller-service';
+import { pluginExpansion } from './controller/expand-requests';
 import { identityMethods } from './identity-service';
 
 export interface CsiControllerDeps {
@@ -61,7 +62,12 @@ export async function startCsiController(deps: CsiControllerDeps, config: CsiCon
     if (!deps.storage.isStarted) return 'Polly is recovering its storage state; retry shortly';
     return deps.notServing?.();
   };
-  const identity = identityMethods({ pluginName: config.pluginName, role: 'controller', ready: () => notReady() === undefined });
+  const identity = identityMethods({
+    pluginName: config.pluginName,
+    role: 'controller',
+    ready: () => notReady() === undefined,
+    volumeExpansion: () => pluginExpansion(deps.storage),
+  });
   const controller = controllerMethods({
     storage: deps.storage,
     nodes: config.nodes,

@@ -76,7 +76,14 @@ export async function startCsiNode(
   server.addService(
     'identity',
     services.identity,
-    identityMethods({ pluginName: config.csi.pluginName, role: 'node', ready: () => true, unhealthy: mountProblem }),
+    identityMethods({
+      pluginName: config.csi.pluginName,
+      role: 'node',
+      ready: () => true,
+      unhealthy: mountProblem,
+      // As the controller says it (one set of plugin capabilities): vfs services grow online.
+      volumeExpansion: () => (config.services.some((s) => s.driver === 'vfs') ? 'ONLINE' : undefined),
+    }),
   );
   server.addService('node', services.node, node.methods());
   const address = await server.listen();

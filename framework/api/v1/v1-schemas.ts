@@ -42,6 +42,10 @@ export const VolumePatchSchema = Type.Object(
 );
 export type VolumePatch = Static<typeof VolumePatchSchema>;
 
+/** `POST /v1/volumes/:id/expand`: the size to grow to, GiB (65,536 is the most any driver takes). */
+export const VolumeExpandSchema = Type.Object({ size: Type.Integer({ minimum: 1, maximum: 65536 }) }, { additionalProperties: false });
+export type VolumeExpand = Static<typeof VolumeExpandSchema>;
+
 export const SnapshotCreateSchema = Type.Object({ name: Type.String({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false });
 export type SnapshotCreate = Static<typeof SnapshotCreateSchema>;
 

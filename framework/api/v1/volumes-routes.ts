@@ -4,7 +4,10 @@
  * the whole list is streamed), get, create (201 + Location), delete (204), PATCH labels and
  * schedulers, and `POST /v1/volumes/:id/detach {instanceId, reason}` (admin only): detach the
  * volume from an instance no claim accounts for (a `foreignAttachments` entry), audited as a
- * `volume.audit` event. Scheduler tokens see only volumes offered to them.
+ * `volume.audit` event; `POST /v1/volumes/:id/expand {size}` (admin only): grow the volume to
+ * `size` GiB (the same size again changes nothing; shrinking is a 400, a backend that cannot
+ * grow volumes a 501), audited as a `volume.audit` event. Scheduler tokens see only volumes
+ * offered to them.
  */
 import { Router } from 'express';
 import { ForbiddenError } from '../../errors/forbidden-error';
@@ -16,10 +19,10 @@ import { MAX_PAGE_SIZE, PageRequest, VolumeFilter } from '../../storage/volume-c
 import type { VolumeRecord, VolumeStatus } from '../../storage/volume-record';
 import { canSeeVolume, principalOf } from '../auth/principal';
 import { sendJsonList } from '../json-list';
-import { validateBody } from '../validation';
+import { validateBody, validateBodyAll } from '../validation';
 import { volumeView } from '../volume-views';
 import { queryBoolean, queryLabels, queryString } from './query';
-import { VolumeCreate, VolumeCreateSchema, VolumePatch, VolumePatchSchema } from './v1-schemas';
+import { VolumeCreate, VolumeCreateSchema, VolumeExpand, VolumeExpandSchema, VolumePatch, VolumePatchSchema } from './v1-schemas';
 
 const STATUSES: readonly VolumeStatus[] = ['available', 'attached', 'removing', 'missing'];
 
@@ -146,6 +149,13 @@ export function volumesRoutes(storage: StorageService): Router {
     const { instanceId, reason } = checkDetachRequest(req.body ?? {});
     const result = await storage.foreignAttachments.detach(String(req.params.id), { instanceId, reason, by: principal.name });
     res.json({ volume: volumeView(result.volume), detached: result.detached });
+  });
+
+  router.post('/volumes/:id/expand', validateBodyAll(VolumeExpandSchema), async (req, res) => {
+    const principal = principalOf(res);
+    const { size } = req.body as VolumeExpand;
+    const result = await storage.expander.expand(String(req.params.id), size, { by: principal.name });
+    res.json({ volume: volumeView(result.volume), expanded: result.expanded });
   });
 
   return router;

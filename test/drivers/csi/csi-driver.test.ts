@@ -176,3 +176,55 @@ it('refuses what the plugin cannot do as not implemented, before calling it', as
   await expect(driver.volumeSnapshot(v.id, 's')).rejects.toThrow(DriverNotImplementedError);
   await expect(driver.volumeSnapshot(v.id, 's')).rejects.toThrow(/no CREATE_DELETE_SNAPSHOT capability/);
 });
+
+describe('expansion', () => {
+  it('learns at init that the plugin expands online (EXPAND_VOLUME + VolumeExpansion ONLINE)', async () => {
+    const driver = driverFor();
+    expect(driver.expansion()).toBeUndefined(); // not known before init
+    await driver.init();
+    expect(driver.describe().plugin?.capabilities).toEqual(expect.arrayContaining(['EXPAND_VOLUME']));
+    expect(driver.expansion()).toBe('online');
+  });
+
+  it('grows a volume through ControllerExpandVolume; the same or a smaller size is answered as it is', async () => {
+    const driver = driverFor();
+    await driver.init();
+    const v = await driver.volumeCreate('grow', { size: 2 });
+    expect(await driver.volumeExpand(v.id, 5)).toMatchObject({ id: v.id, size: 5 });
+    expect(plugin.storage.catalog.get(v.id).size).toBe(5);
+    expect((await driver.volumeInspect(v.id)).size).toBe(5);
+    expect((await driver.volumeExpand(v.id, 5)).size).toBe(5);
+    expect((await driver.volumeExpand(v.id, 3)).size).toBe(5);
+    expect(plugin.storage.catalog.get(v.id).size).toBe(5);
+  });
+
+  it("maps the plugin's answers: NOT_FOUND, OUT_OF_RANGE past the profile", async () => {
+    const driver = driverFor({ parameters: { service: 'local', profile: 'small' } });
+    await driver.init();
+    const v = await driver.volumeCreate('bounded', { size: 2 });
+    await expect(driver.volumeExpand('local.vfs-000999', 4)).rejects.toBeInstanceOf(DriverNotFoundError);
+    const err = await driver.volumeExpand(v.id, 11).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DriverInvalidError);
+    expect((err as Error).message).toMatch(/OUT_OF_RANGE.*at most 10 GiB/);
+    expect(plugin.storage.catalog.get(v.id).size).toBe(2);
+  });
+
+  it('a plugin without EXPAND_VOLUME: no expansion, and volumeExpand is refused before any call', async () => {
+    const driver = driverFor();
+    await driver.init();
+    const v = await driver.volumeCreate('fixed', { size: 2 });
+    (driver.facts!.controllerCapabilities as Set<string>).delete('EXPAND_VOLUME');
+    expect(driver.expansion()).toBeUndefined();
+    await expect(driver.volumeExpand(v.id, 4)).rejects.toThrow(DriverNotImplementedError);
+    await expect(driver.volumeExpand(v.id, 4)).rejects.toThrow(/no EXPAND_VOLUME capability/);
+    expect(plugin.storage.catalog.get(v.id).size).toBe(2);
+  });
+
+  it('passes through BoundedDriver with its deadline', async () => {
+    const bounded = new BoundedDriver(driverFor(), { timeoutMs: 5000 });
+    await bounded.init();
+    expect(bounded.expansion?.()).toBe('online');
+    const v = await bounded.volumeCreate('bounded-grow', { size: 1 });
+    expect((await bounded.volumeExpand!(v.id, 3)).size).toBe(3);
+  });
+});

@@ -109,6 +109,17 @@ describe('VfsDriver volumes', () => {
     await expect(driver.volumeRemove(v.id)).rejects.toBeInstanceOf(DriverNotFoundError);
   });
 
+  it('removes a volume holding data, its whole tree', async () => {
+    const v = await driver.volumeCreate('full', {});
+    const dir = driver.hostPath(v);
+    await fs.mkdir(path.join(dir, 'nested', 'deeper'), { recursive: true });
+    await fs.writeFile(path.join(dir, 'top.txt'), 'top');
+    await fs.writeFile(path.join(dir, 'nested', 'deeper', 'leaf.txt'), 'leaf');
+    await driver.volumeRemove(v.id);
+    await expect(fs.lstat(dir)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await driver.volumes()).toEqual([]);
+  });
+
   it('defaults the size to 1 GiB', async () => {
     expect((await driver.volumeCreate('small', {})).size).toBe(1);
   });

@@ -3,6 +3,7 @@ import { AbortedError } from '../../../framework/errors/aborted-error';
 import { AlreadyExistsError } from '../../../framework/errors/already-exists-error';
 import {
   ConflictError,
+  ExpansionUnsupportedError,
   ForbiddenError,
   NotFoundError,
   NotImplementedError,
@@ -30,6 +31,8 @@ describe('toGrpcStatus', () => {
     [new AbortedError('in flight'), 'ABORTED'],
     [new ResourceExhaustedError('attach limit'), 'RESOURCE_EXHAUSTED'],
     [new NotImplementedError('no expand'), 'UNIMPLEMENTED'],
+    // Polly advertises EXPAND_VOLUME when some service can: one volume that cannot is its precondition.
+    [new ExpansionUnsupportedError('this service cannot grow volumes'), 'FAILED_PRECONDITION'],
     [new UnavailableError('recovering'), 'UNAVAILABLE'],
     [new TimeoutError('slow'), 'DEADLINE_EXCEEDED'],
     [new PollyError('internal but safe to show'), 'INTERNAL'],

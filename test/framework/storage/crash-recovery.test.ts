@@ -1,9 +1,9 @@
 /**
  * Crash test: a real child process runs the storage core and is killed with SIGKILL at an intent
- * point of create, attach, detach or remove (POLLY_CRASH_POINT); this process then opens the same
- * LevelDB and vfs directories, runs recover(), and checks that no backend volume leaked, no volume
- * is attached twice for writing, and catalog, claims and backend agree. Two lanes run in parallel,
- * each reusing its directories so state accumulates across kills.
+ * point of create, attach, detach, expand or remove (POLLY_CRASH_POINT); this process then opens the
+ * same LevelDB and vfs directories, runs recover(), and checks that no backend volume leaked, no
+ * volume is attached twice for writing, and catalog, claims and backend agree (sizes included).
+ * Two lanes run in parallel, each reusing its directories so state accumulates across kills.
  *
  * POLLY_CRASH_KILLS sets the number of kills (default 200).
  *
@@ -158,6 +158,8 @@ async function checkInvariants(storage: StorageService, report: RecoveryReport, 
   for (const dv of backend) {
     const id = formatVolumeId('local', dv.id);
     const volume = catalog.get(id);
+    // An expand killed between the driver and the catalog is settled from the backend's size.
+    if (volume.size !== dv.size) fail(`volume ${id} is ${volume.size} GiB in the catalog but ${dv.size} GiB on the backend`);
     const live = ledger.liveClaims(id);
     claims += live.length;
     // No double attachment: a writer excludes everyone.
@@ -247,7 +249,7 @@ test(`SIGKILL at every intent point (${KILLS} kills), then recover(): no leak, n
   const perPoint = [...byPoint].map(([p, n]) => `${p}=${n}`).join(' ');
   console.log(
     `crash test: ${kills} SIGKILLs in ${trials} child runs (${completed} finished unkilled); after each, recover() + ${checks} checks: ` +
-      `every backend volume in the catalog (up to ${maxVolumes} volumes), no volume with >1 RW attachment, ` +
+      `every backend volume in the catalog (up to ${maxVolumes} volumes), no volume with >1 RW attachment, catalog size = backend size, ` +
       `every live claim attached on the backend and every backend attachment claimed (${claimsSeen} claims / ${attachmentsSeen} attachments checked), ` +
       `volume records = claims, no open intents, second recover() a no-op; ${totalRepairs} repairs made. Kills per point: ${perPoint}`,
   );

@@ -109,3 +109,25 @@ it('publish, unpublish and delete answered "maybe" after the plugin did them: on
   expect(polly.storage.catalog.find(volume.id)).toBeUndefined();
   expect(proxy.requests.filter((r) => r.method === 'DeleteVolume' && r.volumeId === volume.driverVolumeId)).toHaveLength(2);
 });
+
+it('expand answered "maybe" after the plugin grew it (the plugin restarted mid-call): retried, grown once, the catalog has the size', async () => {
+  const volume = await polly.storage.catalog.create({
+    service: 'disks',
+    name: 'grows',
+    size: 1,
+    availabilityZone: 'zone-a',
+    scheduler: 'polly',
+  });
+  // Polly's plugin (a real `polly csi controller` over vfs) grows volumes while published.
+  expect(polly.storage.expander.expansionOf('disks')).toBe('online');
+  proxy.inject('ControllerExpandVolume', { when: 'after', code: 'UNAVAILABLE', action: () => plugin.restartController() });
+  const grown = await polly.storage.expander.expand(volume.id, 3);
+  expect(grown).toMatchObject({ expanded: true, volume: { size: 3 } });
+  const { volume: onPluginNow } = await direct.controller.ControllerGetVolume({ volume_id: volume.driverVolumeId });
+  expect(onPluginNow.capacity_bytes).toBe(String(3 * 1024 ** 3));
+  expect(proxy.requests.filter((r) => r.method === 'ControllerExpandVolume' && r.volumeId === volume.driverVolumeId)).toHaveLength(2);
+  expect(await polly.storage.intents.pending()).toEqual([]);
+  // The same size again reaches nobody: nothing to grow.
+  expect((await polly.storage.expander.expand(volume.id, 3)).expanded).toBe(false);
+  expect(proxy.requests.filter((r) => r.method === 'ControllerExpandVolume')).toHaveLength(2);
+});

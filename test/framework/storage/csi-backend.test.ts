@@ -111,3 +111,29 @@ it('a volume the plugin lost is reported missing, never forgotten; claims and at
   expect(b.storage.catalog.get(vol.id).status).toBe('missing');
   expect(b.storage.ledger.get(claim.id).state).toBe('attached');
 });
+
+it('expand through B grows the plugin volume (online, while claimed); recovery settles an expand the catalog missed', async () => {
+  const bs = b.storage;
+  expect(bs.expander.expansionOf('disks')).toBe('online');
+  const vol = await bs.catalog.create({ service: 'disks', name: 'grow-data', size: 2, scheduler: 'polly' });
+  const onA = a.storage.catalog.findByName('local', 'polly-disks-grow-data')!;
+  const claim = await bs.ledger.claim({ volumeId: vol.id, scheduler: 'polly', taskId: 't1', agentId: 'agent-1', instanceId: 'n1' });
+  expect((await bs.expander.expand(vol.id, 4)).volume.size).toBe(4);
+  expect(a.storage.catalog.get(onA.id).size).toBe(4);
+  await bs.ledger.release(claim.id);
+
+  // The plugin grew it but B crashed before recording it: the open intent is settled from the plugin's size.
+  await b.registry.get('disks').driver.volumeExpand!(vol.driverVolumeId, 7);
+  await bs.intents.begin({
+    kind: 'expand',
+    key: vol.id,
+    service: 'disks',
+    volumeId: vol.id,
+    payload: { driverVolumeId: vol.driverVolumeId, fromSize: 4, toSize: 7 },
+  });
+  const report = await bs.recovery.recover();
+  expect(report.intentsFinished).toBe(1);
+  expect(bs.catalog.get(vol.id).size).toBe(7);
+  expect(a.storage.catalog.get(onA.id).size).toBe(7);
+  expect(await bs.intents.pending()).toEqual([]);
+});

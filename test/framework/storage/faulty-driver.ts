@@ -12,7 +12,8 @@ export type Op =
   | 'volumes'
   | 'snapshots'
   | 'volumeSnapshot'
-  | 'snapshotRemove';
+  | 'snapshotRemove'
+  | 'volumeExpand';
 
 export interface Fault {
   op: Op;

@@ -8,6 +8,7 @@ import { NotImplementedError } from '../../../errors/not-implemented-error';
 import { UnavailableError } from '../../../errors/unavailable-error';
 import type { StorageService } from '../../../storage/storage-service';
 import type {
+  ControllerExpandVolumeRequest,
   ControllerGetVolumeRequest,
   ControllerPublishVolumeRequest,
   ControllerUnpublishVolumeRequest,
@@ -25,11 +26,15 @@ import type { CsiMethod, CsiMethods } from '../csi-server';
 import { InFlight } from '../in-flight';
 import type { ControllerDeps } from './controller-deps';
 import { CsiNodes, CsiNodeOptions } from './csi-nodes';
+import { controllerExpandVolume, pluginExpansion } from './expand-requests';
 import { Publications } from './publish-requests';
 import { createSnapshot, deleteSnapshot, getSnapshot, listSnapshots } from './snapshot-requests';
 import { controllerGetVolume, createVolume, deleteVolume, getCapacity, listVolumes, validateVolumeCapabilities } from './volume-requests';
 
-/** What the controller advertises, whatever the configured services (vfs and libstorage both do all of it). */
+/**
+ * What the controller advertises, whatever the configured services (vfs and libstorage both do all
+ * of it); EXPAND_VOLUME is added when any service can grow volumes (`controllerCapabilities`).
+ */
 export const CONTROLLER_CAPABILITIES = [
   'CREATE_DELETE_VOLUME',
   'PUBLISH_UNPUBLISH_VOLUME',
@@ -45,6 +50,11 @@ export const CONTROLLER_CAPABILITIES = [
   // GetSnapshot (alpha, spec 1.12) is served but GET_SNAPSHOT is not advertised: csi-sanity, even its
   // release for spec 1.12 (csi-test 5.4), fails a controller that reports a capability it does not know.
 ] as const;
+
+/** The capabilities to advertise now: EXPAND_VOLUME only while some configured service can expand. */
+export function controllerCapabilities(storage: StorageService): string[] {
+  return [...CONTROLLER_CAPABILITIES, ...(pluginExpansion(storage) ? ['EXPAND_VOLUME'] : [])];
+}
 
 export interface ControllerServiceOptions extends CsiNodeOptions {
   storage: StorageService;
@@ -70,7 +80,9 @@ export function controllerMethods(options: ControllerServiceOptions): CsiMethods
     },
   });
   return {
-    ControllerGetCapabilities: { handle: () => ({ capabilities: CONTROLLER_CAPABILITIES.map((type) => ({ rpc: { type } })) }) },
+    ControllerGetCapabilities: {
+      handle: () => ({ capabilities: controllerCapabilities(options.storage).map((type) => ({ rpc: { type } })) }),
+    },
     CreateVolume: ready<CreateVolumeRequest, unknown>({
       handle: (r, c) => createVolume(deps, r, c),
       mutating: true,
@@ -112,9 +124,18 @@ export function controllerMethods(options: ControllerServiceOptions): CsiMethods
       handle: (r, c) => getSnapshot(deps, r, c),
       fields: (r) => ({ snapshotId: r.snapshot_id }),
     }),
-    ControllerExpandVolume: unimplemented(
-      "ControllerExpandVolume is not implemented: Polly's storage drivers cannot resize a volume (Polly does not advertise EXPAND_VOLUME)",
-    ),
+    ControllerExpandVolume: ready<ControllerExpandVolumeRequest, unknown>({
+      handle: (r, c) => {
+        if (!pluginExpansion(options.storage)) {
+          throw new NotImplementedError(
+            "ControllerExpandVolume is not implemented: none of Polly's configured storage services can grow volumes (Polly does not advertise EXPAND_VOLUME)",
+          );
+        }
+        return controllerExpandVolume(deps, r, c);
+      },
+      mutating: true,
+      fields: (r) => ({ volumeId: r.volume_id }),
+    }),
     ControllerModifyVolume: unimplemented(
       'ControllerModifyVolume is not implemented: Polly volumes have no mutable parameters (no MODIFY_VOLUME)',
     ),

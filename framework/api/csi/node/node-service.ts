@@ -101,7 +101,10 @@ export class NodeService {
       NodeUnstageVolume: this.options.stageVolumes
         ? { handle: (r: NodeUnstageVolumeRequest) => this.unstage(r), mutating: true, fields: staging }
         : unimplemented('NodeUnstageVolume is not implemented: Polly binds volumes at publish time (no STAGE_UNSTAGE_VOLUME)'),
-      NodeExpandVolume: unimplemented('NodeExpandVolume is not implemented: Polly volumes are directories with nothing to grow'),
+      // Never needed: ControllerExpandVolume answers node_expansion_required false, and EXPAND_VOLUME is not a node capability.
+      NodeExpandVolume: unimplemented(
+        'NodeExpandVolume is not implemented: Polly volumes are directories with nothing to grow at the node',
+      ),
     };
   }
 

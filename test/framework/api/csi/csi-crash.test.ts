@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { formatVolumeId } from '../../../../framework/storage/volume-id';
-import { codeOf, CsiClient, csiClient, MOUNT_SNW } from '../../../support/csi-client';
+import { codeOf, CsiClient, csiClient, GIB, MOUNT_SNW } from '../../../support/csi-client';
 import { buildCrashStorage } from '../../../support/crash-storage';
 
 jest.setTimeout(300_000);
@@ -178,6 +178,22 @@ function scenarios(): Scenario[] {
       check: async (c) => expect((await c.controller.ListSnapshots({ snapshot_id: snapshotId })).entries).toEqual([]),
     });
   }
+  for (const point of ['expand:after-intent', 'expand:after-driver', 'csi:replying']) {
+    const name = `ev-${point.replace(':', '-')}`;
+    let id = '';
+    out.push({
+      point,
+      rpc: 'ControllerExpandVolume',
+      prepare: async (c) => {
+        id = (await createVolume(c, name, { capacity_range: { required_bytes: String(2 * GIB) } })).volume.volume_id;
+      },
+      call: (c) => c.controller.ControllerExpandVolume({ volume_id: id, capacity_range: { required_bytes: String(5 * GIB) } }),
+      check: async (c, answer) => {
+        expect(answer).toEqual({ capacity_bytes: String(5 * GIB), node_expansion_required: false });
+        expect((await c.controller.ControllerGetVolume({ volume_id: id })).volume.capacity_bytes).toBe(String(5 * GIB));
+      },
+    });
+  }
   for (const [point, kind] of [
     ['create:after-driver', 'snapshot'],
     ['create:after-intent', 'volume'],
@@ -227,6 +243,8 @@ async function audit(dir: string): Promise<{ volumes: number; snapshots: number 
       expect(dv.attachments.map((a) => a.instanceId.id).sort()).toEqual(live.map((c) => c.instanceId).sort());
     }
     expect(storage.catalog.size).toBe(backend.length);
+    for (const dv of backend)
+      expect({ id: dv.id, size: storage.catalog.find(formatVolumeId('local', dv.id))!.size }).toEqual({ id: dv.id, size: dv.size });
     const snapshots = await driver.snapshots();
     expect(new Set(snapshots.map((s) => s.name)).size).toBe(snapshots.length);
     return { volumes: backend.length, snapshots: snapshots.length };

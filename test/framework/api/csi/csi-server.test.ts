@@ -101,8 +101,11 @@ describe('CSI listener', () => {
       manifest: { 'csi-spec': '1.12.0', polly: '0.1.0', role: 'controller' },
     });
     expect(
-      (await f.client.identity.GetPluginCapabilities({})).capabilities.map((c: { service: { type: string } }) => c.service.type),
-    ).toEqual(['CONTROLLER_SERVICE', 'VOLUME_ACCESSIBILITY_CONSTRAINTS']);
+      (await f.client.identity.GetPluginCapabilities({})).capabilities.map(
+        (c: { service?: { type: string }; volume_expansion?: { type: string } }) =>
+          c.service?.type ?? `volume_expansion ${c.volume_expansion?.type}`,
+      ),
+    ).toEqual(['CONTROLLER_SERVICE', 'VOLUME_ACCESSIBILITY_CONSTRAINTS', 'volume_expansion ONLINE']);
   });
 
   it('takes over a stale socket, refuses a live one and anything that is not a socket (leaving it alone)', async () => {

@@ -336,7 +336,7 @@ describe('CSI controller: volumes', () => {
     });
   });
 
-  it('does not expand or modify volumes (UNIMPLEMENTED, and not advertised)', async () => {
+  it('advertises what it does (expansion: expand-requests.test.ts) and does not modify volumes (UNIMPLEMENTED)', async () => {
     const caps = await f.client.controller.ControllerGetCapabilities({});
     const types = caps.capabilities.map((c: { rpc: { type: string } }) => c.rpc.type);
     expect(types).toEqual([
@@ -351,8 +351,8 @@ describe('CSI controller: volumes', () => {
       'LIST_VOLUMES_PUBLISHED_NODES',
       'VOLUME_CONDITION',
       'GET_VOLUME',
+      'EXPAND_VOLUME',
     ]);
-    await refused(f.client.controller.ControllerExpandVolume({ volume_id: 'local.vfs-000001' }), 'UNIMPLEMENTED', /cannot resize/);
     await refused(f.client.controller.ControllerModifyVolume({ volume_id: 'local.vfs-000001' }), 'UNIMPLEMENTED');
   });
 });
