@@ -98,13 +98,14 @@ export class AppLauncher {
     this.unknownTaskTimeoutMs = (options.unknownTaskTimeoutSeconds ?? 300) * 1000;
     this.volumes = new AppVolumes(options.storage.registry, options.volumeDrivers ?? { rexray: 'local', polly: 'local' });
     this.roles = options.roles ?? ['polly'];
-    this.queue = new LaunchQueue(this.tracker, this.volumes);
+    const attempts = new LaunchAttempts();
+    this.queue = new LaunchQueue(this.tracker, this.volumes, (appId, instance) => attempts.launching(appId, instance));
     this.ctx = {
       storage: options.storage,
       agents: options.agents,
       tracker: this.tracker,
       volumes: this.volumes,
-      attempts: new LaunchAttempts(),
+      attempts,
       queue: this.queue,
       stats: this.stats,
       scheduler: options.scheduler ?? 'polly',

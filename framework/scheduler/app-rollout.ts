@@ -37,18 +37,19 @@ export class AppRollout {
     private readonly lifecycle: TaskLifecycle,
   ) {}
 
-  /** Whether the app has tasks left from an older definition. */
+  /** Whether the app has tasks left from an older definition, or tasks retiring (asked in O(1): a pass runs on every task change). */
   inProgress(appId: string): boolean {
     const app = this.ctx.tracker.app(appId);
     if (!app || app.state === 'deleting') return false;
-    return this.ctx.tracker.allLiveTasksOf(appId).some((t) => isOutdated(t, app) || t.retiring === true);
+    return this.ctx.tracker.hasRolloutWork(appId, app.version);
   }
 
   /** One pass: kill what a rollout allows to go, retire what may be replaced start-first. */
   async step(appId: string): Promise<void> {
     const { tracker } = this.ctx;
     const app = tracker.app(appId);
-    if (!app || app.state === 'deleting') return;
+    // Nothing outdated, nothing retiring: the pass would change nothing.
+    if (!app || !this.inProgress(appId)) return;
     const wanted = wantedInstances(app);
     const n = wanted.length;
     const strategy = { minimumHealthCapacity: 1, maximumOverCapacity: 1, ...(app.spec.upgradeStrategy ?? {}) };
@@ -58,6 +59,7 @@ export class AppRollout {
     const live = tracker.allLiveTasksOf(appId);
     let healthy = live.filter((t) => isHealthy(t, app) && !t.killRequested).length;
     let running = live.filter((t) => !t.killRequested).length;
+    const replaced: number[] = [];
 
     // Old tasks replaced start-first go once their instance's new task is healthy.
     for (const old of live) {
@@ -79,6 +81,7 @@ export class AppRollout {
         // Start-first: the old task keeps running (retiring) while the new one launches.
         this.ctx.logger.info('rolling update: starting a new task before stopping the old one', { appId, instance: i, taskId: task.id });
         await this.lifecycle.retire(task);
+        replaced.push(i);
         running++;
         continue;
       }
@@ -95,11 +98,13 @@ export class AppRollout {
         why: stopFirst ? this.stopFirstReason(app, task) : 'no over-capacity left',
       });
       await this.lifecycle.killTask(task, true, { retiring: true });
+      replaced.push(i);
       if (wasHealthy) healthy--;
       running--;
     }
-    this.ctx.queue.refresh(appId);
-    if (this.ctx.queue.size > 0) await this.ctx.wantOffers();
+    // Only the instances whose task this pass replaced wait anew (a pass runs on every task change).
+    for (const i of replaced) this.ctx.queue.refreshInstance(appId, i);
+    if (replaced.length > 0 && this.ctx.queue.size > 0) await this.ctx.wantOffers();
   }
 
   private mustStopFirst(app: AppRecord, task: TaskRecord): boolean {

@@ -1,7 +1,8 @@
 /**
  * The persistent record of apps and their tasks: `apps/<id>` and `tasks/<taskId>` in the store,
  * mirrored in memory with the indexes the launcher needs (the current task of each instance, the
- * tasks of each app, of each agent). A task record is written BEFORE its ACCEPT is sent (state
+ * tasks of each app and of each instance, the live tasks of each agent), so that nothing on the
+ * path of one task's change looks at every task. A task record is written BEFORE its ACCEPT is sent (state
  * LAUNCHING): the launch intent a restarted Polly resolves by reconciliation.
  *
  * Writes of one task are serialised, and `updateTask` changes the latest record (not a copy a
@@ -81,6 +82,13 @@ export interface TaskRecord {
 
 const HISTORY_PER_APP = 10;
 
+interface LiveCounts {
+  total: number;
+  retiring: number;
+  /** Version ('' for none) → live tasks launched from it. */
+  byVersion: Map<string, number>;
+}
+
 /** The instance numbers an app wants running. */
 export function wantedInstances(app: AppRecord): number[] {
   if (app.state === 'deleting') return [];
@@ -101,6 +109,14 @@ export class InstanceTracker {
   /** appId → instance → live (non-terminal) task ID. */
   private readonly current = new Map<string, Map<number, string>>();
   private readonly byApp = new Map<string, Set<string>>();
+  /** appId → instance → every task of the instance still on record. */
+  private readonly byInstance = new Map<string, Map<number, Set<string>>>();
+  /** agentId → its live (non-terminal) task IDs. */
+  private readonly liveByAgent = new Map<string, Set<string>>();
+  /** appId → its terminal task IDs (the history kept). */
+  private readonly doneByApp = new Map<string, Set<string>>();
+  /** appId → counts of its live tasks: all, retiring, and per definition version (what a rollout asks). */
+  private readonly liveCounts = new Map<string, LiveCounts>();
   /** taskId → the tail of its write chain. */
   private readonly writes = new Map<string, Promise<void>>();
 
@@ -111,6 +127,10 @@ export class InstanceTracker {
     this.tasks.clear();
     this.current.clear();
     this.byApp.clear();
+    this.byInstance.clear();
+    this.liveByAgent.clear();
+    this.doneByApp.clear();
+    this.liveCounts.clear();
     for await (const [, app] of this.store.scan<AppRecord>(PREFIXES.apps)) this.apps.set(app.spec.id, app);
     for await (const [, task] of this.store.scan<TaskRecord>(PREFIXES.tasks)) this.index(task);
   }
@@ -142,8 +162,11 @@ export class InstanceTracker {
     const ops = [{ type: 'del' as const, key: appKey(id) }];
     for (const taskId of this.byApp.get(id) ?? []) ops.push({ type: 'del', key: taskKey(taskId) });
     await this.store.batch(ops);
-    for (const taskId of this.byApp.get(id) ?? []) this.tasks.delete(taskId);
+    for (const taskId of this.byApp.get(id) ?? []) this.forget(taskId);
     this.byApp.delete(id);
+    this.byInstance.delete(id);
+    this.doneByApp.delete(id);
+    this.liveCounts.delete(id);
     this.current.delete(id);
     this.apps.delete(id);
   }
@@ -158,6 +181,37 @@ export class InstanceTracker {
   currentTask(appId: string, instance: number): TaskRecord | undefined {
     const id = this.current.get(appId)?.get(instance);
     return id === undefined ? undefined : this.tasks.get(id);
+  }
+
+  /** The instance's most recently written task (live or not), if any is on record. */
+  lastTaskOf(appId: string, instance: number): TaskRecord | undefined {
+    let last: TaskRecord | undefined;
+    for (const id of this.byInstance.get(appId)?.get(instance) ?? []) {
+      const t = this.tasks.get(id);
+      if (t && (!last || t.updatedAt > last.updatedAt)) last = t;
+    }
+    return last;
+  }
+
+  /** The tasks Mesos may still run on an agent (for fencing a gone agent). */
+  liveTasksOn(agentId: string): TaskRecord[] {
+    const out: TaskRecord[] = [];
+    for (const id of this.liveByAgent.get(agentId) ?? []) {
+      const t = this.tasks.get(id);
+      if (t) out.push(t);
+    }
+    return out;
+  }
+
+  /**
+   * Whether the app has live tasks a rollout still has to deal with: retiring ones, or ones launched
+   * from another version than `version` (the app's). Counted as tasks change: no pass over the app.
+   */
+  hasRolloutWork(appId: string, version: string | undefined): boolean {
+    const counts = this.liveCounts.get(appId);
+    if (!counts) return false;
+    if (counts.retiring > 0) return true;
+    return version !== undefined && counts.total !== (counts.byVersion.get(version) ?? 0);
   }
 
   liveTasksOf(appId: string): TaskRecord[] {
@@ -212,26 +266,80 @@ export class InstanceTracker {
   }
 
   private async trimHistory(appId: string): Promise<void> {
-    const done = this.tasksOf(appId)
-      .filter((t) => t.terminal)
+    const ids = this.doneByApp.get(appId);
+    if (!ids || ids.size <= HISTORY_PER_APP) return;
+    const done = [...ids]
+      .map((id) => this.tasks.get(id)!)
       .sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
     const excess = done.slice(0, Math.max(0, done.length - HISTORY_PER_APP));
     if (excess.length === 0) return;
     await this.store.batch(excess.map((t) => ({ type: 'del' as const, key: taskKey(t.id) })));
     for (const t of excess) {
-      this.tasks.delete(t.id);
+      this.forget(t.id);
       this.byApp.get(appId)?.delete(t.id);
     }
   }
 
+  /** Drops a task from the memory indexes (its record is deleted). */
+  private forget(taskId: string): void {
+    const task = this.tasks.get(taskId);
+    if (!task) return;
+    this.tasks.delete(taskId);
+    const ofInstance = this.byInstance.get(task.appId)?.get(task.instance);
+    ofInstance?.delete(taskId);
+    if (ofInstance?.size === 0) this.byInstance.get(task.appId)!.delete(task.instance);
+    this.doneByApp.get(task.appId)?.delete(taskId);
+    this.dropLive(task);
+    this.count(task, -1);
+  }
+
+  /** Adds (+1) or takes away (-1) a task's part in its app's live counts. */
+  private count(task: TaskRecord, delta: 1 | -1): void {
+    if (task.terminal) return;
+    let counts = this.liveCounts.get(task.appId);
+    if (!counts) this.liveCounts.set(task.appId, (counts = { total: 0, retiring: 0, byVersion: new Map() }));
+    counts.total += delta;
+    if (task.retiring) counts.retiring += delta;
+    const version = task.version ?? '';
+    const left = (counts.byVersion.get(version) ?? 0) + delta;
+    if (left > 0) counts.byVersion.set(version, left);
+    else counts.byVersion.delete(version);
+    if (counts.total === 0) this.liveCounts.delete(task.appId);
+  }
+
+  private dropLive(task: TaskRecord): void {
+    const onAgent = this.liveByAgent.get(task.agentId);
+    onAgent?.delete(task.id);
+    if (onAgent?.size === 0) this.liveByAgent.delete(task.agentId);
+  }
+
   private index(task: TaskRecord): void {
+    const before = this.tasks.get(task.id);
+    if (before) this.count(before, -1);
+    this.count(task, 1);
+    if (before && before.agentId !== task.agentId) this.dropLive(before);
     this.tasks.set(task.id, task);
     let set = this.byApp.get(task.appId);
     if (!set) this.byApp.set(task.appId, (set = new Set()));
     set.add(task.id);
-    let instances = this.current.get(task.appId);
-    if (!instances) this.current.set(task.appId, (instances = new Map()));
-    if (!task.terminal && !task.retiring) instances.set(task.instance, task.id);
-    else if (instances.get(task.instance) === task.id) instances.delete(task.instance);
+    let instances = this.byInstance.get(task.appId);
+    if (!instances) this.byInstance.set(task.appId, (instances = new Map()));
+    let ofInstance = instances.get(task.instance);
+    if (!ofInstance) instances.set(task.instance, (ofInstance = new Set()));
+    ofInstance.add(task.id);
+    if (task.terminal) {
+      this.dropLive(task);
+      let done = this.doneByApp.get(task.appId);
+      if (!done) this.doneByApp.set(task.appId, (done = new Set()));
+      done.add(task.id);
+    } else {
+      let onAgent = this.liveByAgent.get(task.agentId);
+      if (!onAgent) this.liveByAgent.set(task.agentId, (onAgent = new Set()));
+      onAgent.add(task.id);
+    }
+    let current = this.current.get(task.appId);
+    if (!current) this.current.set(task.appId, (current = new Map()));
+    if (!task.terminal && !task.retiring) current.set(task.instance, task.id);
+    else if (current.get(task.instance) === task.id) current.delete(task.instance);
   }
 }

@@ -18,15 +18,30 @@ export interface LaunchAttempt {
 
 export class LaunchAttempts {
   private readonly byTask = new Map<string, LaunchAttempt>();
+  /** `<app>#<instance>` → how many of its launches are in flight (the launch queue asks per instance). */
+  private readonly byInstance = new Map<string, number>();
 
   begin(taskId: string, appId: string, instance: number): LaunchAttempt {
     const attempt: LaunchAttempt = { taskId, appId, instance, accepted: false };
     this.byTask.set(taskId, attempt);
+    const key = `${appId}#${instance}`;
+    this.byInstance.set(key, (this.byInstance.get(key) ?? 0) + 1);
     return attempt;
   }
 
   end(taskId: string): void {
+    const attempt = this.byTask.get(taskId);
+    if (!attempt) return;
     this.byTask.delete(taskId);
+    const key = `${attempt.appId}#${attempt.instance}`;
+    const left = (this.byInstance.get(key) ?? 1) - 1;
+    if (left > 0) this.byInstance.set(key, left);
+    else this.byInstance.delete(key);
+  }
+
+  /** Whether a launch of the instance is in flight. */
+  launching(appId: string, instance: number): boolean {
+    return this.byInstance.has(`${appId}#${instance}`);
   }
 
   has(taskId: string): boolean {

@@ -1,11 +1,15 @@
 /**
  * The instances that wait for an offer, and why. An instance an app wants that has no current task
- * is pending; one whose last task failed waits out its relaunch backoff first (launch-backoff.ts)
- * and is pending only once the backoff is over (`promoteDue`). The matcher sees the pending list;
- * `reasonFor` says why each waiting instance waits.
+ * and no launch in flight is pending; one whose last task failed waits out its relaunch backoff
+ * first (launch-backoff.ts) and is pending only once the backoff is over (`promoteDue`). The matcher
+ * sees the pending list; `reasonFor` says why each waiting instance waits.
+ *
+ * One task's end re-examines its instance only (`refreshInstance`), so a thousand instances of an
+ * app ending at once (their agent is gone) cost a thousand small steps, not a thousand passes over
+ * the app.
  */
 import type { AppVolumes } from './app-volumes';
-import { wantedInstances, type AppRecord, type InstanceTracker } from './instance-tracker';
+import { wantedInstances, wantsInstance, type AppRecord, type InstanceTracker } from './instance-tracker';
 import { LaunchBackoff, type LaunchDelay } from './launch-backoff';
 import type { PendingInstance } from './offer-matcher';
 
@@ -24,10 +28,14 @@ export class LaunchQueue {
   private readonly delayed = new Map<string, Delayed>();
   /** Why instances the matcher tried could not be placed. */
   private readonly waiting = new Map<string, string>();
+  /** appId → its keys in `pending` or `delayed`. */
+  private readonly keysOfApp = new Map<string, Set<string>>();
 
   constructor(
     private readonly tracker: InstanceTracker,
     private readonly volumes: AppVolumes,
+    /** Whether a launch of the instance is in flight (it has a task, or is about to). */
+    private readonly launching: (appId: string, instance: number) => boolean = () => false,
   ) {}
 
   get size(): number {
@@ -45,28 +53,47 @@ export class LaunchQueue {
 
   /** Recomputes which instances of one app wait, for an offer or a backoff. */
   refresh(appId: string, now = Date.now()): void {
-    for (const key of [...this.pending.keys()]) if (key.startsWith(`${appId}#`)) this.pending.delete(key);
-    for (const key of [...this.delayed.keys()]) if (key.startsWith(`${appId}#`)) this.delayed.delete(key);
-    this.dirty = true;
+    for (const key of this.keysOfApp.get(appId) ?? []) this.drop(key);
+    this.keysOfApp.delete(appId);
     const app = this.tracker.app(appId);
     if (!app || app.state === 'deleting') return;
-    const history = this.tracker.tasksOf(appId);
-    for (const i of wantedInstances(app)) {
-      if (this.tracker.currentTask(appId, i)) continue;
-      const key = `${appId}#${i}`;
-      const until = this.backoff.waitUntil(key, app.spec, now);
-      if (until !== undefined) {
-        this.delayed.set(key, { appId, until });
-        continue;
-      }
-      this.pending.set(key, this.instanceOf(app, i, history));
-    }
+    for (const i of wantedInstances(app)) this.examine(app, i, now);
   }
 
-  private instanceOf(app: AppRecord, i: number, history: ReturnType<InstanceTracker['tasksOf']>): PendingInstance {
+  /** Recomputes whether one instance waits (its task ended, or its launch did not happen). */
+  refreshInstance(appId: string, instance: number, now = Date.now()): void {
+    const key = `${appId}#${instance}`;
+    this.drop(key);
+    this.keysOfApp.get(appId)?.delete(key);
+    const app = this.tracker.app(appId);
+    if (app && wantsInstance(app, instance)) this.examine(app, instance, now);
+  }
+
+  private drop(key: string): void {
+    if (this.pending.delete(key)) this.dirty = true;
+    this.delayed.delete(key);
+  }
+
+  /** Files the instance as pending or delayed when it has no task and no launch in flight. */
+  private examine(app: AppRecord, i: number, now: number): void {
     const appId = app.spec.id;
-    let previous: (typeof history)[number] | undefined;
-    for (const t of history) if (t.instance === i && (!previous || t.updatedAt > previous.updatedAt)) previous = t;
+    if (this.tracker.currentTask(appId, i) || this.launching(appId, i)) return;
+    const key = `${appId}#${i}`;
+    let keys = this.keysOfApp.get(appId);
+    if (!keys) this.keysOfApp.set(appId, (keys = new Set()));
+    keys.add(key);
+    const until = this.backoff.waitUntil(key, app.spec, now);
+    if (until !== undefined) {
+      this.delayed.set(key, { appId, until });
+      return;
+    }
+    this.pending.set(key, this.instanceOf(app, i));
+    this.dirty = true;
+  }
+
+  private instanceOf(app: AppRecord, i: number): PendingInstance {
+    const appId = app.spec.id;
+    const previous = this.tracker.lastTaskOf(appId, i);
     const instance: PendingInstance = { key: `${appId}#${i}`, appId, instance: i, spec: app.spec, volumes: this.volumes.wanted(app.spec, i) };
     const reservation = app.reservations[String(i)];
     if (app.spec.residency !== undefined && reservation) instance.reservedAgentId = reservation.agentId;
@@ -78,8 +105,13 @@ export class LaunchQueue {
   /** Moves instances whose backoff is over into the pending list; returns the apps concerned. */
   promoteDue(now = Date.now()): string[] {
     const apps = new Set<string>();
-    for (const d of this.delayed.values()) if (d.until <= now) apps.add(d.appId);
-    for (const appId of apps) this.refresh(appId, now);
+    const due: Array<[string, number]> = [];
+    for (const [key, d] of this.delayed) {
+      if (d.until > now) continue;
+      apps.add(d.appId);
+      due.push([d.appId, Number(key.slice(key.lastIndexOf('#') + 1))]);
+    }
+    for (const [appId, i] of due) this.refreshInstance(appId, i, now);
     return [...apps];
   }
 
@@ -103,6 +135,7 @@ export class LaunchQueue {
   take(key: string): void {
     this.pending.delete(key);
     this.waiting.delete(key);
+    this.keysOfApp.get(key.slice(0, key.lastIndexOf('#')))?.delete(key);
     this.dirty = true;
   }
 

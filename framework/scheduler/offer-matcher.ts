@@ -6,9 +6,12 @@
  * candidates it prefers the agent where a volume is already attached, then spreads (fewest instances
  * of the app on the agent, then in the zone).
  *
- * Work per OFFERS event is bounded: every lookup is an index (volume by name, live claims by volume,
- * claims by agent), pending instances are tried in rotating order with a budget per event, and an
+ * Work per call is bounded: every lookup is an index (volume by name, live claims by volume,
+ * claims by agent), pending instances are tried in rotating order with a budget per call, and an
  * instance only looks at the offers from its zone. Nothing here grows with the number of volumes.
+ * `match` is one call per OFFERS event; a caller with many instances waiting (an agent's worth
+ * after it died) continues the event's round (`startRound`/`continueRound`), yielding between calls,
+ * until every instance was looked at once or the offers are full.
  * The per-event path allocates little besides what it returns (no per-instance closures, maps or
  * copies), so young-generation collections stay rare and the tail per event short.
  */
@@ -86,6 +89,33 @@ export interface Launch {
   resources: mesos.v1.IResource[];
   /** Residency on a fresh agent: reserve these (unreserved) resources first. */
   reserve?: mesos.v1.IResource[];
+}
+
+/** One OFFERS event being matched: its slots and what has been placed on them so far. */
+export interface MatchRound {
+  readonly slots: Slot[];
+  readonly byZone: Map<string, Slot[]>;
+  readonly byAgent: Map<string, Slot>;
+  /** Offers from agents we cannot use at all (unknown, inactive, a second offer of an agent). */
+  readonly skipped: mesos.v1.IOffer[];
+  /** Some offer has labelled reservations (only then does an instance's reservation key matter). */
+  readonly anyOwned: boolean;
+  /** Where each app runs, plus what this round placed. */
+  readonly apps: Map<string, AppRound>;
+  /** Slots not exhausted. */
+  open: number;
+  /** Instances looked at in this round. */
+  readonly tried: Set<string>;
+}
+
+/** What one `continueRound` call placed. */
+export interface MatchStep {
+  launches: Launch[];
+  waiting: Map<string, string>;
+  /** Instances looked at in this call. */
+  tried: number;
+  /** The budget ran out with room left in the offers: another call may place more. */
+  more: boolean;
 }
 
 export interface MatchResult {
@@ -175,10 +205,16 @@ export class OfferMatcher {
   }
 
   match(offers: readonly mesos.v1.IOffer[], pending: readonly PendingInstance[]): MatchResult {
+    const round = this.startRound(offers);
+    const { launches, waiting, tried } = this.continueRound(round, pending);
+    return { launches, waiting, unused: this.unusedOf(round), tried };
+  }
+
+  /** The slots of one OFFERS event, to place instances on (`continueRound`, as often as needed). */
+  startRound(offers: readonly mesos.v1.IOffer[]): MatchRound {
     const slots: Slot[] = [];
     const byZone = new Map<string, Slot[]>();
     const byAgent = new Map<string, Slot>();
-    /** Offers from agents we cannot use at all (unknown, inactive, a second offer of an agent). */
     const skipped: mesos.v1.IOffer[] = [];
     let anyOwned = false;
     for (const offer of offers) {
@@ -196,19 +232,31 @@ export class OfferMatcher {
       list.push(slot);
       byZone.set(zone, list);
     }
+    return { slots, byZone, byAgent, skipped, anyOwned, apps: new Map(), open: slots.length, tried: new Set() };
+  }
+
+  /**
+   * Places pending instances on what the round's offers have left, looking at most at the per-event
+   * budget of instances not looked at in this round yet. `more`: the budget ran out while offers
+   * still had room — a caller with more instances waiting may call again (after yielding: each call
+   * is bounded work), until every instance was looked at once or the offers are full.
+   */
+  continueRound(round: MatchRound, pending: readonly PendingInstance[]): MatchStep {
+    const { slots, byZone, byAgent, apps, anyOwned } = round;
     const waiting = new Map<string, string>();
     const launches: Launch[] = [];
     const budget = Math.max(this.minBudget, this.budgetPerOffer * slots.length);
     let tried = 0;
     const n = pending.length;
-    if (n > 0 && slots.length > 0) {
+    if (n > 0 && round.open > 0) {
       const start = this.cursor % n;
-      const round = new Map<string, AppRound>();
-      let open = slots.length;
-      for (let k = 0; k < n && tried < budget && open > 0; k++) {
+      let k = 0;
+      for (; k < n && tried < budget && round.open > 0; k++) {
         const instance = pending[(start + k) % n];
+        if (round.tried.has(instance.key)) continue;
+        round.tried.add(instance.key);
         tried++;
-        const outcome = this.place(instance, slots, byZone, byAgent, round, anyOwned);
+        const outcome = this.place(instance, slots, byZone, byAgent, apps, anyOwned);
         if (typeof outcome === 'string') {
           waiting.set(instance.key, outcome);
           continue;
@@ -218,16 +266,21 @@ export class OfferMatcher {
         slot.launched++;
         if (this.isExhausted(slot)) {
           slot.exhausted = true;
-          open--;
+          round.open--;
         }
       }
-      this.cursor = (start + tried) % Math.max(1, n);
+      this.cursor = (start + k) % Math.max(1, n);
     }
+    return { launches, waiting, tried, more: tried >= budget && round.open > 0 };
+  }
+
+  /** The round's offers that run nothing. */
+  unusedOf(round: MatchRound): mesos.v1.IOffer[] {
     const unused: mesos.v1.IOffer[] = [];
-    for (const s of slots) if (s.launched === 0) unused.push(s.offer);
+    for (const s of round.slots) if (s.launched === 0) unused.push(s.offer);
     // Offers from agents we could not use at all (unknown, duplicates) are unused too.
-    for (const offer of skipped) if (!isSlotOffer(offer, slots)) unused.push(offer);
-    return { launches, waiting, unused, tried };
+    for (const offer of round.skipped) if (!isSlotOffer(offer, round.slots)) unused.push(offer);
+    return unused;
   }
 
   private isExhausted(slot: Slot): boolean {

@@ -1,11 +1,17 @@
 /**
  * Offers → launches. The matcher picks an offer for each pending instance it can place; the launch
  * is registered as an attempt at once (so a delete, scale-down or update arriving meanwhile cancels
- * it); the task record is persisted (LAUNCHING, task ID chosen) before anything else; missing
- * volumes are created in the agent's zone, each volume is claimed for the task on that agent
- * (scheduler `polly`), which attaches it; then one ACCEPT per offer carries RESERVE (for residency)
- * and LAUNCH. A failure or a cancel before the ACCEPT releases what was claimed; a cancel that
- * crossed the ACCEPT kills the task as soon as the ACCEPT returns.
+ * it, and the launch queue does not offer the instance again); the task record is persisted
+ * (LAUNCHING, task ID chosen) before anything else; missing volumes are created in the agent's zone,
+ * each volume is claimed for the task on that agent (scheduler `polly`), which attaches it; then one
+ * ACCEPT per offer carries RESERVE (for residency) and LAUNCH. A failure or a cancel before the
+ * ACCEPT releases what was claimed; a cancel that crossed the ACCEPT kills the task as soon as the
+ * ACCEPT returns.
+ *
+ * Many instances waiting at once (the thousand of an agent that died) are matched in bounded steps
+ * of one OFFERS event, with other events handled in between, until the offers are full; what an
+ * ACCEPT leaves of an offer comes straight back while instances wait, and new work clears the
+ * filters of declined offers with a (throttled) REVIVE.
  */
 import { csiVolumeMount } from './csi-volume-mapping';
 import { randomUUID } from 'node:crypto';
@@ -33,6 +39,9 @@ export interface TaskLauncherOptions {
   matcher?: OfferMatcherOptions;
 }
 
+/** REVIVEs to clear our own offer filters (not suppressed) are at most this often; Marathon throttles its revives too. */
+const REVIVE_MIN_INTERVAL_MS = 250;
+
 /** The launch was cancelled (app deleted, scaled down, replaced, or a kill asked for). */
 class LaunchCancelled extends Error {
   override name = 'LaunchCancelled';
@@ -50,6 +59,13 @@ export class TaskLauncher {
   private readonly declineRefuseSeconds: number;
   private readonly pendingRefuseSeconds: number;
   private suppressed = false;
+  /** Offers were declined with a filter (or an ACCEPT left resources filtered) since the last REVIVE. */
+  private filtered = false;
+  private revivedAt = 0;
+  /** The last DECLINE, SUPPRESS or REVIVE sent: the next waits for it (`inOrder`). */
+  private offerCalls: Promise<unknown> = Promise.resolve();
+  /** The REVIVE a throttled `wantOffers` left for the end of the interval. */
+  private reviveLater: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ctx: LauncherContext,
@@ -86,19 +102,48 @@ export class TaskLauncher {
     return this.suppressed;
   }
 
-  /** REVIVE when suppressed (or always with `force`). */
+  /**
+   * Work arrived: REVIVE when suppressed (or always with `force`). Also when offers were declined
+   * with a filter since the last REVIVE — the agent that can run the new work may be among them —
+   * but then at most every REVIVE_MIN_INTERVAL_MS (a thousand instances of a dead agent becoming
+   * pending one by one make a few REVIVEs, not a thousand; a call inside the interval leaves one
+   * for its end).
+   */
   async wantOffers(force = false): Promise<void> {
     const { ctx } = this;
     const driver = ctx.driver();
     if (!driver || ctx.isStopped()) return;
-    if (!this.suppressed && !force) return;
-    this.suppressed = false;
-    try {
-      await driver.revive();
-      ctx.logger.info('work pending: revived offers', { pending: ctx.queue.size });
-    } catch (err) {
-      ctx.logger.warn('revive failed', { error: (err as Error).message });
+    if (!force && !this.suppressed) {
+      if (!this.filtered) return;
+      const wait = this.revivedAt + REVIVE_MIN_INTERVAL_MS - Date.now();
+      if (wait > 0) {
+        // Too soon after the last: one REVIVE once the interval is over, if work still waits then.
+        this.reviveLater ??= setTimeout(() => {
+          this.reviveLater = undefined;
+          if (ctx.queue.size > 0) void this.wantOffers();
+        }, wait).unref();
+        return;
+      }
     }
+    this.suppressed = false;
+    this.filtered = false;
+    this.revivedAt = Date.now();
+    await this.inOrder(() => driver.revive()).then(
+      () => ctx.logger.info('work pending: revived offers', { pending: ctx.queue.size }),
+      (err: Error) => ctx.logger.warn('revive failed', { error: err.message }),
+    );
+  }
+
+  /**
+   * DECLINEs with their filters, SUPPRESS and REVIVE reach the master in the order Polly decided
+   * them, each sent once the one before is answered: concurrent calls may be handled in any order,
+   * and a SUPPRESS overtaking the REVIVE decided after it (work arrived meanwhile) would leave that
+   * work with no offers coming at all.
+   */
+  private inOrder<T>(call: () => Promise<T>): Promise<T> {
+    const sent = this.offerCalls.then(call);
+    this.offerCalls = sent.catch(() => undefined);
+    return sent;
   }
 
   /** Offers arrived: undo unwanted reservations, place pending instances, decline the rest. */
@@ -109,26 +154,38 @@ export class TaskLauncher {
     const driver = ctx.driver();
     if (!driver) return;
     const rest = await this.unreserveFrom(offers, driver);
-    const result = this.matcher.match(rest, ctx.queue.instances());
-    for (const [key, reason] of result.waiting) ctx.queue.setWaiting(key, reason);
-    const byOffer = new Map<mesos.v1.IOffer, Launch[]>();
-    for (const launch of result.launches) {
-      // Synchronously: the instance is no longer pending, whatever happens next.
-      ctx.queue.take(launch.instance.key);
-      const list = byOffer.get(launch.offer) ?? [];
-      list.push(launch);
-      byOffer.set(launch.offer, list);
+    const round = this.matcher.startRound(rest);
+    const byOffer = new Map<mesos.v1.IOffer, Array<Promise<Prepared | undefined>>>();
+    for (;;) {
+      const step = this.matcher.continueRound(round, ctx.queue.instances());
+      for (const [key, reason] of step.waiting) ctx.queue.setWaiting(key, reason);
+      for (const launch of step.launches) {
+        // Synchronously: the instance is no longer pending, and its launch is an attempt (prepare
+        // registers it before its first await), whatever happens next.
+        ctx.queue.take(launch.instance.key);
+        const preparing = this.prepare(launch);
+        // Awaited with its offer's others once the round is over; not an unhandled rejection before that.
+        preparing.catch(() => undefined);
+        const list = byOffer.get(launch.offer) ?? [];
+        list.push(preparing);
+        byOffer.set(launch.offer, list);
+      }
+      // Many instances waiting (an agent's worth after it died): the offers take as many as fit, in
+      // bounded steps with other events handled in between.
+      if (!step.more || ctx.isStopped()) break;
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    const declines = result.unused.map((o) => o.id.value);
+    const declines = this.matcher.unusedOf(round).map((o) => o.id.value);
     if (declines.length > 0) {
       const refuse = hasWork() ? this.pendingRefuseSeconds : this.declineRefuseSeconds;
       ctx.stats.offersDeclined += declines.length;
-      driver.decline(declines, { refuse_seconds: refuse }).catch((err: Error) => ctx.logger.warn('decline failed', { error: err.message }));
+      if (refuse > 0) this.filtered = true;
+      this.inOrder(() => driver.decline(declines, { refuse_seconds: refuse })).catch((err: Error) => ctx.logger.warn('decline failed', { error: err.message }));
     }
-    await Promise.all([...byOffer].map(([offer, launches]) => this.launchOnOffer(offer, launches, driver)));
+    await Promise.all([...byOffer].map(([offer, prepares]) => this.launchOnOffer(offer, prepares, driver)));
     if (!hasWork() && !this.suppressed) {
       this.suppressed = true;
-      await driver.suppress().catch((err: Error) => {
+      await this.inOrder(() => driver.suppress()).catch((err: Error) => {
         this.suppressed = false;
         ctx.logger.warn('suppress failed', { error: err.message });
       });
@@ -186,10 +243,10 @@ export class TaskLauncher {
     return rest;
   }
 
-  private async launchOnOffer(offer: mesos.v1.IOffer, launches: Launch[], driver: MesosDriver): Promise<void> {
+  private async launchOnOffer(offer: mesos.v1.IOffer, prepares: Array<Promise<Prepared | undefined>>, driver: MesosDriver): Promise<void> {
     const { ctx } = this;
     const prepared: Prepared[] = [];
-    for (const p of await Promise.all(launches.map((l) => this.prepare(l)))) if (p) prepared.push(p);
+    for (const p of await Promise.all(prepares)) if (p) prepared.push(p);
     // A cancel that came while the others prepared: drop it here, before the ACCEPT.
     const going: Prepared[] = [];
     for (const p of prepared) {
@@ -204,8 +261,12 @@ export class TaskLauncher {
     for (const p of going) if (p.launch.reserve) operations.push({ type: OpType.RESERVE, reserve: { resources: p.launch.reserve } });
     operations.push({ type: OpType.LAUNCH, launch: { task_infos: going.map((p) => p.taskInfo) } });
     for (const p of going) p.attempt.accepted = true;
+    // What the tasks leave of the offer is filtered briefly — unless instances are waiting (more
+    // became pending while these launches prepared): then it comes straight back for them.
+    const refuse = ctx.queue.size > 0 ? 0 : this.pendingRefuseSeconds;
     try {
-      await driver.accept([offer.id.value], operations, { refuse_seconds: this.pendingRefuseSeconds });
+      await driver.accept([offer.id.value], operations, { refuse_seconds: refuse });
+      if (refuse > 0) this.filtered = true;
       ctx.stats.offersAccepted++;
       ctx.stats.tasksLaunched += going.length;
       for (const p of going) {
@@ -327,7 +388,7 @@ export class TaskLauncher {
       if (!recorded) {
         ctx.attempts.end(taskId);
         if (!cancelled) ctx.logger.error('launch failed before its record was written', { taskId, appId: instance.appId, error: message });
-        ctx.queue.refresh(instance.appId);
+        ctx.queue.refreshInstance(instance.appId, instance.instance);
         await this.lifecycle.maybeForget(instance.appId);
         return undefined;
       }

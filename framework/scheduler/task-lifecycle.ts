@@ -2,8 +2,10 @@
  * What happens to a task after its launch: status updates drive its record; a terminal task's claims
  * are released (detached) and its instance relaunched while wanted, after its relaunch backoff when
  * the task failed. TASK_LOST / TASK_GONE / TASK_GONE_BY_OPERATOR fence: the claims are force-released
- * with a reason (and, when Mesos says the agent is gone, every claim on that agent), then the
- * instance moves. TASK_UNREACHABLE moves nothing: the holder may still be writing. A task that must
+ * with a reason, then the instance moves. When Mesos says the agent is gone, every claim on it is
+ * fenced at once on the first such word (the ends of its tasks, reported one by one, join that
+ * fence), and its instances move without a relaunch backoff: the agent's loss is no failure of the
+ * app's. TASK_UNREACHABLE moves nothing: the holder may still be writing. A task that must
  * not run (a kill was asked for, its app is being deleted, its instance scaled away, it was replaced)
  * is killed whenever Mesos reports it alive, so a kill that crossed a launch never leaves it running.
  * A deleted app is forgotten only once it has no live task, no launch in flight and no reservation.
@@ -48,6 +50,8 @@ export class TaskLifecycle {
   readonly resolver: TaskResolver;
   /** Tasks whose end is being processed (claims releasing). */
   private readonly finishing = new Set<string>();
+  /** Gone agents whose claims are being fenced now. */
+  private readonly fencingAgents = new Map<string, Promise<void>>();
   /** When each unreachable/unknown task was last asked about. */
   readonly unreachableSince = new Map<string, number>();
   /** When each unreachable task was first reported so (for unreachableStrategy). */
@@ -82,6 +86,9 @@ export class TaskLifecycle {
   async onUpdate(status: mesos.v1.ITaskStatus, adopt: (status: mesos.v1.ITaskStatus) => Promise<void>): Promise<void> {
     const { ctx } = this;
     ctx.agents.observeStatus(status);
+    // The first word that the agent is gone fences all its claims at once; the ends of its tasks,
+    // reported one by one after this, join that fence instead of releasing claim by claim.
+    if (status.agent_id?.value) this.fenceIfGone(status.agent_id.value);
     const taskId = status.task_id.value;
     if (taskId.startsWith(AGENT_PROBE_PREFIX)) return; // an agent probe's answer: the registry has taken it in
     const task = ctx.tracker.task(taskId);
@@ -128,8 +135,13 @@ export class TaskLifecycle {
     const { ctx } = this;
     if (!failure.agentId || failure.executorId) return;
     ctx.agents.markLost(failure.agentId, 'FAILURE event: agent lost');
+    if (ctx.agents.get(failure.agentId)?.state === 'gone') {
+      // Known gone already (its tasks' updates said so): nothing to ask Mesos.
+      this.fenceIfGone(failure.agentId);
+      return;
+    }
     // FAILURE is also sent for agents that are only unreachable: ask Mesos what happened to our tasks.
-    const tasks = ctx.tracker.liveTasks().filter((t) => t.agentId === failure.agentId && !ctx.attempts.has(t.id));
+    const tasks = ctx.tracker.liveTasksOn(failure.agentId).filter((t) => !ctx.attempts.has(t.id));
     const queries =
       tasks.length > 0
         ? tasks.map((t) => ({ taskId: t.id, agentId: t.agentId }))
@@ -219,7 +231,7 @@ export class TaskLifecycle {
       this.finishing.delete(task.id);
     }
     this.countFailure(ended ?? task, state, options.healthy, message);
-    ctx.queue.refresh(task.appId);
+    ctx.queue.refreshInstance(task.appId, task.instance);
     await this.maybeForget(task.appId);
     if (ctx.queue.size > 0) await ctx.wantOffers();
     this.onChange(task.appId);
@@ -265,6 +277,8 @@ export class TaskLifecycle {
   /** A failing instance backs off before its next launch; the log says so, with the delay. */
   private countFailure(task: TaskRecord, state: number | string, healthy: boolean | undefined, message: string | undefined): void {
     if (typeof state !== 'number' || task.killRequested || task.retiring) return;
+    // Its agent is gone (Mesos removed it): the instance moves at once; that is no failure of the app's to back off from.
+    if (FENCING.has(state) && this.ctx.agents.get(task.agentId)?.state === 'gone') return;
     const killedUnhealthy = state === TaskState.TASK_KILLED && healthy === false;
     if (!FAILURES.has(state) && !killedUnhealthy) return;
     const app = this.ctx.tracker.app(task.appId);
@@ -303,16 +317,31 @@ export class TaskLifecycle {
     return drop;
   }
 
-  /** When Mesos says an agent is gone, every claim on it is fenced (any scheduler's). */
+  /**
+   * When Mesos says an agent is gone, every claim on it is fenced (any scheduler's), all at once
+   * (ClaimLedger.releaseForAgent batches them). One fence per agent at a time; claims it could not
+   * release are tried again by the next call (the reconciler's tick makes one).
+   */
   fenceIfGone(agentId: string): void {
     const { ctx } = this;
+    if (this.fencingAgents.has(agentId)) return;
     const agent = ctx.agents.get(agentId);
     if (agent?.state !== 'gone') return;
-    const live = ctx.storage.ledger.list({ agentId, live: true });
-    if (live.length === 0) return;
-    ctx.storage.ledger
-      .releaseForAgent(agentId, `fenced: agent ${agent.hostname} (${agentId}) is gone: ${agent.reason ?? 'removed by Mesos'}`, POLLY_ACTOR)
-      .catch((err: Error) => ctx.logger.error('fencing the claims of a gone agent failed', { agentId, error: err.message }));
+    if (ctx.storage.ledger.list({ agentId, live: true }).length === 0) return;
+    const reason = `fenced: agent ${agent.hostname} (${agentId}) is gone: ${agent.reason ?? 'removed by Mesos'}`;
+    const fence = ctx.storage.ledger
+      .releaseForAgent(agentId, reason, POLLY_ACTOR)
+      .then(
+        (claims) => ctx.logger.info('claims of a gone agent fenced', { agentId, claims: claims.length }),
+        (err: Error) => ctx.logger.error('fencing the claims of a gone agent failed; will retry', { agentId, error: err.message }),
+      )
+      .finally(() => this.fencingAgents.delete(agentId));
+    this.fencingAgents.set(agentId, fence);
+  }
+
+  /** Gone agents that still have live claims (a fence that failed, or claims made since): fenced again. */
+  fenceGoneAgents(): void {
+    for (const agent of this.ctx.agents.list({ state: 'gone' })) this.fenceIfGone(agent.agentId);
   }
 
   /** A deleted app goes once nothing of it may run: no live task, no launch in flight, no reservation. */

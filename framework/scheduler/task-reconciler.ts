@@ -4,7 +4,8 @@
  * a restart), then implicit; tasks Polly does not know are adopted when they are Polly's (by ID and
  * claims) and never launched twice, or killed. Periodically: unreachable tasks are asked about again
  * every `unreachableTimeoutSeconds`, unanswered questions are repeated, stranded tasks reported, and
- * claims of ended tasks whose release failed are released again.
+ * claims of ended tasks whose release failed are released again (and those left on gone agents fenced
+ * again).
  */
 import { mesos } from '../mesos/generated/mesos';
 import { isTerminalTaskState } from '../mesos/task-state';
@@ -113,6 +114,7 @@ export class TaskReconciler {
       else if (!ask.some((a) => a.taskId === taskId) && !ctx.attempts.has(taskId)) ask.push({ taskId, agentId: task.agentId });
     }
     lifecycle.resolver.report();
+    lifecycle.fenceGoneAgents();
     // Claims of finished tasks whose release failed: try again (a deleted app waits for them).
     const retried = new Set<string>();
     for (const task of ctx.tracker.allTasks()) {

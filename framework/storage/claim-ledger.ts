@@ -29,6 +29,7 @@ import {
   compatible,
   isLive,
 } from './claim-record';
+import { ClaimFence } from './claim-fence';
 import { crashPoint } from './crash-points';
 import { IntentLog, IntentRecord } from './intent-log';
 import type { KeyedSerialQueue } from './keyed-queue';
@@ -119,7 +120,8 @@ function freeze(claim: ClaimRecord): ClaimRecord {
   return Object.freeze(claim);
 }
 
-interface StagedClaim {
+/** A claim's next record, the store operations that write it, and what makes it current in memory once they are written. */
+export interface StagedClaim {
   record: ClaimRecord;
   ops: BatchOperation[];
   commit(): void;
@@ -146,6 +148,8 @@ export class ClaimLedger {
   private readonly liveOnAgent = new Map<string, number>();
   /** Claims per state, kept as they change: /metrics asks on every scrape. */
   private readonly stateCounts = new Map<ClaimState, number>();
+  /** Force-releases many claims at once (an agent Mesos removed). */
+  private readonly fence: ClaimFence;
 
   constructor(options: ClaimLedgerOptions) {
     this.store = options.store;
@@ -157,6 +161,19 @@ export class ClaimLedger {
     this.logger = options.logger ?? silentLogger;
     this.retry = options.retry ?? {};
     this.catalog.setLiveClaimCheck((volumeId) => this.liveClaims(volumeId)[0]);
+    this.fence = new ClaimFence({
+      store: this.store,
+      registry: this.registry,
+      catalog: this.catalog,
+      queue: this.queue,
+      intents: this.intents,
+      logger: this.logger,
+      retry: this.retry,
+      find: (id) => this.claims.get(id),
+      stage: (claim, state, reason, forced) => this.stage(claim, state, reason, forced),
+      liveClaims: (volumeId) => this.liveClaims(volumeId),
+      audit: (claim, by) => this.audit(claim, by),
+    });
   }
 
   /**
@@ -337,12 +354,15 @@ export class ClaimLedger {
     return Promise.all(ids.map((id) => this.releaseOne(id, reason, false)));
   }
 
-  /** Fencing: the agent is gone (Mesos removed it), so its claims are force-released. */
+  /**
+   * Fencing: the agent is gone (Mesos removed it), so its claims are force-released, all at once —
+   * a few store batches, not two writes per claim (claim-fence.ts). Claims whose fence is under way
+   * already are joined, not released again.
+   */
   async releaseForAgent(agentId: string, reason: string, by?: string): Promise<ClaimRecord[]> {
     checkIdText(agentId, 'agentId');
     const why = checkReason(reason, true)!;
-    const ids = [...this.liveByAgent.get(agentId)];
-    return Promise.all(ids.map((id) => this.releaseOne(id, why, true, by)));
+    return this.fence.fence([...this.liveByAgent.get(agentId)], why, by);
   }
 
   /**
@@ -459,7 +479,10 @@ export class ClaimLedger {
     const forced = intent ? intent.payload.force === true : claim.forced === true;
     try {
       const result = await this.detachUnderIntent(claim, intent, claim.reason, forced);
-      return result.state === 'released' ? 'released' : 'unchanged';
+      if (result.state !== 'released') return 'unchanged';
+      // A force-release (fencing, an operator) cut short by a crash: audited now that it is done.
+      if (forced && intent) this.audit(result, typeof intent.payload.by === 'string' ? intent.payload.by : undefined);
+      return 'released';
     } catch {
       return 'unchanged';
     }
@@ -620,17 +643,24 @@ export class ClaimLedger {
 
   private async releaseOne(claimId: string, reason: string | undefined, force: boolean, by?: string): Promise<ClaimRecord> {
     const first = this.get(claimId);
+    // Being fenced with its agent's other claims: released once, by the fence.
+    const fencing = this.fence.joining(claimId);
+    if (fencing) return fencing;
     return this.queue.run(first.volumeId, async () => {
       const claim = this.get(claimId);
       if (!isLive(claim)) return claim; // released or failed already: nothing to do
       crashPoint('detach', 'before-intent');
-      const result = await this.detachUnderIntent(claim, undefined, reason, force);
-      if (force) {
-        this.logger.warn('claim force-released', { ...this.fields(result), reason, ...(by ? { by } : {}) });
-        this.events.publish('claim.audit', { claim: result, action: 'force-release', reason: reason ?? '', at: result.updatedAt, ...(by ? { by } : {}) });
-      }
+      const result = await this.detachUnderIntent(claim, undefined, reason, force, by);
+      if (force) this.audit(result, by);
       return result;
     });
+  }
+
+  /** A force-release is done: logged and published as `claim.audit`, naming who asked when known. */
+  private audit(claim: ClaimRecord, by: string | undefined): void {
+    const reason = claim.reason ?? '';
+    this.logger.warn('claim force-released', { ...this.fields(claim), reason, ...(by ? { by } : {}) });
+    this.events.publish('claim.audit', { claim, action: 'force-release', reason, at: claim.updatedAt, ...(by ? { by } : {}) });
   }
 
   /**
@@ -643,6 +673,7 @@ export class ClaimLedger {
     intent: IntentRecord | undefined,
     reason: string | undefined,
     force: boolean,
+    by?: string,
   ): Promise<ClaimRecord> {
     const volume = this.catalog.find(claim.volumeId);
     let current = claim;
@@ -656,7 +687,8 @@ export class ClaimLedger {
           service: volume?.service ?? '',
           volumeId: claim.volumeId,
           claimId: claim.id,
-          payload: { driverVolumeId: volume?.driverVolumeId, instanceId: claim.instanceId, force },
+          // `by`: who asked, for the audit event if recovery has to finish the release.
+          payload: { driverVolumeId: volume?.driverVolumeId, instanceId: claim.instanceId, force, ...(by ? { by } : {}) },
         },
         releasing.ops,
       );

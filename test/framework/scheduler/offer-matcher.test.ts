@@ -117,6 +117,32 @@ describe('OfferMatcher', () => {
     expect(r.unused).toHaveLength(3);
   });
 
+  it('continues an event in bounded steps until every instance was looked at once or the offers are full', () => {
+    const { matcher, offers } = setup();
+    // 300 instances of zone-a: node0 and node1 fit 200 of them each (cpus 4), node2 is in zone-b.
+    const waiting = Array.from({ length: 300 }, (_, i) => pending({ id: 'fleet', cpus: 0.02, mem: 1, constraints: [['@zone', 'CLUSTER', 'zone-a']] }, i));
+    const unplaceable = Array.from({ length: 10 }, (_, i) => pending({ id: 'huge', cpus: 100 }, i));
+    let queue = [...unplaceable.slice(0, 5), ...waiting, ...unplaceable.slice(5)];
+    const round = matcher.startRound(offers);
+    const placed: string[] = [];
+    const steps: number[] = [];
+    for (;;) {
+      const step = matcher.continueRound(round, queue);
+      steps.push(step.tried);
+      expect(step.tried).toBeLessThanOrEqual(64);
+      placed.push(...step.launches.map((l) => l.instance.key));
+      // The caller takes what was placed out of its queue, as the launch queue does.
+      const taken = new Set(step.launches.map((l) => l.instance.key));
+      queue = queue.filter((p) => !taken.has(p.key));
+      if (!step.more) break;
+    }
+    expect(new Set(placed).size).toBe(placed.length);
+    expect(placed.sort()).toEqual(waiting.map((p) => p.key).sort());
+    // Each instance looked at once: the unplaceable ones too, and no more.
+    expect(steps.reduce((a, b) => a + b, 0)).toBe(310);
+    expect(matcher.unusedOf(round).map((o) => o.hostname)).toEqual(['node2']);
+  });
+
   it('moves on to the next best offer when the best breaks a constraint', () => {
     const agents = new AgentRegistry();
     const offers = [offer('A0', 'node0', 'zone-a', { attributes: { rack: 'r1' } }), offer('A1', 'node1', 'zone-a', { attributes: { rack: 'r2' } })];

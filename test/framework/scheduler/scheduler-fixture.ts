@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { LocalCluster } from '../../../framework/mesos/local/local-cluster';
+import { LocalCluster, type AgentSpecInput } from '../../../framework/mesos/local/local-cluster';
 import { silentLogger } from '../../../framework/shared/logger';
 import { StaticMasterDetector } from '../../../framework/mesos/master-detector';
 import { AgentRegistry } from '../../../framework/scheduler/agent-registry';
@@ -51,6 +51,8 @@ export interface E2EOptions {
   wrapDriver?: (driver: MesosDriver) => MesosDriver;
   /** What the local agents do with image tasks (default: fail them). */
   imageTasks?: 'fail' | 'host';
+  /** The local agents, instead of node0 and node1 in zone-a and node2 in zone-b. */
+  agents?: AgentSpecInput[];
 }
 
 async function startPolly(cluster: LocalCluster, storage: StorageFixture, options: E2EOptions): Promise<Polly> {
@@ -107,7 +109,7 @@ export async function startE2E(options: E2EOptions = {}): Promise<E2E> {
     agentPingTimeoutMs: options.agentPingTimeoutMs ?? 300,
     statusUpdateRetry: { minMs: 100, maxMs: 400 },
     imageTasks: options.imageTasks,
-    agents: [
+    agents: options.agents ?? [
       { hostname: 'node0', zone: 'zone-a', region: 'region-1', resources: 'cpus:2;mem:2048;disk:10000;ports:[31000-31099]' },
       { hostname: 'node1', zone: 'zone-a', region: 'region-1', resources: 'cpus:2;mem:2048;disk:10000;ports:[31000-31099]' },
       { hostname: 'node2', zone: 'zone-b', region: 'region-1', resources: 'cpus:2;mem:2048;disk:10000;ports:[31000-31099]' },

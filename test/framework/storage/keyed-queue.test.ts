@@ -200,5 +200,102 @@ describe('KeyedSerialQueue', () => {
     expect(() => new KeyedSerialQueue({ concurrency: 0 })).toThrow(RangeError);
     expect(() => new KeyedSerialQueue({ concurrency: 1.5 })).toThrow(RangeError);
     expect(() => new KeyedSerialQueue().run('', async () => 1)).toThrow(TypeError);
+    expect(() => new KeyedSerialQueue().runExclusive(['a', ''], async () => 1)).toThrow(TypeError);
+  });
+
+  describe('runExclusive', () => {
+    it('runs after what was queued before it on any of its keys, alone on them, before what comes after', async () => {
+      const queue = new KeyedSerialQueue({ concurrency: 8 });
+      const log: string[] = [];
+      const gates = { a: deferred(), b: deferred(), ex: deferred() };
+      const first = queue.run('a', async () => {
+        await gates.a.promise;
+        log.push('a1');
+      });
+      const second = queue.run('b', async () => {
+        await gates.b.promise;
+        log.push('b1');
+      });
+      let exclusiveRan = false;
+      const exclusive = queue.runExclusive(['a', 'b', 'c', 'a'], async () => {
+        exclusiveRan = true;
+        log.push('exclusive');
+        await gates.ex.promise;
+        log.push('exclusive done');
+        return 42;
+      });
+      const after = ['a', 'b', 'c'].map((key) => queue.run(key, async () => void log.push(`${key}2`)));
+      const other = queue.run('d', async () => void log.push('d'));
+      await settle();
+      // Another key runs meanwhile; the exclusive waits for a and b.
+      expect(log).toEqual(['d']);
+      gates.b.resolve();
+      await settle();
+      expect(exclusiveRan).toBe(false);
+      gates.a.resolve();
+      await settle();
+      expect(log).toEqual(['d', 'b1', 'a1', 'exclusive']);
+      gates.ex.resolve();
+      expect(await exclusive).toBe(42);
+      await Promise.all([first, second, other, ...after]);
+      expect(log.slice(4).sort()).toEqual(['a2', 'b2', 'c2', 'exclusive done'].sort());
+      expect(log[4]).toBe('exclusive done');
+      expect(queue.size).toBe(0);
+    });
+
+    it('two with keys in common never wait for each other: they run in the order submitted', async () => {
+      const queue = new KeyedSerialQueue({ concurrency: 4 });
+      const log: string[] = [];
+      const gate = deferred();
+      const holder = queue.run('y', async () => {
+        await gate.promise;
+      });
+      const one = queue.runExclusive(['x', 'y'], async () => void log.push('one'));
+      const two = queue.runExclusive(['y', 'x'], async () => void log.push('two'));
+      await settle();
+      expect(log).toEqual([]);
+      gate.resolve();
+      await Promise.all([holder, one, two]);
+      expect(log).toEqual(['one', 'two']);
+    });
+
+    it('counts as one operation against the concurrency', async () => {
+      const queue = new KeyedSerialQueue({ concurrency: 2 });
+      const gate = deferred();
+      const exclusive = queue.runExclusive(['a', 'b', 'c'], async () => {
+        await gate.promise;
+      });
+      const started: string[] = [];
+      const hold = deferred();
+      const singles = ['d', 'e'].map((key) =>
+        queue.run(key, async () => {
+          started.push(key);
+          await hold.promise;
+        }),
+      );
+      await settle();
+      expect(queue.running).toBe(2);
+      expect(started).toEqual(['d']);
+      gate.resolve();
+      await exclusive;
+      await settle();
+      expect(started).toEqual(['d', 'e']);
+      hold.resolve();
+      await Promise.all(singles);
+      expect(queue.size).toBe(0);
+    });
+
+    it('a failure rejects it alone and frees its keys', async () => {
+      const queue = new KeyedSerialQueue();
+      const failing = queue.runExclusive(['a', 'b'], async () => {
+        throw new Error('batch write failed');
+      });
+      const next = queue.run('b', async () => 'b ran');
+      await expect(failing).rejects.toThrow('batch write failed');
+      await expect(next).resolves.toBe('b ran');
+      await expect(queue.runExclusive([], async () => 'no keys')).resolves.toBe('no keys');
+      await queue.drain();
+      expect(queue.size).toBe(0);
+    });
   });
 });

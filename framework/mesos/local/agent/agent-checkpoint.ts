@@ -18,7 +18,13 @@
  * process of any framework outlives an agent restart unnoticed. Files are replaced with a temp file
  * + rename; the update log is appended to, and a torn last line (the agent died mid-append, so the
  * update was never sent) is dropped on recovery.
+ *
+ * A forgotten task's records leave the checkpoint at once (one rename into `meta/trash/`) and are
+ * deleted in the background, as a real agent's garbage collector deletes them later: an agent whose
+ * thousand tasks end together does not stop the (in-process) master while it deletes directories.
+ * `framework.info` is written when it changes, not with every task.
  */
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { mesos } from '../../generated/mesos';
@@ -61,9 +67,26 @@ interface TaskInfoRecord {
 
 export class AgentCheckpoint {
   readonly metaDir: string;
+  /** Records of forgotten tasks, out of the checkpoint, waiting to be deleted. */
+  private readonly trashDir: string;
+  /** The deletions of forgotten records, one after another. */
+  private cleanup: Promise<void> = Promise.resolve();
+  /** framework.info files as this checkpoint last wrote them. */
+  private readonly frameworkFiles = new Map<string, string>();
 
   constructor(readonly workDir: string) {
     this.metaDir = path.join(workDir, 'meta');
+    this.trashDir = path.join(this.metaDir, 'trash');
+  }
+
+  /** Resolves once the records of every task forgotten so far are deleted. */
+  idle(): Promise<void> {
+    return this.cleanup;
+  }
+
+  /** Deletes what an earlier run left in the trash (it died before deleting it). */
+  emptyTrash(): void {
+    fs.rmSync(this.trashDir, { recursive: true, force: true });
   }
 
   // ---- the agent ---------------------------------------------------------------------------
@@ -115,7 +138,11 @@ export class AgentCheckpoint {
 
   recordFramework(agentId: string, info: mesos.v1.IFrameworkInfo): void {
     const frameworkId = info.id?.value ?? '';
-    writeAtomic(path.join(this.frameworkDir(agentId, frameworkId), 'framework.info'), toJson(mesos.v1.FrameworkInfo, info));
+    const file = path.join(this.frameworkDir(agentId, frameworkId), 'framework.info');
+    const text = toJson(mesos.v1.FrameworkInfo, info);
+    if (this.frameworkFiles.get(file) === text) return;
+    writeAtomic(file, text);
+    this.frameworkFiles.set(file, text);
   }
 
   /** The file a task's process is recorded in while it runs. */
@@ -141,21 +168,22 @@ export class AgentCheckpoint {
     fs.appendFileSync(path.join(this.taskDir(p), 'task.updates'), `${JSON.stringify({ ack: Buffer.from(uuid).toString('hex') })}\n`);
   }
 
-  /** The task is done with (its terminal update acknowledged): its records go, and its run's when it was the last. */
+  /**
+   * The task is done with (its terminal update acknowledged): its records leave the checkpoint now,
+   * and are deleted — with its run's, when it was the last — in the background.
+   */
   forgetTask(p: TaskPlacement): void {
-    fs.rmSync(this.taskDir(p), { recursive: true, force: true });
-    const run = this.runDir(p);
-    if (hasEntries(path.join(run, 'tasks')) || hasPidFile(run)) return;
-    fs.rmSync(run, { recursive: true, force: true });
-    // Empty parents up to the framework directory (which keeps framework.info).
-    const executor = path.dirname(path.dirname(run));
-    for (const dir of [path.dirname(run), executor, path.dirname(executor)]) {
-      try {
-        fs.rmdirSync(dir);
-      } catch {
-        break;
-      }
+    const dir = this.taskDir(p);
+    const trash = path.join(this.trashDir, randomUUID());
+    try {
+      fs.mkdirSync(this.trashDir, { recursive: true });
+      fs.renameSync(dir, trash);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      return; // never recorded
     }
+    const run = this.runDir(p);
+    this.cleanup = this.cleanup.then(() => removeForgotten(trash, run)).catch(() => undefined);
   }
 
   // ---- recovery ------------------------------------------------------------------------------
@@ -328,6 +356,25 @@ function readJson<T>(file: string): T | undefined {
   }
 }
 
+/** Deletes a forgotten task's records, then its run when nothing of it is left, then empty parents. */
+async function removeForgotten(trash: string, run: string): Promise<void> {
+  await fs.promises.rm(trash, { recursive: true, force: true });
+  const entries = async (dir: string): Promise<string[]> => fs.promises.readdir(dir).catch(() => []);
+  const exists = async (file: string): Promise<boolean> => fs.promises.access(file).then(() => true, () => false);
+  if ((await entries(path.join(run, 'tasks'))).length > 0 || (await exists(path.join(run, 'pids', 'forked.pid')))) return;
+  for (const child of await entries(path.join(run, 'containers'))) if (await exists(path.join(run, 'containers', child, 'pids', 'forked.pid'))) return;
+  await fs.promises.rm(run, { recursive: true, force: true });
+  // Empty parents up to the framework directory (which keeps framework.info).
+  const executor = path.dirname(path.dirname(run));
+  for (const dir of [path.dirname(run), executor, path.dirname(executor)]) {
+    try {
+      await fs.promises.rmdir(dir);
+    } catch {
+      break;
+    }
+  }
+}
+
 function writeAtomic(file: string, text: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
@@ -341,13 +388,4 @@ function list(dir: string): string[] {
   } catch {
     return [];
   }
-}
-
-function hasEntries(dir: string): boolean {
-  return list(dir).length > 0;
-}
-
-function hasPidFile(run: string): boolean {
-  if (fs.existsSync(path.join(run, 'pids', 'forked.pid'))) return true;
-  return list(path.join(run, 'containers')).some((child) => fs.existsSync(path.join(run, 'containers', child, 'pids', 'forked.pid')));
 }

@@ -155,6 +155,7 @@ export class SimulatedAgent implements SimulatedAgentApi {
    * checkpoint it cannot read.
    */
   async recover(): Promise<void> {
+    this.checkpoint.emptyTrash();
     const running = await stopLeftovers(this.checkpoint.pidFiles(), {
       graceMs: this.options.leftoverGraceMs ?? this.killGracePeriodMs,
       killWaitMs: LEFTOVER_KILL_WAIT_MS,
@@ -269,6 +270,7 @@ export class SimulatedAgent implements SimulatedAgentApi {
     this.updates.clear();
     this.taskRecords.clear();
     this.executors.clear();
+    await this.checkpoint.idle();
   }
 
   /** Graceful shutdown: kill all tasks, wait for them, unregister from the master. */
@@ -289,6 +291,7 @@ export class SimulatedAgent implements SimulatedAgentApi {
     this.updates.clear();
     this.taskRecords.clear();
     this.executors.clear();
+    await this.checkpoint.idle();
   }
 
   /** Kills everything at once and stops all timers; nothing is reported (cluster teardown). */
@@ -305,6 +308,7 @@ export class SimulatedAgent implements SimulatedAgentApi {
     this.csi?.close();
     this.taskRecords.clear();
     this.executors.clear();
+    await this.checkpoint.idle();
   }
 
   // ---- master → agent --------------------------------------------------------------------------

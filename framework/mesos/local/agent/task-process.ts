@@ -6,6 +6,11 @@
  * sandbox's `stdout`/`stderr` files. With a `pidFile` the process is recorded (pid, start time, boot
  * ID) the moment it is forked and the record removed once it has exited, so an agent that died in
  * between finds it on restart (leftover-processes.ts).
+ *
+ * Forking takes milliseconds and blocks the event loop, which the simulated agents share with the
+ * in-process master: spawns are paced one per event-loop turn, so an agent starting a thousand
+ * tasks at once does not stop the master from answering meanwhile (a real agent is a process of
+ * its own).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -27,6 +32,15 @@ export interface SpawnOptions {
   /** Run as this user (CommandInfo.user; the agent must be root). */
   uid?: number;
   gid?: number;
+}
+
+/** The last spawn's turn; the next one waits for it, and for an event-loop turn of its own. */
+let spawnTurn: Promise<void> = Promise.resolve();
+
+function nextSpawnTurn(): Promise<void> {
+  const turn = spawnTurn.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+  spawnTurn = turn;
+  return turn;
 }
 
 export class TaskProcess {
@@ -60,6 +74,7 @@ export class TaskProcess {
     const args = shell ? ['-c', value] : (command.arguments ?? []).slice(1);
     const argv0 = shell ? 'sh' : (command.arguments?.[0] ?? value);
 
+    await nextSpawnTurn();
     const stdout = fs.openSync(path.join(options.cwd, 'stdout'), 'a');
     const stderr = fs.openSync(path.join(options.cwd, 'stderr'), 'a');
     let child: ChildProcess;
