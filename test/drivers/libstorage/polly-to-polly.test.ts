@@ -4,26 +4,16 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { iid, LsFixture, makeLsFixture } from '../../framework/api/libstorage/libstorage-fixture';
+import { iid, LsFixture, makeLsFixture, makeRemoteFixture } from '../../framework/api/libstorage/libstorage-fixture';
 import { cliCreateBody, fromSnapshotBody, RecordedRequest } from '../../support/rexray-client';
-import { Fixture, makeFixture } from '../../framework/storage/storage-fixture';
+import type { Fixture } from '../../framework/storage/storage-fixture';
 
 let a: LsFixture;
 let b: Fixture;
 
 beforeEach(async () => {
   a = await makeLsFixture();
-  b = await makeFixture({
-    services: [
-      {
-        name: 'remote',
-        driver: 'libstorage',
-        mapping: 'dockerVolume',
-        dockerVolumeDriver: 'rexray',
-        libstorage: { host: a.address.url, service: 'local', timeoutMs: 5000 },
-      },
-    ],
-  });
+  b = await makeRemoteFixture(a.address.url);
 });
 afterEach(async () => {
   await b.dispose();
@@ -132,17 +122,7 @@ describe('with the bodies the stock REX-Ray client sends', () => {
     });
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     const port = (proxy.address() as AddressInfo).port;
-    c = await makeFixture({
-      services: [
-        {
-          name: 'remote',
-          driver: 'libstorage',
-          mapping: 'dockerVolume',
-          dockerVolumeDriver: 'rexray',
-          libstorage: { host: `tcp://127.0.0.1:${port}`, service: 'local', timeoutMs: 5000 },
-        },
-      ],
-    });
+    c = await makeRemoteFixture(`tcp://127.0.0.1:${port}`);
   });
   afterEach(async () => {
     await c.dispose();

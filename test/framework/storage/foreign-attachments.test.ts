@@ -10,7 +10,7 @@ import { AgentRegistry } from '../../../framework/scheduler/agent-registry';
 import { StorageOfferBook } from '../../../framework/scheduler/storage-offers';
 import type { StorageEventMap } from '../../../framework/storage/storage-events';
 import { offer } from '../scheduler/offer-fixtures';
-import { iid, LsFixture, makeLsFixture } from '../api/libstorage/libstorage-fixture';
+import { iid, LsFixture, makeLsFixture, makeRemoteFixture } from '../api/libstorage/libstorage-fixture';
 import { Fixture, makeFixture } from './storage-fixture';
 
 describe('foreign attachments', () => {
@@ -146,17 +146,7 @@ describe('the libstorage driver keeps the single-writer rule too', () => {
   let b: Fixture;
   beforeEach(async () => {
     a = await makeLsFixture();
-    b = await makeFixture({
-      services: [
-        {
-          name: 'remote',
-          driver: 'libstorage',
-          mapping: 'dockerVolume',
-          dockerVolumeDriver: 'rexray',
-          libstorage: { host: a.address.url, service: 'local', timeoutMs: 5000 },
-        },
-      ],
-    });
+    b = await makeRemoteFixture(a.address.url);
   });
   afterEach(async () => {
     await b.dispose();

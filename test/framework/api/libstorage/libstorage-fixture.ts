@@ -72,6 +72,24 @@ export async function makeLsFixture(
   };
 }
 
+/**
+ * Polly B: a storage fixture whose service `remote` is drivers/libstorage pointed at `host` (Polly A's
+ * libStorage API, or a proxy in front of it) serving A's service `local`.
+ */
+export function makeRemoteFixture(host: string): Promise<Fixture> {
+  return makeFixture({
+    services: [
+      {
+        name: 'remote',
+        driver: 'libstorage',
+        mapping: 'dockerVolume',
+        dockerVolumeDriver: 'rexray',
+        libstorage: { host, service: 'local', timeoutMs: 5000 },
+      },
+    ],
+  });
+}
+
 export function lsCall(address: LibStorageAddress, method: string, path: string, o: LsCallOptions = {}): Promise<LsResult> {
   const headers: Record<string, string | string[]> = { ...(o.headers ?? {}) };
   let payload: string | undefined;
