@@ -17,21 +17,11 @@
  *   `"iops": 0`...), in the struct's field order; `force` and empty `opts` are left out.
  */
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
+import type http from 'node:http';
+import { RawResponse, RawTarget, rawRequest } from './raw-http';
 
-export interface RexrayTarget {
-  host?: string;
-  port?: number;
-  socket?: string;
-}
-
-export interface RexrayResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any;
-  text: string;
-}
+export type RexrayTarget = RawTarget;
+export type RexrayResponse = RawResponse;
 
 /** A recorded request (what the server received). */
 export interface RecordedRequest {
@@ -199,33 +189,6 @@ export class RexrayClient {
     headers['Libstorage-Tx'] = tx();
     if (this.token !== undefined) headers.Authorization = `Bearer ${this.token}`;
     headers['Accept-Encoding'] = 'gzip';
-    return new Promise((resolve, reject) => {
-      const req = http.request(
-        {
-          ...(this.target.socket ? { socketPath: this.target.socket } : { host: this.target.host, port: this.target.port }),
-          method,
-          path,
-          headers,
-          agent: false,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown;
-            try {
-              parsed = text ? JSON.parse(text) : undefined;
-            } catch {
-              parsed = undefined;
-            }
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, text });
-          });
-        },
-      );
-      req.on('error', reject);
-      if (body !== undefined) req.write(body);
-      req.end();
-    });
+    return rawRequest(this.target, method, path, headers, body);
   }
 }

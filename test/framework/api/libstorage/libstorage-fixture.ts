@@ -2,7 +2,7 @@
  * Polly's libStorage API on port 0 over a real StorageService (LevelDB + vfs in a temp dir), and a
  * small node:http client (fetch drops the body libStorage sends with 205).
  */
-import http from 'node:http';
+import { RawResponse, rawRequest } from '../../../support/raw-http';
 import { SignJWT } from 'jose';
 import type { ApiAuth } from '../../../../framework/api/auth/api-auth';
 import type { LibStorageConfig } from '../../../../framework/config/config-schema';
@@ -20,13 +20,7 @@ export interface LsCallOptions {
   token?: string;
 }
 
-export interface LsResult {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any;
-  text: string;
-}
+export type LsResult = RawResponse;
 
 export interface LsFixture {
   storage: Fixture;
@@ -97,34 +91,7 @@ export function lsCall(address: LibStorageAddress, method: string, path: string,
   else if (o.body !== undefined) payload = JSON.stringify(o.body);
   if (payload !== undefined) headers['content-type'] = 'application/json';
   if (o.token) headers.authorization = `Bearer ${o.token}`;
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        ...(address.socket ? { socketPath: address.socket } : { host: address.host, port: address.port }),
-        method,
-        path,
-        headers,
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown;
-          try {
-            body = text ? JSON.parse(text) : undefined;
-          } catch {
-            body = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text });
-        });
-      },
-    );
-    req.on('error', reject);
-    if (payload !== undefined) req.write(payload);
-    req.end();
-  });
+  return rawRequest(address, method, path, headers, payload);
 }
 
 /** `vfs=<id>`: the header a stock vfs executor sends once it knows its instance ID. */
