@@ -251,22 +251,32 @@ export class NodeService {
     if (req.staging_target_path && !path.isAbsolute(req.staging_target_path)) problems.add('staging_target_path must be an absolute path');
     problems.throwIfAny('NodeUnstageVolume');
     const staging = path.normalize(req.staging_target_path);
-    const where = this.options.volumes.locate(req.volume_id);
-    const dir = where.kind === 'dir' && (await fs.stat(where.dir).catch(() => undefined)) ? where.dir : undefined;
+    const dir = await this.existingDirOf(req.volume_id);
     return this.inFlight.run([`target/${staging}`, `volume/${req.volume_id}`], 'NodeUnstageVolume', async () => {
-      while (await this.mounts.topAt(staging)) {
-        if (dir !== undefined && !(await sameInode(staging, dir))) {
-          throw new PreconditionFailedError(
-            `Staging path ${staging} holds a mount that is not volume ${req.volume_id}; Polly leaves it alone`,
-            {
-              volumeId: req.volume_id,
-            },
-          );
-        }
-        await this.mounts.unmount(staging);
-      }
+      await this.unmountVolumeAt(staging, 'Staging path', req.volume_id, dir);
       return {};
     });
+  }
+
+  /** The volume's directory on this node, when it is a directory volume that exists here. */
+  private async existingDirOf(volumeId: string): Promise<string | undefined> {
+    const where = this.options.volumes.locate(volumeId);
+    return where.kind === 'dir' && (await fs.stat(where.dir).catch(() => undefined)) ? where.dir : undefined;
+  }
+
+  /**
+   * Undoes every mount stacked at `at`, as long as each is the volume (`dir`, when known): a mount of
+   * something else is refused and left alone.
+   */
+  private async unmountVolumeAt(at: string, what: string, volumeId: string, dir: string | undefined): Promise<void> {
+    while (await this.mounts.topAt(at)) {
+      if (dir !== undefined && !(await sameInode(at, dir))) {
+        throw new PreconditionFailedError(`${what} ${at} holds a mount that is not volume ${volumeId}; Polly leaves it alone`, {
+          volumeId,
+        });
+      }
+      await this.mounts.unmount(at);
+    }
   }
 
   /** Creates the target directory (its parent must exist); true when this call created it. */
@@ -292,17 +302,9 @@ export class NodeService {
     if (req.target_path && !path.isAbsolute(req.target_path)) problems.add('target_path must be an absolute path');
     problems.throwIfAny('NodeUnpublishVolume');
     const target = path.normalize(req.target_path);
-    const where = this.options.volumes.locate(req.volume_id);
-    const dir = where.kind === 'dir' && (await fs.stat(where.dir).catch(() => undefined)) ? where.dir : undefined;
+    const dir = await this.existingDirOf(req.volume_id);
     return this.inFlight.run([`target/${target}`], 'NodeUnpublishVolume', async () => {
-      while (await this.mounts.topAt(target)) {
-        if (dir !== undefined && !(await sameInode(target, dir))) {
-          throw new PreconditionFailedError(`Target ${target} holds a mount that is not volume ${req.volume_id}; Polly leaves it alone`, {
-            volumeId: req.volume_id,
-          });
-        }
-        await this.mounts.unmount(target);
-      }
+      await this.unmountVolumeAt(target, 'Target', req.volume_id, dir);
       let stat;
       try {
         stat = await fs.lstat(target);
