@@ -10,7 +10,7 @@ import { LocalCluster } from '../../../framework/mesos/local/local-cluster';
 import type { ClaimRecord } from '../../../framework/storage/claim-record';
 import { waitFor } from '../../support/mesos-http';
 import { freePort, useZooKeeperServer } from '../../support/zookeeper-server';
-import { HaClient, HaResponse, leadersOf, PollyProcess, readiness, UncertainOutcome } from './polly-process';
+import { HaClient, HaResponse, leadersOf, PollyProcess, readiness, UncertainOutcome, withLogsOf } from './polly-process';
 
 jest.setTimeout(240_000);
 
@@ -33,7 +33,10 @@ interface MasterFramework {
 }
 
 async function masterFrameworks(cluster: LocalCluster): Promise<MasterFramework[]> {
-  const state = (await (await fetch(`${cluster.url}/master/state`)).json()) as { frameworks: MasterFramework[]; completed_frameworks?: MasterFramework[] };
+  const state = (await (await fetch(`${cluster.url}/master/state`)).json()) as {
+    frameworks: MasterFramework[];
+    completed_frameworks?: MasterFramework[];
+  };
   return state.frameworks.filter((f) => f.name === 'polly');
 }
 
@@ -50,7 +53,8 @@ function overlapping(claims: ClaimRecord[]): string[] {
       })
       .sort((a, b) => a.start - b.start);
     for (let i = 1; i < spans.length; i++) {
-      if (spans[i].start < spans[i - 1].end) problems.push(`volume ${volumeId}: claim ${spans[i].id} began while ${spans[i - 1].id} was live`);
+      if (spans[i].start < spans[i - 1].end)
+        problems.push(`volume ${volumeId}: claim ${spans[i].id} began while ${spans[i - 1].id} was live`);
     }
   }
   return problems;
@@ -73,15 +77,7 @@ describe('three Polly processes, the leader SIGKILLed during a stream of claims'
     await fs.promises.rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   });
 
-  /** Runs the test body; on failure prints every instance's log before failing. */
-  const withLogs = async (body: () => Promise<void>): Promise<void> => {
-    try {
-      await body();
-    } catch (err) {
-      for (const p of procs) console.log(`----- ${p.name} (${p.url}, pid ${p.pid}) log -----\n${p.log().split('\n').slice(-200).join('\n')}`);
-      throw err;
-    }
-  };
+  const withLogs = (body: () => Promise<void>): Promise<void> => withLogsOf(() => procs, body);
 
   it('fails over within 10 s without losing or duplicating a claim, killing a task or changing the framework ID', () =>
     withLogs(async () => {
@@ -111,12 +107,16 @@ describe('three Polly processes, the leader SIGKILLed during a stream of claims'
       );
 
       // Exactly one leads (ready: subscribed); the other two are standbys that name it.
-      const leader = await waitFor(async () => {
-        const leaders = await leadersOf(procs);
-        if (leaders.length !== 1) return undefined;
-        const others = await Promise.all(procs.filter((p) => p !== leaders[0]).map((p) => readiness(p.url)));
-        return others.every((r) => r?.body.status === 'standby' && r.body.leader === leaders[0].url) ? leaders[0] : undefined;
-      }, 90_000, 200);
+      const leader = await waitFor(
+        async () => {
+          const leaders = await leadersOf(procs);
+          if (leaders.length !== 1) return undefined;
+          const others = await Promise.all(procs.filter((p) => p !== leaders[0]).map((p) => readiness(p.url)));
+          return others.every((r) => r?.body.status === 'standby' && r.body.leader === leaders[0].url) ? leaders[0] : undefined;
+        },
+        90_000,
+        200,
+      );
       expect(procs.every((p) => p.running)).toBe(true);
 
       const client = new HaClient(() => procs.filter((p) => p.running).map((p) => p.url));
@@ -130,11 +130,15 @@ describe('three Polly processes, the leader SIGKILLed during a stream of claims'
       // A long-running task, launched before the kill.
       const app = await client.send('POST', '/v1/apps', { id: 'longrun', cmd: 'sleep 1000', cpus: 0.1, mem: 32, instances: 1 });
       expect(app.status).toBe(201);
-      const [framework, task] = await waitFor(async () => {
-        const fws = await masterFrameworks(cluster!);
-        const running = fws[0]?.tasks.filter((t) => t.state === 'TASK_RUNNING') ?? [];
-        return fws.length === 1 && running.length === 1 ? ([fws[0], running[0]] as const) : undefined;
-      }, 30_000, 100);
+      const [framework, task] = await waitFor(
+        async () => {
+          const fws = await masterFrameworks(cluster!);
+          const running = fws[0]?.tasks.filter((t) => t.state === 'TASK_RUNNING') ?? [];
+          return fws.length === 1 && running.length === 1 ? ([fws[0], running[0]] as const) : undefined;
+        },
+        30_000,
+        100,
+      );
       const frameworkId = framework.id;
 
       // ---- the stream of claims: claim, then release, round-robin over the volumes ----
@@ -235,10 +239,14 @@ describe('three Polly processes, the leader SIGKILLed during a stream of claims'
 
       // One new leader among the survivors; the other names it.
       const survivors = procs.filter((p) => p !== leader);
-      const newLeader = await waitFor(async () => {
-        const leaders = await leadersOf(survivors);
-        return leaders.length === 1 ? leaders[0] : undefined;
-      }, 20_000, 100);
+      const newLeader = await waitFor(
+        async () => {
+          const leaders = await leadersOf(survivors);
+          return leaders.length === 1 ? leaders[0] : undefined;
+        },
+        20_000,
+        100,
+      );
       expect(firstAfterKill!.via).toBe(newLeader.url);
       const standby = survivors.find((p) => p !== newLeader)!;
       expect((await readiness(standby.url))?.body).toMatchObject({ status: 'standby', leader: newLeader.url });
@@ -255,7 +263,9 @@ describe('three Polly processes, the leader SIGKILLed during a stream of claims'
       }
       const all = (await client.send('GET', '/v1/claims')).body as { claims: ClaimRecord[] };
       const unacknowledged = all.claims.filter((c) => !acked.has(c.id));
-      console.log(`claims after the failover: ${all.claims.length}; not acknowledged to the client: ${unacknowledged.map((c) => `${c.id} ${c.history.map((h) => h.state).join('>')}`).join(', ') || 'none'}`);
+      console.log(
+        `claims after the failover: ${all.claims.length}; not acknowledged to the client: ${unacknowledged.map((c) => `${c.id} ${c.history.map((h) => h.state).join('>')}`).join(', ') || 'none'}`,
+      );
       const byId = new Map(all.claims.map((c) => [c.id, c]));
       for (const [id, { volumeId, released }] of acked) {
         const claim = byId.get(id);
@@ -270,16 +280,24 @@ describe('three Polly processes, the leader SIGKILLed during a stream of claims'
       expect(all.claims.filter((c) => !acked.has(c.id) && !cleanedUp.includes(c.id)).every((c) => uncertain.has(c.volumeId))).toBe(true);
 
       // ---- no task killed, none launched twice, same framework ID, active again ----
-      const tasks = await waitFor(async () => {
-        const r = await client.send('GET', '/v1/apps/longrun/tasks');
-        const list = (r.body as { tasks: Array<{ id: string; state: string }> }).tasks;
-        return list.length === 1 && list[0].state === 'TASK_RUNNING' ? list : undefined;
-      }, 20_000, 100);
+      const tasks = await waitFor(
+        async () => {
+          const r = await client.send('GET', '/v1/apps/longrun/tasks');
+          const list = (r.body as { tasks: Array<{ id: string; state: string }> }).tasks;
+          return list.length === 1 && list[0].state === 'TASK_RUNNING' ? list : undefined;
+        },
+        20_000,
+        100,
+      );
       expect(tasks[0].id).toBe(task.id);
-      const after = await waitFor(async () => {
-        const fws = await masterFrameworks(cluster!);
-        return fws.length === 1 && fws[0].active && fws[0].connected ? fws[0] : undefined;
-      }, 20_000, 100);
+      const after = await waitFor(
+        async () => {
+          const fws = await masterFrameworks(cluster!);
+          return fws.length === 1 && fws[0].active && fws[0].connected ? fws[0] : undefined;
+        },
+        20_000,
+        100,
+      );
       expect(after.id).toBe(frameworkId);
       // The new leader has reconciled its task by now; watch a few heartbeats more for a late kill or a second launch.
       for (let i = 0; i < 8; i++) {

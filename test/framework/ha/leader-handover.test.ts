@@ -13,7 +13,7 @@ import { LocalCluster } from '../../../framework/mesos/local/local-cluster';
 import { waitFor } from '../../support/mesos-http';
 import { freePort, useZooKeeperServer } from '../../support/zookeeper-server';
 import { pollyFrameworks } from './ha-fixture';
-import { HaClient, leadersOf, PollyProcess, readiness } from './polly-process';
+import { HaClient, leadersOf, PollyProcess, readiness, withLogsOf } from './polly-process';
 
 jest.setTimeout(180_000);
 
@@ -50,14 +50,7 @@ describe('leader handover between Polly processes', () => {
     await fs.promises.rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   });
 
-  const withLogs = async (body: () => Promise<void>): Promise<void> => {
-    try {
-      await body();
-    } catch (err) {
-      for (const p of procs) console.log(`----- ${p.name} (${p.url}) log -----\n${p.log().split('\n').slice(-80).join('\n')}`);
-      throw err;
-    }
-  };
+  const withLogs = (body: () => Promise<void>): Promise<void> => withLogsOf(() => procs, body);
 
   /** Two instances; resolves with [leader, standby] once one leads and the other names it. */
   const startPair = async (heartbeat: string): Promise<[PollyProcess, PollyProcess]> => {

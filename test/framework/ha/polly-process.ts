@@ -60,23 +60,24 @@ export class PollyProcess {
     const configFile = path.join(options.dir, `${options.name}.yml`);
     fs.writeFileSync(
       configFile,
-      [
-        `home: ${home}`,
-        `api: { host: 127.0.0.1, port: ${options.port} }`,
-        'log: { level: info, format: json }',
-        ...options.config,
-      ].join('\n') + '\n',
+      [`home: ${home}`, `api: { host: 127.0.0.1, port: ${options.port} }`, 'log: { level: info, format: json }', ...options.config].join(
+        '\n',
+      ) + '\n',
     );
     const logFile = path.join(options.dir, `${options.name}.log`);
     const log = fs.openSync(logFile, 'a');
     // A clean environment: POLLY_* variables of the developer's shell must not leak into the config.
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('POLLY_')));
-    const child = spawn(process.execPath, ['-r', './test/support/register-ts.js', 'framework/cli/polly-cli.ts', 'start', '--config', configFile], {
-      cwd: ROOT,
-      env,
-      detached: true,
-      stdio: ['ignore', log, log],
-    });
+    const child = spawn(
+      process.execPath,
+      ['-r', './test/support/register-ts.js', 'framework/cli/polly-cli.ts', 'start', '--config', configFile],
+      {
+        cwd: ROOT,
+        env,
+        detached: true,
+        stdio: ['ignore', log, log],
+      },
+    );
     fs.closeSync(log);
     const p = new PollyProcess(options.name, child, options.port, logFile);
     live.add(p);
@@ -117,6 +118,17 @@ export class PollyProcess {
     } catch {
       return '';
     }
+  }
+}
+
+/** Runs a test body; when it fails, prints the tail of every instance's log first. */
+export async function withLogsOf(procs: () => readonly PollyProcess[], body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    for (const p of procs())
+      console.log(`----- ${p.name} (${p.url}, pid ${p.pid}) log -----\n${p.log().split('\n').slice(-200).join('\n')}`);
+    throw err;
   }
 }
 
